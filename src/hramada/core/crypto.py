@@ -1,0 +1,214 @@
+"""Cryptographic helpers: plain functions over libsodium, each with a purpose string.
+
+Nothing here draws randomness or reads a clock: every nonce, seed and ephemeral key
+comes in as an argument, so every function is deterministic and testable byte for byte.
+
+Suite 1 (the only suite today), named in every envelope as ``s: 1``:
+
+==============  =====================================================
+signatures      Ed25519
+key delivery    X25519 + XSalsa20-Poly1305 (libsodium ``crypto_box``),
+                nonce = BLAKE2b-192(ephemeral_pk || recipient_pk)
+                (one sealed box per recipient is byte-identical to
+                libsodium's ``crypto_box_seal``)
+encryption      XChaCha20-Poly1305 (IETF), 24-byte nonces
+hashing         BLAKE2b-256 keyed with the purpose string
+derivation      BLAKE2b-256 keyed with the parent key, message = purpose
+passphrases     Argon2id
+==============  =====================================================
+
+Every purpose string starts with ``hramada:v1:``.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import nacl.bindings as sodium
+import nacl.exceptions
+
+from hramada.errors import DecryptionError, ForgeryError
+
+SUITE = 1
+PREFIX = "hramada:v1:"
+KEY_BYTES = 32
+NONCE_BYTES = 24
+SIG_BYTES = 64
+AEAD_TAG_BYTES = 16
+BOX_TAG_BYTES = 16
+
+
+def _purpose(purpose: str) -> bytes:
+    if not purpose.startswith(PREFIX):
+        raise ValueError(f"purpose {purpose!r} must start with {PREFIX!r}")
+    raw = purpose.encode()
+    if len(raw) > 64 or b"\x00" in raw:
+        raise ValueError("purpose must be at most 64 bytes and contain no NUL")
+    return raw
+
+
+def _need(name: str, value: bytes, size: int) -> None:
+    if not isinstance(value, (bytes, bytearray)) or len(value) != size:
+        raise ValueError(f"{name} must be {size} bytes")
+
+
+# -- hashing and derivation ---------------------------------------------------
+
+def hash32(purpose: str, data: bytes) -> bytes:
+    """BLAKE2b-256 of ``data``, keyed with ``purpose`` (domain separation)."""
+    return sodium.crypto_generichash_blake2b_salt_personal(
+        data, digest_size=32, key=_purpose(purpose))
+
+
+def derive_key(key: bytes, purpose: str) -> bytes:
+    """A 32-byte subkey of ``key`` for one ``purpose``."""
+    _need("key", key, KEY_BYTES)
+    return sodium.crypto_generichash_blake2b_salt_personal(
+        _purpose(purpose), digest_size=32, key=bytes(key))
+
+
+def keyed_hash(key: bytes, purpose: str, data: bytes, size: int = 32) -> bytes:
+    """BLAKE2b of ``purpose || 0 || data`` under ``key``: a MAC or an opaque label."""
+    _need("key", key, KEY_BYTES)
+    return sodium.crypto_generichash_blake2b_salt_personal(
+        _purpose(purpose) + b"\x00" + data, digest_size=size, key=bytes(key))
+
+
+def equal(a: bytes, b: bytes) -> bool:
+    """Constant-time comparison of two byte strings."""
+    return sodium.sodium_memcmp(a, b) if len(a) == len(b) else False
+
+
+# -- signatures -----------------------------------------------------------------
+
+@dataclass(frozen=True, slots=True)
+class VerifyKey:
+    """An Ed25519 public key: who signed."""
+    raw: bytes
+
+    def __post_init__(self) -> None:
+        _need("verify key", self.raw, 32)
+
+
+@dataclass(frozen=True, slots=True, repr=False)
+class SigningKey:
+    """An Ed25519 private key, kept as its 32-byte seed."""
+    seed: bytes
+    public: VerifyKey
+    _expanded: bytes
+
+    @classmethod
+    def from_seed(cls, seed: bytes) -> "SigningKey":
+        _need("signing seed", seed, 32)
+        pk, sk = sodium.crypto_sign_seed_keypair(bytes(seed))
+        return cls(bytes(seed), VerifyKey(pk), sk)
+
+    def __repr__(self) -> str:
+        return f"SigningKey(public={self.public.raw.hex()[:16]}…)"
+
+
+def sign(key: SigningKey, purpose: str, message: bytes) -> bytes:
+    """Ed25519 signature over ``purpose || 0 || message``."""
+    signed = sodium.crypto_sign(_purpose(purpose) + b"\x00" + message, key._expanded)
+    return signed[:SIG_BYTES]
+
+
+def verify(key: VerifyKey, purpose: str, message: bytes, signature: bytes) -> None:
+    """Raise :class:`ForgeryError` unless ``signature`` is ``key``'s over this message."""
+    if not isinstance(signature, bytes) or len(signature) != SIG_BYTES:
+        raise ForgeryError("signature has the wrong length")
+    try:
+        sodium.crypto_sign_open(signature + _purpose(purpose) + b"\x00" + message, key.raw)
+    except nacl.exceptions.BadSignatureError:
+        raise ForgeryError("bad signature") from None
+
+
+# -- key delivery (sealed boxes) ------------------------------------------------
+
+@dataclass(frozen=True, slots=True)
+class BoxPublicKey:
+    """An X25519 public key that can receive sealed keys."""
+    raw: bytes
+
+    def __post_init__(self) -> None:
+        _need("box public key", self.raw, 32)
+
+
+@dataclass(frozen=True, slots=True, repr=False)
+class BoxPrivateKey:
+    """An X25519 private key."""
+    raw: bytes
+    public: BoxPublicKey
+
+    @classmethod
+    def from_seed(cls, seed: bytes) -> "BoxPrivateKey":
+        _need("box seed", seed, 32)
+        pk, sk = sodium.crypto_box_seed_keypair(bytes(seed))
+        return cls(sk, BoxPublicKey(pk))
+
+    def __repr__(self) -> str:
+        return f"BoxPrivateKey(public={self.public.raw.hex()[:16]}…)"
+
+
+def _box_nonce(epk: bytes, pk: bytes) -> bytes:
+    return sodium.crypto_generichash_blake2b_salt_personal(epk + pk, digest_size=24)
+
+
+def seal_many(recipients: list[BoxPublicKey], ephemeral_seed: bytes,
+              plaintext: bytes) -> tuple[bytes, list[bytes]]:
+    """Seal ``plaintext`` to each recipient under one ephemeral key.
+
+    Returns ``(ephemeral_pk, [box, ...])`` in the order of ``recipients``. For one
+    recipient, ``ephemeral_pk + box`` is exactly libsodium's ``crypto_box_seal``.
+    """
+    eph = BoxPrivateKey.from_seed(ephemeral_seed)
+    epk = eph.public.raw
+    boxes = []
+    for r in recipients:
+        shared = sodium.crypto_box_beforenm(r.raw, eph.raw)
+        boxes.append(sodium.crypto_box_easy_afternm(plaintext, _box_nonce(epk, r.raw), shared))
+    return epk, boxes
+
+
+def open_sealed(key: BoxPrivateKey, ephemeral_pk: bytes, box: bytes) -> bytes:
+    """Open one box made by :func:`seal_many` for ``key``."""
+    try:
+        _need("ephemeral key", ephemeral_pk, 32)
+        shared = sodium.crypto_box_beforenm(ephemeral_pk, key.raw)
+        return sodium.crypto_box_open_easy_afternm(
+            box, _box_nonce(ephemeral_pk, key.public.raw), shared)
+    except (nacl.exceptions.CryptoError, ValueError, TypeError):
+        raise DecryptionError("a sealed key could not be opened with this identity") from None
+
+
+# -- symmetric encryption -----------------------------------------------------
+
+def encrypt(key: bytes, nonce: bytes, plaintext: bytes, aad: bytes = b"") -> bytes:
+    """XChaCha20-Poly1305 of ``plaintext`` bound to ``aad``; returns ciphertext||tag."""
+    _need("key", key, KEY_BYTES)
+    _need("nonce", nonce, NONCE_BYTES)
+    return sodium.crypto_aead_xchacha20poly1305_ietf_encrypt(plaintext, aad, nonce, key)
+
+
+def decrypt(key: bytes, nonce: bytes, ciphertext: bytes, aad: bytes = b"") -> bytes:
+    """Open :func:`encrypt`'s output or raise :class:`DecryptionError`."""
+    try:
+        _need("nonce", nonce, NONCE_BYTES)
+        return sodium.crypto_aead_xchacha20poly1305_ietf_decrypt(ciphertext, aad, nonce, key)
+    except (nacl.exceptions.CryptoError, ValueError, TypeError):
+        raise DecryptionError("ciphertext could not be decrypted (wrong key or tampered)") from None
+
+
+# -- passphrases --------------------------------------------------------------
+
+ARGON2_OPSLIMIT = sodium.crypto_pwhash_argon2id_OPSLIMIT_MODERATE
+ARGON2_MEMLIMIT = sodium.crypto_pwhash_argon2id_MEMLIMIT_MODERATE
+SALT_BYTES = sodium.crypto_pwhash_SALTBYTES
+
+
+def passphrase_key(passphrase: str, salt: bytes, *, opslimit: int = ARGON2_OPSLIMIT,
+                   memlimit: int = ARGON2_MEMLIMIT) -> bytes:
+    """A 32-byte key from a passphrase with Argon2id."""
+    _need("salt", salt, SALT_BYTES)
+    return sodium.crypto_pwhash(32, passphrase.encode(), salt, opslimit, memlimit,
+                                sodium.crypto_pwhash_ALG_ARGON2ID13)

@@ -1,0 +1,66 @@
+"""The one root of every error Hramada raises on purpose.
+
+    HramadaError
+    ├── EncodingError          bytes that are not canonical Hramada encoding
+    ├── VerificationError      something signed or chained did not check out
+    │   ├── ForkError          the relay showed a history that contradicts one seen before
+    │   └── ForgeryError       a signature, key or author is not what the log allows
+    ├── DecryptionError        a ciphertext could not be opened with the keys we hold
+    ├── PolicyError            the group's rules forbid what was asked (say what is missing)
+    ├── NotFoundError          no such group, member, request or item
+    ├── ProfileError           the local profile is missing, locked or the passphrase is wrong
+    └── RelayError             the relay refused a request or could not be reached
+
+Docstrings are written for the person who will read them in the CLI.
+"""
+
+from __future__ import annotations
+
+
+class HramadaError(Exception):
+    """Something went wrong."""
+
+
+class EncodingError(HramadaError, ValueError):
+    """The data is not in Hramada's canonical encoding."""
+
+
+class VerificationError(HramadaError):
+    """A signature, hash chain or key did not verify. Treat the group as compromised
+    until someone understands why."""
+
+
+class ForkError(VerificationError):
+    """The relay showed a group history that contradicts one this device saw before
+    (rolled back, rewritten or forked)."""
+
+
+class ForgeryError(VerificationError):
+    """Something claims an author, key or right that the group's log does not give it."""
+
+
+class DecryptionError(HramadaError):
+    """A ciphertext could not be opened with the keys this device holds."""
+
+
+class PolicyError(HramadaError):
+    """The group's rules do not allow this yet."""
+
+
+class NotFoundError(HramadaError, LookupError):
+    """No such thing here."""
+
+
+class ProfileError(HramadaError):
+    """The local profile could not be opened."""
+
+
+class RelayError(HramadaError):
+    """The relay refused the request or could not be reached."""
+
+    def __init__(self, message: str, *, status: int | None = None, code: str | None = None,
+                 detail: dict | None = None) -> None:
+        super().__init__(message)
+        self.status = status
+        self.code = code
+        self.detail = detail or {}
