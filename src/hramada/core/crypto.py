@@ -141,10 +141,10 @@ class BoxPrivateKey:
     public: BoxPublicKey
 
     @classmethod
-    def from_seed(cls, seed: bytes) -> "BoxPrivateKey":
-        _need("box seed", seed, 32)
-        pk, sk = sodium.crypto_box_seed_keypair(bytes(seed))
-        return cls(sk, BoxPublicKey(pk))
+    def from_secret(cls, secret: bytes) -> "BoxPrivateKey":
+        """The key pair whose X25519 secret is these 32 (random) bytes."""
+        _need("box secret", secret, 32)
+        return cls(bytes(secret), BoxPublicKey(sodium.crypto_scalarmult_base(bytes(secret))))
 
     def __repr__(self) -> str:
         return f"BoxPrivateKey(public={self.public.raw.hex()[:16]}…)"
@@ -154,14 +154,14 @@ def _box_nonce(epk: bytes, pk: bytes) -> bytes:
     return sodium.crypto_generichash_blake2b_salt_personal(epk + pk, digest_size=24)
 
 
-def seal_many(recipients: list[BoxPublicKey], ephemeral_seed: bytes,
+def seal_many(recipients: list[BoxPublicKey], ephemeral_secret: bytes,
               plaintext: bytes) -> tuple[bytes, list[bytes]]:
     """Seal ``plaintext`` to each recipient under one ephemeral key.
 
     Returns ``(ephemeral_pk, [box, ...])`` in the order of ``recipients``. For one
     recipient, ``ephemeral_pk + box`` is exactly libsodium's ``crypto_box_seal``.
     """
-    eph = BoxPrivateKey.from_seed(ephemeral_seed)
+    eph = BoxPrivateKey.from_secret(ephemeral_secret)
     epk = eph.public.raw
     boxes = []
     for r in recipients:

@@ -66,3 +66,23 @@ def decode(data: bytes) -> Value:
     if again != data:
         raise EncodingError("not in canonical form")
     return value
+
+
+def expect(condition: object, what: str) -> None:
+    """Raise :class:`EncodingError` saying ``what`` was malformed unless ``condition``."""
+    if not condition:
+        raise EncodingError(f"malformed {what}")
+
+
+def fields(value: object, what: str, required: dict[str, type], optional: dict[str, type] | None = None) -> dict:
+    """Check that ``value`` is a map with exactly these keys of these types; return it."""
+    optional = optional or {}
+    expect(isinstance(value, dict), what)
+    keys = set(value)
+    expect(set(required) <= keys <= set(required) | set(optional), what)
+    for key, typ in {**required, **optional}.items():
+        if key in value:
+            v = value[key]
+            ok = isinstance(v, typ) and not (typ is int and isinstance(v, bool))
+            expect(ok, f"{what} (field {key!r})")
+    return value

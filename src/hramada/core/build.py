@@ -1,0 +1,79 @@
+"""Commands that write to the log: each returns the relay ciphertext of one new entry.
+
+Every function takes the group's current :class:`GroupLog`, the author's identity,
+the keyring and the randomness it needs as arguments. Nothing is applied here: the
+caller sends the entry and, once the relay accepts it, applies it like any other.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from hramada.core import wire
+from hramada.core.entries import seal_entry
+from hramada.core.identity import Identity
+from hramada.core.invitation import check_name
+from hramada.core.keys import Generation, make_key_block
+from hramada.core.state import GroupLog, Keyring
+
+
+@dataclass(frozen=True, slots=True)
+class NewEntry:
+    seq: int
+    prev: bytes
+    ciphertext: bytes
+    new_generation: Generation | None = None
+
+    @property
+    def new_cap_hash(self) -> bytes | None:
+        if self.new_generation is None:
+            return None
+        return wire.cap_hash(self.new_generation.relay_cap)
+
+
+def create_group(*, name: str, creator: Identity, creator_name: str, vouches: int,
+                 seed: bytes, group_nonce: bytes, nonce: bytes) -> tuple[NewEntry, Generation]:
+    """The first entry of a new group and its generation 0."""
+    if not isinstance(vouches, int) or vouches < 1:
+        raise ValueError("a group needs at least one vouch per newcomer")
+    gen0 = Generation(0, seed)
+    body = {"name": check_name(name), "nonce": group_nonce, "vouches": vouches,
+            "member": {"name": check_name(creator_name), "sign": creator.public.sign.raw,
+                       "box": creator.public.box.raw},
+            "commit": gen0.commitment, "cap": wire.cap_hash(gen0.relay_cap)}
+    ct = seal_entry(group=b"", seq=1, prev=wire.GENESIS_PREV, kind="create", body=body,
+                    author=creator.signing, generation=gen0, nonce=nonce)
+    return NewEntry(1, wire.GENESIS_PREV, ct), gen0
+
+
+def entry(log: GroupLog, kind: str, body: dict, *, author: Identity, keys: Keyring,
+          nonce: bytes) -> NewEntry:
+    """Any non-rotating entry, encrypted under the generation in force."""
+    seq, prev = log.head
+    ct = seal_entry(group=log.group, seq=seq + 1, prev=prev, kind=kind, body=body,
+                    author=author.signing, generation=keys.generations[log.generation],
+                    nonce=nonce)
+    return NewEntry(seq + 1, prev, ct)
+
+
+def rotation(log: GroupLog, *, author: Identity, keys: Keyring, seed: bytes,
+             ephemeral_secret: bytes, nonce: bytes, items_cutoff: int,
+             remove: bytes | None = None) -> NewEntry:
+    """A ``rotate`` entry, or a ``remove`` entry when ``remove`` names a member.
+
+    The new seed is sealed to every member who remains; the entry is encrypted under
+    the new generation, so whoever is removed cannot read even this entry.
+    """
+    previous = keys.generations[log.generation]
+    new = Generation(previous.number + 1, seed)
+    remaining = [m.key.box for pk, m in log.members.items() if pk != remove]
+    block = make_key_block(previous, new, remaining, ephemeral_secret)
+    body: dict = {"commit": new.commitment, "cap": wire.cap_hash(new.relay_cap),
+                  "keys": block.digest, "items": items_cutoff}
+    if remove is not None:
+        body["member"] = remove
+    seq, prev = log.head
+    ct = seal_entry(group=log.group, seq=seq + 1, prev=prev,
+                    kind="remove" if remove is not None else "rotate", body=body,
+                    author=author.signing, generation=new, nonce=nonce, key_block=block)
+    return NewEntry(seq + 1, prev, ct, new)

@@ -1,0 +1,123 @@
+"""Log entries: how one entry is built, signed, encrypted, and opened again.
+
+To the relay an entry is ``{seq, prev, ciphertext}``. The ciphertext is the
+*envelope*, ``encode({"s": suite, "n": nonce, "c": aead, "k"?: key block})``; the AEAD
+opens (under the log key of the entry's generation) to the *signed entry*
+``encode([inner, signature])`` where ``inner`` is
+``encode({"v": 1, "group", "seq", "prev", "kind", "author", "body"})``.
+Kinds, authors, names and roles exist only inside the AEAD.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from hramada.core import crypto
+from hramada.core.crypto import SigningKey, VerifyKey
+from hramada.core.encoding import Value, decode, encode, expect, fields
+from hramada.core.keys import Generation, KeyBlock
+from hramada.errors import EncodingError, VerificationError
+
+VERSION = 1
+GROUP_ID_BYTES = 16
+KINDS = ("create", "invite", "request", "vouch", "admit", "remove", "leave", "role",
+         "policy", "rotate")
+ROTATING_KINDS = ("remove", "rotate")
+SIGN_PURPOSE = "hramada:v1:log-entry"
+
+
+@dataclass(frozen=True, slots=True)
+class Envelope:
+    """The relay-visible ciphertext of an entry, parsed (nothing decrypted yet)."""
+
+    nonce: bytes
+    sealed: bytes
+    key_block: KeyBlock | None
+
+    @classmethod
+    def parse(cls, ciphertext: bytes) -> "Envelope":
+        v = fields(decode(ciphertext), "entry envelope",
+                   {"s": int, "n": bytes, "c": bytes}, {"k": dict})
+        if v["s"] != crypto.SUITE:
+            raise EncodingError(f"unknown cipher suite {v['s']}")
+        expect(len(v["n"]) == crypto.NONCE_BYTES, "entry envelope (nonce)")
+        block = KeyBlock.from_value(v["k"]) if "k" in v else None
+        return cls(v["n"], v["c"], block)
+
+    def to_bytes(self) -> bytes:
+        value: dict[str, Value] = {"s": crypto.SUITE, "n": self.nonce, "c": self.sealed}
+        if self.key_block is not None:
+            value["k"] = self.key_block.to_value()
+        return encode(value)
+
+
+@dataclass(frozen=True, slots=True)
+class Entry:
+    """A decrypted entry whose signature has been checked against ``author``."""
+
+    seq: int
+    prev: bytes
+    kind: str
+    author: bytes
+    body: dict
+    group: bytes
+    inner: bytes  # the signed bytes, kept for computing the group id of ``create``
+
+
+def _aad(seq: int) -> bytes:
+    return encode(["hramada:v1:log-entry", seq])
+
+
+def seal_entry(*, group: bytes, seq: int, prev: bytes, kind: str, body: dict,
+               author: SigningKey, generation: Generation, nonce: bytes,
+               key_block: KeyBlock | None = None) -> bytes:
+    """Build the relay ciphertext of one entry.
+
+    ``generation`` is the generation the entry is encrypted under: the one in force,
+    or for a rotating entry the new one (its seed travels in ``key_block``).
+    """
+    if kind not in KINDS:
+        raise ValueError(f"unknown entry kind {kind!r}")
+    inner = encode({"v": VERSION, "group": group, "seq": seq, "prev": prev, "kind": kind,
+                    "author": author.public.raw, "body": body})
+    signed = encode([inner, crypto.sign(author, SIGN_PURPOSE, inner)])
+    sealed = crypto.encrypt(generation.log_key, nonce, signed, _aad(seq))
+    return Envelope(nonce, sealed, key_block).to_bytes()
+
+
+def open_entry(envelope: Envelope, seq: int, generation: Generation) -> tuple[Entry, bytes]:
+    """Decrypt an envelope and parse it; returns the entry and its signature.
+
+    The signature is *not* checked here: only the group state knows which key the
+    author must have (see :func:`verify_signature`).
+    """
+    signed = crypto.decrypt(generation.log_key, envelope.nonce, envelope.sealed, _aad(seq))
+    outer = decode(signed)
+    expect(isinstance(outer, list) and len(outer) == 2 and isinstance(outer[0], bytes)
+           and isinstance(outer[1], bytes), "signed entry")
+    inner, signature = outer
+    v = fields(decode(inner), "entry",
+               {"v": int, "group": bytes, "seq": int, "prev": bytes, "kind": str,
+                "author": bytes, "body": dict})
+    if v["v"] != VERSION:
+        raise EncodingError(f"unknown entry version {v['v']}")
+    expect(v["kind"] in KINDS, "entry (kind)")
+    expect(len(v["author"]) == 32, "entry (author)")
+    entry = Entry(v["seq"], v["prev"], v["kind"], v["author"], v["body"], v["group"], inner)
+    return entry, signature
+
+
+def verify_signature(entry: Entry, signature: bytes) -> None:
+    crypto.verify(VerifyKey(entry.author), SIGN_PURPOSE, entry.inner, signature)
+
+
+def check_position(entry: Entry, seq: int, prev: bytes) -> None:
+    """The signed position must be the position the relay served it at."""
+    if entry.seq != seq or not crypto.equal(entry.prev, prev):
+        raise VerificationError(
+            f"entry {seq}: its signed position does not match where the relay put it")
+
+
+def group_id_of(create: Entry) -> bytes:
+    """A group's id is a hash of its signed ``create`` entry, so no one can swap it."""
+    return crypto.hash32("hramada:v1:group-id", create.inner)[:GROUP_ID_BYTES]

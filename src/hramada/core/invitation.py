@@ -1,0 +1,209 @@
+"""Invitations, join requests and welcomes (after Keybase's Seitan tokens).
+
+An inviter draws a 32-byte invitation secret. Everything else derives from it:
+the invitation's id, a drop box on the relay and the capability to write into it,
+a signing key (only its public half, the *commitment*, enters the log) and a key
+that encrypts the join request for the group. The secret travels out of band as a
+code (text or QR) together with the relay address, the mailbox and the group id.
+
+The invitee answers with a join request signed twice: by their new identity, and by
+the invitation key, proving they hold the code. After admission a member sends a
+*welcome*, sealed to the newcomer's box key, carrying the current generation's seed;
+the newcomer checks it against the log's commitment before using it.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+from dataclasses import dataclass
+
+from hramada.core import crypto
+from hramada.core.crypto import BoxPrivateKey, BoxPublicKey, SigningKey, VerifyKey
+from hramada.core.encoding import decode, encode, expect, fields
+from hramada.core.identity import Identity, MemberKey
+from hramada.core.keys import Generation
+from hramada.errors import EncodingError, ForgeryError
+
+CODE_PREFIX = "hramada1-"
+REQUEST_ID_BYTES = 8
+MAX_NAME_CHARS = 64
+
+
+def check_name(name: object) -> str:
+    """A display name or group name: 1–64 printable characters, trimmed."""
+    if not isinstance(name, str):
+        raise ValueError("a name must be text")
+    name = name.strip()
+    if not name or len(name) > MAX_NAME_CHARS or not name.isprintable():
+        raise ValueError(f"a name must be 1 to {MAX_NAME_CHARS} printable characters")
+    return name
+
+
+@dataclass(frozen=True, slots=True, repr=False)
+class InvitationSecret:
+    secret: bytes
+
+    def __post_init__(self) -> None:
+        if len(self.secret) != 32:
+            raise ValueError("an invitation secret is 32 bytes")
+
+    def _k(self, purpose: str) -> bytes:
+        return crypto.derive_key(self.secret, purpose)
+
+    @property
+    def invite_id(self) -> bytes:
+        return self._k("hramada:v1:invite-id")[:16]
+
+    @property
+    def drop_id(self) -> bytes:
+        return self._k("hramada:v1:invite-drop")[:16]
+
+    @property
+    def drop_cap(self) -> bytes:
+        return self._k("hramada:v1:invite-drop-cap")
+
+    @property
+    def signing(self) -> SigningKey:
+        return SigningKey.from_seed(self._k("hramada:v1:invite-sign"))
+
+    @property
+    def box_key(self) -> bytes:
+        return self._k("hramada:v1:invite-box")
+
+    def log_body(self) -> dict:
+        """The ``invite`` entry's body: commitments and the group's request key only."""
+        return {"invite": self.invite_id, "sign": self.signing.public.raw,
+                "key": self.box_key, "drop": self.drop_id}
+
+    def __repr__(self) -> str:
+        return "InvitationSecret(…)"
+
+
+@dataclass(frozen=True, slots=True)
+class InvitationCode:
+    """What the inviter hands over out of band."""
+
+    relay: str
+    mailbox: bytes
+    group: bytes
+    secret: InvitationSecret
+
+    def to_text(self) -> str:
+        payload = encode([1, self.relay, self.mailbox, self.group, self.secret.secret])
+        check = crypto.hash32("hramada:v1:code-check", payload)[:4]
+        return CODE_PREFIX + base64.b32encode(payload + check).decode().rstrip("=").lower()
+
+    @classmethod
+    def from_text(cls, text: str) -> "InvitationCode":
+        if not isinstance(text, str):
+            raise ValueError("an invitation code must be text")
+        compact = "".join(text.split()).lower()
+        if not compact.startswith(CODE_PREFIX):
+            raise ValueError(f"this is not a Hramada invitation code (it should start with {CODE_PREFIX!r})")
+        body = compact[len(CODE_PREFIX):].upper()
+        try:
+            raw = base64.b32decode(body + "=" * (-len(body) % 8))
+        except (binascii.Error, ValueError):
+            raise ValueError("the invitation code has characters that do not belong in it") from None
+        if len(raw) < 8 or not crypto.equal(crypto.hash32("hramada:v1:code-check", raw[:-4])[:4], raw[-4:]):
+            raise ValueError("the invitation code is damaged or incomplete (check for typos)")
+        try:
+            v = decode(raw[:-4])
+            expect(isinstance(v, list) and len(v) == 5 and v[0] == 1, "invitation code")
+            _, relay, mailbox, group, secret = v
+            expect(isinstance(relay, str) and relay.startswith(("http://", "https://")), "relay address")
+            expect(isinstance(mailbox, bytes) and len(mailbox) == 16, "mailbox")
+            expect(isinstance(group, bytes) and len(group) == 16, "group id")
+            expect(isinstance(secret, bytes) and len(secret) == 32, "secret")
+        except EncodingError as exc:
+            raise ValueError(f"the invitation code is not valid: {exc}") from None
+        return cls(relay, mailbox, group, InvitationSecret(secret))
+
+
+# -- join requests ---------------------------------------------------------------
+
+@dataclass(frozen=True, slots=True)
+class JoinRequest:
+    id: bytes
+    invite: bytes
+    name: str
+    key: MemberKey
+    signed: bytes
+
+
+def request_id(signed: bytes) -> bytes:
+    return crypto.hash32("hramada:v1:request-id", signed)[:REQUEST_ID_BYTES]
+
+
+def make_join_request(group: bytes, invitation: InvitationSecret, identity: Identity,
+                      name: str) -> bytes:
+    inner = encode({"group": group, "invite": invitation.invite_id, "name": check_name(name),
+                    "sign": identity.public.sign.raw, "box": identity.public.box.raw})
+    return encode([inner, crypto.sign(identity.signing, "hramada:v1:join-request", inner),
+                   crypto.sign(invitation.signing, "hramada:v1:invite-proof", inner)])
+
+
+def verify_join_request(signed: bytes, group: bytes, invite_sign: VerifyKey) -> JoinRequest:
+    """Check both signatures of a join request; raise ForgeryError or EncodingError."""
+    outer = decode(signed)
+    expect(isinstance(outer, list) and len(outer) == 3
+           and all(isinstance(x, bytes) for x in outer), "join request")
+    inner, sig_id, sig_inv = outer
+    v = fields(decode(inner), "join request",
+               {"group": bytes, "invite": bytes, "name": str, "sign": bytes, "box": bytes})
+    expect(len(v["sign"]) == 32 and len(v["box"]) == 32, "join request (keys)")
+    try:
+        name = check_name(v["name"])
+    except ValueError:
+        raise EncodingError("malformed join request (name)") from None
+    if not crypto.equal(v["group"], group):
+        raise ForgeryError("the join request is for another group")
+    key = MemberKey(VerifyKey(v["sign"]), BoxPublicKey(v["box"]))
+    crypto.verify(key.sign, "hramada:v1:join-request", inner, sig_id)
+    crypto.verify(invite_sign, "hramada:v1:invite-proof", inner, sig_inv)
+    return JoinRequest(request_id(signed), v["invite"], name, key, signed)
+
+
+def peek_invite_id(signed: bytes) -> bytes:
+    """The invitation a (not yet verified) join request claims to answer."""
+    outer = decode(signed)
+    expect(isinstance(outer, list) and len(outer) == 3 and isinstance(outer[0], bytes), "join request")
+    v = fields(decode(outer[0]), "join request",
+               {"group": bytes, "invite": bytes, "name": str, "sign": bytes, "box": bytes})
+    return v["invite"]
+
+
+def seal_guest_message(box_key: bytes, nonce: bytes, plaintext: bytes) -> bytes:
+    """What a guest drops into the drop box: readable by members only."""
+    return encode({"s": crypto.SUITE, "n": nonce,
+                   "c": crypto.encrypt(box_key, nonce, plaintext, b"hramada:v1:guest-message")})
+
+
+def open_guest_message(box_key: bytes, message: bytes) -> bytes:
+    v = fields(decode(message), "guest message", {"s": int, "n": bytes, "c": bytes})
+    expect(v["s"] == crypto.SUITE and len(v["n"]) == crypto.NONCE_BYTES, "guest message")
+    return crypto.decrypt(box_key, v["n"], v["c"], b"hramada:v1:guest-message")
+
+
+# -- welcomes --------------------------------------------------------------------
+
+def make_welcome(newcomer: BoxPublicKey, ephemeral_secret: bytes, group: bytes,
+                 request: bytes, generation: Generation) -> bytes:
+    payload = encode({"group": group, "request": request, "gen": generation.number,
+                      "seed": generation.seed})
+    epk, (box,) = crypto.seal_many([newcomer], ephemeral_secret, payload)
+    return encode({"s": crypto.SUITE, "e": epk, "b": box})
+
+
+def open_welcome(me: BoxPrivateKey, message: bytes, group: bytes) -> tuple[bytes, Generation]:
+    """Returns (request id, generation). The caller must check the generation's
+    commitment against the log before trusting it."""
+    v = fields(decode(message), "welcome", {"s": int, "e": bytes, "b": bytes})
+    expect(v["s"] == crypto.SUITE, "welcome (suite)")
+    p = fields(decode(crypto.open_sealed(me, v["e"], v["b"])), "welcome",
+               {"group": bytes, "request": bytes, "gen": int, "seed": bytes})
+    if not crypto.equal(p["group"], group):
+        raise ForgeryError("the welcome is for another group")
+    expect(len(p["seed"]) == 32 and p["gen"] >= 0, "welcome (key)")
+    return p["request"], Generation(p["gen"], p["seed"])

@@ -1,0 +1,145 @@
+"""Key generations: one random seed per generation, every other key derived from it.
+
+Generation 0 is made with the group. Every rotation (and every removal, which is a
+rotation) makes generation ``g + 1``: a fresh seed, sealed to each remaining member in
+a *key block* that travels beside the rotating log entry, plus the previous seed
+encrypted under a key derived from the new one, so that members — and newcomers who
+were only given the newest seed — can walk back to every older generation.
+
+The log commits to each generation (``commitment(seed)``) in a signed entry; a client
+checks every seed it opens against that commitment before using it.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from hramada.core import crypto
+from hramada.core.crypto import BoxPrivateKey, BoxPublicKey
+from hramada.core.encoding import decode, encode, expect, fields
+from hramada.errors import DecryptionError, ForgeryError
+
+SEED_BYTES = 32
+LABEL_BYTES = 8
+_ZERO_NONCE = bytes(crypto.NONCE_BYTES)
+
+
+@dataclass(frozen=True, slots=True, repr=False)
+class Generation:
+    """The keys of one generation, all derived from its seed."""
+
+    number: int
+    seed: bytes
+
+    def __post_init__(self) -> None:
+        if len(self.seed) != SEED_BYTES:
+            raise ValueError("a generation seed is 32 bytes")
+
+    @property
+    def commitment(self) -> bytes:
+        return commitment(self.seed)
+
+    @property
+    def log_key(self) -> bytes:
+        return crypto.derive_key(self.seed, "hramada:v1:log-key")
+
+    @property
+    def content_key(self) -> bytes:
+        return crypto.derive_key(self.seed, "hramada:v1:content-key")
+
+    @property
+    def relay_cap(self) -> bytes:
+        """The bearer capability for the group's mailbox during this generation."""
+        return crypto.derive_key(self.seed, "hramada:v1:relay-cap")
+
+    @property
+    def label_key(self) -> bytes:
+        return crypto.derive_key(self.seed, "hramada:v1:box-label")
+
+    @property
+    def back_key(self) -> bytes:
+        """Encrypts exactly one message: the previous generation's seed."""
+        return crypto.derive_key(self.seed, "hramada:v1:prev-seed-key")
+
+    def __repr__(self) -> str:
+        return f"Generation({self.number})"
+
+
+def commitment(seed: bytes) -> bytes:
+    return crypto.hash32("hramada:v1:seed-commit", seed)
+
+
+def check_commitment(gen: Generation, expected: bytes) -> None:
+    if not crypto.equal(gen.commitment, expected):
+        raise ForgeryError(f"the key for generation {gen.number} does not match the log's commitment")
+
+
+def box_label(previous: Generation, recipient: BoxPublicKey) -> bytes:
+    """An opaque label telling a member which box is theirs (meaningless to the relay)."""
+    return crypto.keyed_hash(previous.label_key, "hramada:v1:box-label", recipient.raw, LABEL_BYTES)
+
+
+@dataclass(frozen=True, slots=True)
+class KeyBlock:
+    """The new seed sealed to each member, and the old seed under the new one."""
+
+    ephemeral: bytes
+    boxes: tuple[tuple[bytes, bytes], ...]  # (label, sealed seed)
+    back: bytes
+
+    def to_value(self) -> dict:
+        return {"e": self.ephemeral, "b": [[lab, box] for lab, box in self.boxes], "p": self.back}
+
+    @classmethod
+    def from_value(cls, value: object) -> "KeyBlock":
+        v = fields(value, "key block", {"e": bytes, "b": list, "p": bytes})
+        expect(len(v["e"]) == 32, "key block (ephemeral key)")
+        pairs = []
+        for pair in v["b"]:
+            expect(isinstance(pair, list) and len(pair) == 2
+                   and isinstance(pair[0], bytes) and len(pair[0]) == LABEL_BYTES
+                   and isinstance(pair[1], bytes), "key block (box)")
+            pairs.append((pair[0], pair[1]))
+        return cls(v["e"], tuple(pairs), v["p"])
+
+    @property
+    def digest(self) -> bytes:
+        """What the signed rotation entry commits to."""
+        return crypto.hash32("hramada:v1:key-block", encode(self.to_value()))
+
+
+def make_key_block(previous: Generation, new: Generation, recipients: list[BoxPublicKey],
+                   ephemeral_secret: bytes) -> KeyBlock:
+    """Seal ``new`` to every recipient, and ``previous`` under ``new``."""
+    if new.number != previous.number + 1:
+        raise ValueError("a key block goes from one generation to the next")
+    epk, boxes = crypto.seal_many(recipients, ephemeral_secret, new.seed)
+    labels = [box_label(previous, r) for r in recipients]
+    back = crypto.encrypt(new.back_key, _ZERO_NONCE, previous.seed,
+                          aad=encode(["hramada:v1:prev-seed", previous.number]))
+    return KeyBlock(epk, tuple(zip(labels, boxes)), back)
+
+
+def open_key_block(block: KeyBlock, previous: Generation, me: BoxPrivateKey) -> Generation:
+    """The next generation from my box in ``block``."""
+    label = box_label(previous, me.public)
+    for lab, box in block.boxes:
+        if crypto.equal(lab, label):
+            seed = crypto.open_sealed(me, block.ephemeral, box)
+            if len(seed) != SEED_BYTES:
+                raise ForgeryError("a sealed generation seed has the wrong size")
+            return Generation(previous.number + 1, seed)
+    raise DecryptionError("this identity has no key in the rotation (removed from the group?)")
+
+
+def walk_back(block: KeyBlock, new: Generation) -> Generation:
+    """The generation before ``new``, from the key block that made ``new``."""
+    seed = crypto.decrypt(new.back_key, _ZERO_NONCE, block.back,
+                          aad=encode(["hramada:v1:prev-seed", new.number - 1]))
+    if len(seed) != SEED_BYTES:
+        raise ForgeryError("a previous generation seed has the wrong size")
+    return Generation(new.number - 1, seed)
+
+
+def decode_key_block(data: bytes) -> KeyBlock:
+    return KeyBlock.from_value(decode(data))

@@ -1,0 +1,400 @@
+"""Folding a verified log into group state.
+
+:class:`GroupLog` takes entries one at a time, exactly in log order, and either
+applies them or raises. Two kinds of trouble are told apart:
+
+* a **verification failure** (``VerificationError`` and subclasses, ``DecryptionError``,
+  ``EncodingError``): broken chain, bad signature, an author who is not a member, a
+  tampered or unopenable ciphertext, a key that does not match its commitment, an
+  invalid key rotation. The log is not what the group wrote; the group stops.
+* an **ignored entry**: correctly signed by a current member, but not allowed by the
+  group's rules (a second vouch by the same member, an admit without enough vouches,
+  a non-admin removing someone). Every client ignores it the same way and records a
+  warning, so one rogue member cannot brick the group's log.
+
+Nothing here touches the network, the disk, a clock or randomness.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from hramada.core import crypto, wire
+from hramada.core.crypto import BoxPrivateKey, BoxPublicKey, VerifyKey
+from hramada.core.encoding import expect, fields
+from hramada.core.entries import (ROTATING_KINDS, Entry, Envelope, check_position,
+                                  group_id_of, open_entry, verify_signature)
+from hramada.core.identity import MemberKey
+from hramada.core.invitation import check_name, peek_invite_id, verify_join_request
+from hramada.core.keys import Generation, check_commitment, open_key_block, walk_back
+from hramada.errors import (DecryptionError, EncodingError, ForgeryError, ForkError,
+                            VerificationError)
+
+ROLES = ("admin", "member", "newcomer")
+VOUCHING_ROLES = ("admin", "member")
+
+
+@dataclass
+class Member:
+    name: str
+    key: MemberKey
+    role: str
+    since: int              # seq of the entry that made them a member
+    until: int | None = None  # seq of the entry that ended it
+    request: bytes | None = None  # the join request that admitted them
+    vouchers: tuple[bytes, ...] = ()
+
+
+@dataclass
+class Invite:
+    id: bytes
+    sign: VerifyKey
+    box_key: bytes
+    drop: bytes
+    by: bytes
+    seq: int
+    request: bytes | None = None  # the request that used it
+
+
+@dataclass
+class Request:
+    id: bytes
+    name: str
+    key: MemberKey
+    invite: bytes
+    seq: int
+    posted_by: bytes
+    vouches: list[bytes] = field(default_factory=list)
+    status: str = "pending"  # pending | admitted
+
+
+@dataclass
+class GenerationInfo:
+    number: int
+    commitment: bytes
+    cap_hash: bytes
+    start: int                 # seq of the entry that made it
+    end: int | None = None     # seq of the entry that replaced it
+    items_cutoff: int | None = None  # highest item cursor accepted under it, once replaced
+
+
+@dataclass
+class Keyring:
+    """The secrets a client brings to folding: its identity's box key and the
+    generations it already holds (number → Generation)."""
+
+    me: BoxPrivateKey | None
+    generations: dict[int, Generation] = field(default_factory=dict)
+
+
+class GroupLog:
+    """The state of one group, built by applying its log entries in order."""
+
+    def __init__(self, mailbox: bytes, group_id: bytes | None = None) -> None:
+        self.mailbox = mailbox
+        self.expected_group = group_id
+        self.group: bytes = b""
+        self.name = ""
+        self.vouches_required = 1
+        self.members: dict[bytes, Member] = {}
+        self.former: dict[bytes, Member] = {}
+        self.invites: dict[bytes, Invite] = {}
+        self.requests: dict[bytes, Request] = {}
+        self.generations: list[GenerationInfo] = []
+        self.hashes: list[bytes] = []
+        self.warnings: list[tuple[int, str]] = []
+        self.rotation_due = False
+
+    # -- views -------------------------------------------------------------------
+
+    @property
+    def head(self) -> tuple[int, bytes]:
+        return (len(self.hashes), self.hashes[-1] if self.hashes else wire.GENESIS_PREV)
+
+    @property
+    def generation(self) -> int:
+        return len(self.generations) - 1
+
+    def hash_at(self, seq: int) -> bytes:
+        return self.hashes[seq - 1]
+
+    def generation_at(self, seq: int) -> int:
+        """The generation in force just after entry ``seq``."""
+        number = 0
+        for info in self.generations:
+            if info.start <= seq:
+                number = info.number
+        return number
+
+    def member_at(self, member: bytes, seq: int) -> Member | None:
+        """The member record if ``member`` was a member just after entry ``seq``."""
+        m = self.members.get(member) or self.former.get(member)
+        if m is None or m.since > seq or (m.until is not None and m.until <= seq):
+            return None
+        return m
+
+    def vouches_needed(self) -> int:
+        eligible = sum(1 for m in self.members.values() if m.role in VOUCHING_ROLES)
+        return max(1, min(self.vouches_required, eligible))
+
+    def valid_vouches(self, request: Request) -> list[bytes]:
+        return [v for v in request.vouches
+                if v in self.members and self.members[v].role in VOUCHING_ROLES]
+
+    # -- applying ----------------------------------------------------------------
+
+    def apply(self, seq: int, prev: bytes, ciphertext: bytes, keys: Keyring) -> Entry:
+        """Verify one relay entry against everything before it and fold it in.
+
+        Raises a ``VerificationError`` (or ``DecryptionError``/``EncodingError``) if the
+        entry is not what a member of this group wrote at this position. On error the
+        state is unchanged.
+        """
+        head_seq, head_hash = self.head
+        if seq != head_seq + 1:
+            raise ForkError(f"the relay served entry {seq} where entry {head_seq + 1} belongs")
+        if not crypto.equal(prev, head_hash):
+            raise VerificationError(f"entry {seq} does not chain to entry {head_seq} (broken chain)")
+        envelope = Envelope.parse(ciphertext)
+        generation, new_generation = self._generation_for(seq, envelope, keys)
+        entry, signature = open_entry(envelope, seq, generation)
+        check_position(entry, seq, prev)
+        if seq == 1:
+            if entry.kind != "create":
+                raise VerificationError("the log does not start with the group's creation")
+            self._check_create(entry, signature, generation)
+        else:
+            if not crypto.equal(entry.group, self.group):
+                raise ForgeryError(f"entry {seq} belongs to another group")
+            author = self.members.get(entry.author)
+            if author is None:
+                raise ForgeryError(f"entry {seq} is signed by someone who is not a member")
+            verify_signature(entry, signature)
+            if (envelope.key_block is not None) != (entry.kind in ROTATING_KINDS):
+                raise VerificationError(f"entry {seq}: key rotation data where none belongs")
+            if entry.kind in ROTATING_KINDS:
+                self._check_rotation(entry, envelope, generation, author)
+            else:
+                self._apply_rules(entry, author)
+        if new_generation is not None:
+            keys.generations[new_generation.number] = new_generation
+        self.hashes.append(wire.entry_hash(self.mailbox, seq, prev, ciphertext))
+        return entry
+
+    def _generation_for(self, seq: int, envelope: Envelope, keys: Keyring
+                        ) -> tuple[Generation, Generation | None]:
+        if seq == 1:
+            if envelope.key_block is not None:
+                raise VerificationError("the creation entry carries a key rotation")
+            gen0 = keys.generations.get(0)
+            if gen0 is None:
+                raise DecryptionError("this device holds no key for the group's first generation")
+            return gen0, None
+        current = keys.generations.get(self.generation)
+        if current is None:
+            raise DecryptionError(f"this device holds no key for generation {self.generation}")
+        if envelope.key_block is None:
+            return current, None
+        number = self.generation + 1
+        known = keys.generations.get(number)
+        if known is not None:
+            return known, None
+        if keys.me is None:
+            raise DecryptionError("no identity to open key rotations with")
+        new = open_key_block(envelope.key_block, current, keys.me)
+        return new, new
+
+    def _check_create(self, entry: Entry, signature: bytes, generation: Generation) -> None:
+        b = fields(entry.body, "create entry",
+                   {"name": str, "nonce": bytes, "vouches": int, "member": dict,
+                    "commit": bytes, "cap": bytes})
+        m = fields(b["member"], "create entry (member)", {"name": str, "sign": bytes, "box": bytes})
+        expect(len(m["sign"]) == 32 and len(m["box"]) == 32 and len(b["cap"]) == 32, "create entry")
+        expect(b["vouches"] >= 1 and entry.group == b"", "create entry")
+        if not crypto.equal(m["sign"], entry.author):
+            raise ForgeryError("the group's creation is not signed by its creator")
+        verify_signature(entry, signature)
+        group = group_id_of(entry)
+        if self.expected_group is not None and not crypto.equal(group, self.expected_group):
+            raise ForgeryError("this log belongs to a different group than the invitation named")
+        check_commitment(generation, b["commit"])
+        try:
+            name, member_name = check_name(b["name"]), check_name(m["name"])
+        except ValueError:
+            raise EncodingError("malformed create entry (name)") from None
+        self.group, self.name, self.vouches_required = group, name, b["vouches"]
+        key = MemberKey(VerifyKey(m["sign"]), BoxPublicKey(m["box"]))
+        self.members[entry.author] = Member(member_name, key, "admin", since=1)
+        self.generations.append(GenerationInfo(0, b["commit"], b["cap"], start=1))
+
+    def _check_rotation(self, entry: Entry, envelope: Envelope, generation: Generation,
+                        author: Member) -> None:
+        required = {"commit": bytes, "cap": bytes, "keys": bytes, "items": int}
+        if entry.kind == "remove":
+            required["member"] = bytes
+        b = fields(entry.body, f"{entry.kind} entry", required)
+        block = envelope.key_block
+        if block is None:
+            raise VerificationError(f"entry {entry.seq}: a rotation without its key block")
+        if author.role != "admin":
+            raise ForgeryError(f"entry {entry.seq}: only an admin may rotate the group key")
+        if not crypto.equal(b["keys"], block.digest):
+            raise ForgeryError(f"entry {entry.seq}: the key block was tampered with")
+        if generation.number != self.generation + 1:
+            raise VerificationError(f"entry {entry.seq}: key generations out of order")
+        check_commitment(generation, b["commit"])
+        remaining = dict(self.members)
+        if entry.kind == "remove":
+            target = remaining.pop(b["member"], None)
+            if target is None or b["member"] == entry.author:
+                raise VerificationError(f"entry {entry.seq}: removes someone who is not a member")
+        if len(block.boxes) != len(remaining):
+            raise VerificationError(f"entry {entry.seq}: the new key was not given to every member")
+        expect(len(b["cap"]) == 32 and b["items"] >= 0, f"{entry.kind} entry")
+        if entry.kind == "remove":
+            gone = self.members.pop(b["member"])
+            gone.until = entry.seq
+            self.former[b["member"]] = gone
+        old = self.generations[-1]
+        old.end, old.items_cutoff = entry.seq, b["items"]
+        self.generations.append(GenerationInfo(generation.number, b["commit"], b["cap"],
+                                               start=entry.seq))
+        self.rotation_due = False
+
+    def _apply_rules(self, entry: Entry, author: Member) -> None:
+        try:
+            problem = _RULES[entry.kind](self, entry, author)
+        except EncodingError as exc:  # signed by a member, but nonsense: ignore it
+            problem = str(exc)
+        if problem:
+            self.warnings.append((entry.seq, f"{entry.kind} by {author.name} ignored: {problem}"))
+
+    # -- the rule for each kind; return None if applied, else why it was ignored --
+
+    def _invite(self, entry: Entry, author: Member) -> str | None:
+        b = fields(entry.body, "invite entry", {"invite": bytes, "sign": bytes, "key": bytes, "drop": bytes})
+        expect(len(b["invite"]) == 16 and len(b["sign"]) == 32 and len(b["key"]) == 32
+               and len(b["drop"]) == 16, "invite entry")
+        if author.role not in VOUCHING_ROLES:
+            return "newcomers cannot invite"
+        if b["invite"] in self.invites:
+            return "invitation already exists"
+        self.invites[b["invite"]] = Invite(b["invite"], VerifyKey(b["sign"]), b["key"], b["drop"],
+                                           entry.author, entry.seq)
+        return None
+
+    def _request(self, entry: Entry, author: Member) -> str | None:
+        b = fields(entry.body, "request entry", {"request": bytes})
+        invite = self.invites.get(peek_invite_id(b["request"]))
+        if invite is None:
+            return "no such invitation"
+        try:
+            req = verify_join_request(b["request"], self.group, invite.sign)
+        except (ForgeryError, EncodingError) as exc:
+            return f"invalid join request ({exc})"
+        if req.id in self.requests:
+            return "request already posted"
+        if invite.request is not None:
+            return "invitation already used"
+        if req.key.id in self.members:
+            return "already a member"
+        invite.request = req.id
+        self.requests[req.id] = Request(req.id, req.name, req.key, invite.id, entry.seq, entry.author)
+        return None
+
+    def _vouch(self, entry: Entry, author: Member) -> str | None:
+        b = fields(entry.body, "vouch entry", {"request": bytes})
+        req = self.requests.get(b["request"])
+        if req is None or req.status != "pending":
+            return "no such pending request"
+        if author.role not in VOUCHING_ROLES:
+            return "newcomers cannot vouch"
+        if entry.author in req.vouches:
+            return "already vouched"
+        req.vouches.append(entry.author)
+        return None
+
+    def _admit(self, entry: Entry, author: Member) -> str | None:
+        b = fields(entry.body, "admit entry", {"request": bytes, "role": str})
+        req = self.requests.get(b["request"])
+        if req is None or req.status != "pending":
+            return "no such pending request"
+        if author.role != "admin":
+            return "only admins admit"
+        if b["role"] not in ("member", "newcomer"):
+            return "bad role"
+        have, need = len(self.valid_vouches(req)), self.vouches_needed()
+        if have < need:
+            return f"{have} of {need} vouches"
+        if req.key.id in self.members or req.key.id in self.former:
+            return "that identity was a member already"
+        req.status = "admitted"
+        self.members[req.key.id] = Member(req.name, req.key, b["role"], since=entry.seq,
+                                          request=req.id, vouchers=tuple(self.valid_vouches(req)))
+        return None
+
+    def _leave(self, entry: Entry, author: Member) -> str | None:
+        fields(entry.body, "leave entry", {})
+        if author.role == "admin" and sum(m.role == "admin" for m in self.members.values()) == 1 \
+                and len(self.members) > 1:
+            return "the last admin cannot leave while others remain"
+        gone = self.members.pop(entry.author)
+        gone.until = entry.seq
+        self.former[entry.author] = gone
+        self.rotation_due = True
+        return None
+
+    def _role(self, entry: Entry, author: Member) -> str | None:
+        b = fields(entry.body, "role entry", {"member": bytes, "role": str})
+        if author.role != "admin":
+            return "only admins change roles"
+        target = self.members.get(b["member"])
+        if target is None or b["role"] not in ROLES:
+            return "no such member or role"
+        if target.role == "admin" and b["role"] != "admin" and \
+                sum(m.role == "admin" for m in self.members.values()) == 1:
+            return "the group must keep an admin"
+        target.role = b["role"]
+        return None
+
+    def _policy(self, entry: Entry, author: Member) -> str | None:
+        b = fields(entry.body, "policy entry", {"vouches": int})
+        if author.role != "admin":
+            return "only admins change the policy"
+        if b["vouches"] < 1:
+            return "a request needs at least one vouch"
+        self.vouches_required = b["vouches"]
+        return None
+
+
+_RULES = {
+    "invite": GroupLog._invite,
+    "request": GroupLog._request,
+    "vouch": GroupLog._vouch,
+    "admit": GroupLog._admit,
+    "leave": GroupLog._leave,
+    "role": GroupLog._role,
+    "policy": GroupLog._policy,
+}
+
+
+def walk_back_generations(envelopes: list[tuple[int, bytes]], newest: Generation) -> dict[int, Generation]:
+    """Every generation from ``newest`` back to 0, using the key blocks in the log.
+
+    ``envelopes`` is the log as ``(seq, ciphertext)`` in order. The i-th entry that
+    carries a key block made generation i. Seeds found this way are still checked
+    against the log's commitments when the log is folded.
+    """
+    blocks = []
+    for _, ciphertext in envelopes:
+        env = Envelope.parse(ciphertext)
+        if env.key_block is not None:
+            blocks.append(env.key_block)
+    if newest.number > len(blocks):
+        raise VerificationError("the log is missing key rotations the welcome refers to")
+    found = {newest.number: newest}
+    current = newest
+    while current.number > 0:
+        current = walk_back(blocks[current.number - 1], current)
+        found[current.number] = current
+    return found
