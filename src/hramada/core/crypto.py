@@ -210,5 +210,5 @@ def passphrase_key(passphrase: str, salt: bytes, *, opslimit: int = ARGON2_OPSLI
                    memlimit: int = ARGON2_MEMLIMIT) -> bytes:
     """A 32-byte key from a passphrase with Argon2id."""
     _need("salt", salt, SALT_BYTES)
-    return sodium.crypto_pwhash(32, passphrase.encode(), salt, opslimit, memlimit,
+    return sodium.crypto_pwhash_alg(32, passphrase.encode(), salt, opslimit, memlimit,
                                 sodium.crypto_pwhash_ALG_ARGON2ID13)
