@@ -6,6 +6,7 @@
     │   ├── ForkError          the relay showed a history that contradicts one seen before
     │   └── ForgeryError       a signature, key or author is not what the log allows
     ├── DecryptionError        a ciphertext could not be opened with the keys we hold
+    │   └── KeyWithheldError   a key rotation left this identity out (removed)
     ├── PolicyError            the group's rules forbid what was asked (say what is missing)
     ├── NotFoundError          no such group, member, request or item
     ├── ProfileError           the local profile is missing, locked or the passphrase is wrong
@@ -41,6 +42,11 @@ class ForgeryError(VerificationError):
 
 class DecryptionError(HramadaError):
     """A ciphertext could not be opened with the keys this device holds."""
+
+
+class KeyWithheldError(DecryptionError):
+    """The group key was rotated and this identity was not given the new one: it has
+    been removed from the group (or the relay is withholding its key)."""
 
 
 class PolicyError(HramadaError):

@@ -17,7 +17,7 @@ from dataclasses import dataclass
 from hramada.core import crypto
 from hramada.core.crypto import BoxPrivateKey, BoxPublicKey
 from hramada.core.encoding import decode, encode, expect, fields
-from hramada.errors import DecryptionError, ForgeryError
+from hramada.errors import ForgeryError, KeyWithheldError
 
 SEED_BYTES = 32
 LABEL_BYTES = 8
@@ -129,7 +129,7 @@ def open_key_block(block: KeyBlock, previous: Generation, me: BoxPrivateKey) -> 
             if len(seed) != SEED_BYTES:
                 raise ForgeryError("a sealed generation seed has the wrong size")
             return Generation(previous.number + 1, seed)
-    raise DecryptionError("this identity has no key in the rotation (removed from the group?)")
+    raise KeyWithheldError("this identity was left out of a key rotation: it has been removed from the group")
 
 
 def walk_back(block: KeyBlock, new: Generation) -> Generation:
