@@ -1,0 +1,107 @@
+"""invite, join, requests, vouch, admit, remove, rotate."""
+
+from __future__ import annotations
+
+import click
+
+from hramada.cli.common import emit, json_option, out_console, print_qr, table, with_profile
+
+
+def register(cli: click.Group) -> None:
+    for command in (invite, join, requests, vouch, admit, remove, rotate):
+        cli.add_command(command)
+
+
+@click.command()
+@click.argument("group")
+@click.option("--qr", is_flag=True, help="Also print the code as a QR code.")
+@json_option
+def invite(group: str, qr: bool, as_json_: bool) -> None:
+    """Make a one-time invitation code; send it to the person out of band.
+
+    Example: hramada invite "Mutual aid Tbilisi"
+    """
+    result = with_profile(lambda h: h.invite(group))
+
+    def render(r: dict) -> None:
+        out_console.print("Invitation code (single use; send it privately):")
+        click.echo(r["code"])
+        if qr:
+            print_qr(r["code"])
+    emit(result, as_json_, render)
+
+
+@click.command()
+@click.argument("code")
+@click.option("--name", default=None, help="Your name in this group (default: your profile name).")
+@json_option
+def join(code: str, name: str | None, as_json_: bool) -> None:
+    """Ask to join a group with an invitation code.
+
+    Example: hramada join hramada1-...
+    """
+    info = with_profile(lambda h: h.join(code, name))
+    emit(info, as_json_, lambda i: out_console.print(
+        f"Request {i.request} sent. Members must vouch for you; run `hramada sync` to see when you are in."))
+
+
+@click.command()
+@click.argument("group")
+@json_option
+def requests(group: str, as_json_: bool) -> None:
+    """List join requests and their vouches.
+
+    Example: hramada requests "Mutual aid Tbilisi" --json
+    """
+    emit(with_profile(lambda h: h.requests(group)), as_json_, lambda v: table(
+        [{**r.__dict__, "vouches": f"{r.vouches}/{r.needed}", "vouched_by": ", ".join(r.vouched_by)} for r in v],
+        [("request", "Request"), ("name", "Name"), ("status", "Status"), ("vouches", "Vouches"),
+         ("vouched_by", "Vouched by"), ("fingerprint", "Fingerprint")], empty="No join requests."))
+
+
+@click.command()
+@click.argument("group")
+@click.argument("request")
+def vouch(group: str, request: str) -> None:
+    """Vouch for a join request (everyone sees who vouched for whom).
+
+    Example: hramada vouch "Mutual aid Tbilisi" 3f2a9c0d1e4b5a67
+    """
+    r = with_profile(lambda h: h.vouch(group, request))
+    out_console.print(f"Vouched for {r.name}: {r.vouches} of {r.needed} vouches.")
+
+
+@click.command()
+@click.argument("group")
+@click.argument("request")
+@click.option("--probation", is_flag=True, help="Admit as a newcomer on probation (cannot vouch or invite).")
+def admit(group: str, request: str, probation: bool) -> None:
+    """Admit a join request that has enough vouches (admins only).
+
+    Example: hramada admit "Mutual aid Tbilisi" 3f2a9c0d1e4b5a67
+    """
+    m = with_profile(lambda h: h.admit(group, request, probation))
+    out_console.print(f"Admitted {m.name} as {m.role}.")
+
+
+@click.command()
+@click.argument("group")
+@click.argument("member")
+def remove(group: str, member: str) -> None:
+    """Remove a member; the group key rotates in the same step (admins only).
+
+    Example: hramada remove "Mutual aid Tbilisi" Hanna
+    """
+    r = with_profile(lambda h: h.remove(group, member))
+    out_console.print(f"Removed {r['removed']}; the group key is now generation {r['generation']}.")
+
+
+@click.command()
+@click.argument("group")
+def rotate(group: str) -> None:
+    """Rotate the group key without removing anyone (admins only).
+
+    Example: hramada rotate "Mutual aid Tbilisi"
+    """
+    r = with_profile(lambda h: h.rotate(group))
+    out_console.print(f"The group key is now generation {r['generation']}.")

@@ -1,0 +1,77 @@
+"""post, comment, read."""
+
+from __future__ import annotations
+
+import datetime
+
+import click
+from rich.progress import BarColumn, Progress, TextColumn
+
+from hramada.cli.common import emit, json_option, out_console, with_profile
+
+
+def register(cli: click.Group) -> None:
+    for command in (post, comment, read):
+        cli.add_command(command)
+
+
+@click.command()
+@click.argument("group")
+@click.argument("text")
+@click.option("--title", default="", help="A title for the bulletin.")
+@json_option
+def post(group: str, text: str, title: str, as_json_: bool) -> None:
+    """Post a bulletin to a group.
+
+    Example: hramada post "Mutual aid Tbilisi" "Food bank open Saturday 10-14" --title "Food bank"
+    """
+    item = with_profile(lambda h: h.post(group, text, title))
+    emit({"item": item}, as_json_, lambda r: out_console.print(f"Posted {r['item']}."))
+
+
+@click.command()
+@click.argument("group")
+@click.argument("item")
+@click.argument("text")
+@json_option
+def comment(group: str, item: str, text: str, as_json_: bool) -> None:
+    """Comment on a bulletin.
+
+    Example: hramada comment "Mutual aid Tbilisi" 9c1e... "I can drive"
+    """
+    cid = with_profile(lambda h: h.comment(group, item, text))
+    emit({"item": cid}, as_json_, lambda r: out_console.print(f"Commented {r['item']}."))
+
+
+def _when(ms: int) -> str:
+    return datetime.datetime.fromtimestamp(ms / 1000).strftime("%Y-%m-%d %H:%M")
+
+
+@click.command()
+@click.argument("group")
+@json_option
+def read(group: str, as_json_: bool) -> None:
+    """Read a group's bulletins and comments (syncs first).
+
+    Example: hramada read "Mutual aid Tbilisi"
+    """
+    with Progress(TextColumn("verifying {task.description}"), BarColumn(),
+                  TextColumn("{task.completed}/{task.total}"), transient=True,
+                  console=out_console.__class__(stderr=True), disable=as_json_) as bar:
+        task = bar.add_task("items", total=None)
+
+        def progress(what: str, done: int, total: int) -> None:
+            bar.update(task, completed=done, total=total)
+        views = with_profile(lambda h: h.read(group, progress))
+
+    def render(v: list) -> None:
+        if not v:
+            out_console.print("No bulletins yet.")
+        for b in v:
+            out_console.rule(f"[bold]{b.title or '(untitled)'}[/bold] — {b.author}, {_when(b.time)}")
+            out_console.print(b.text, markup=False)
+            for c in b.comments:
+                out_console.print(f"  └ {c['author']}: ", end="")
+                out_console.print(c["text"], markup=False)
+            out_console.print(f"[dim]{b.item}[/dim]")
+    emit(views, as_json_, render)

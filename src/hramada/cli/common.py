@@ -1,0 +1,74 @@
+"""What every command shares: opening the profile, running the API, printing."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import os
+import sys
+from pathlib import Path
+from typing import Any, Awaitable, Callable, TypeVar
+
+import click
+from rich.console import Console
+from rich.table import Table
+
+from hramada.client import Hramada, as_json
+from hramada.client.profile import default_home
+from hramada.errors import ProfileError
+
+T = TypeVar("T")
+err_console = Console(stderr=True)
+out_console = Console()
+
+json_option = click.option("--json", "as_json_", is_flag=True, help="Print JSON instead of a table.")
+
+
+def home() -> Path:
+    return default_home()
+
+
+def passphrase(confirm: bool = False) -> str:
+    value = os.environ.get("HRAMADA_PASSPHRASE")
+    if value is not None:
+        return value
+    if not sys.stdin.isatty():
+        raise ProfileError("no passphrase: set HRAMADA_PASSPHRASE or run in a terminal")
+    return click.prompt("Passphrase", hide_input=True, confirmation_prompt=confirm)
+
+
+def with_profile(fn: Callable[[Hramada], Awaitable[T]]) -> T:
+    """Open the profile, run ``fn`` with it, close it."""
+    async def go() -> T:
+        h = Hramada.open(home(), passphrase())
+        try:
+            return await fn(h)
+        finally:
+            await h.close()
+    return asyncio.run(go())
+
+
+def emit(value: Any, as_json_flag: bool, render: Callable[[Any], None]) -> None:
+    if as_json_flag:
+        click.echo(json.dumps(as_json(value), ensure_ascii=False, indent=2))
+    else:
+        render(value)
+
+
+def table(rows: list[dict], columns: list[tuple[str, str]], title: str | None = None,
+          empty: str = "(none)") -> None:
+    if not rows:
+        out_console.print(empty)
+        return
+    t = Table(title=title)
+    for _, header in columns:
+        t.add_column(header)
+    for row in rows:
+        t.add_row(*[str(row.get(key, "")) for key, _ in columns])
+    out_console.print(t)
+
+
+def print_qr(text: str) -> None:
+    """Print ``text`` as a QR code in the terminal."""
+    import segno
+    segno.make(text, error="m").terminal(compact=True)

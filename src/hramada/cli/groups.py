@@ -1,0 +1,61 @@
+"""hramada group create | list | members."""
+
+from __future__ import annotations
+
+import click
+
+from hramada.cli.common import emit, json_option, out_console, table, with_profile
+from hramada.client import Hramada
+
+
+def register(cli: click.Group) -> None:
+    cli.add_command(group)
+
+
+@click.group()
+def group() -> None:
+    """Create and list groups, and see who is in them."""
+
+
+@group.command("create")
+@click.argument("name")
+@click.option("--relay", "relay_url", required=True, help="The relay's address, e.g. http://127.0.0.1:8470")
+@click.option("--vouches", default=1, show_default=True, type=click.IntRange(1, 100),
+              help="How many members must vouch for a newcomer.")
+@json_option
+def create(name: str, relay_url: str, vouches: int, as_json_: bool) -> None:
+    """Create a group on a relay; you become its first admin.
+
+    Example: hramada group create "Mutual aid Tbilisi" --relay http://127.0.0.1:8470 --vouches 2
+    """
+    info = with_profile(lambda h: h.create_group(name, relay_url, vouches))
+    emit(info, as_json_, lambda i: out_console.print(f"Created {i.name!r} ({i.group})."))
+
+
+@group.command("list")
+@json_option
+def list_(as_json_: bool) -> None:
+    """List your groups (from this device, without syncing).
+
+    Example: hramada group list --json
+    """
+    async def go(h: Hramada):
+        return h.groups()
+    emit(with_profile(go), as_json_, lambda v: table(
+        [{**i.__dict__, "role": i.role or "", "alarm": i.alarm or ""} for i in v],
+        [("name", "Group"), ("group", "Id"), ("status", "Status"), ("role", "Role"),
+         ("members", "Members"), ("alarm", "Alarm")], empty="No groups yet."))
+
+
+@group.command("members")
+@click.argument("group_")
+@json_option
+def members(group_: str, as_json_: bool) -> None:
+    """List a group's members with their roles and fingerprints.
+
+    Example: hramada group members "Mutual aid Tbilisi"
+    """
+    emit(with_profile(lambda h: h.members(group_)), as_json_, lambda v: table(
+        [{**m.__dict__, "name": m.name + (" (you)" if m.me else ""),
+          "vouched_by": ", ".join(m.vouched_by)} for m in v],
+        [("name", "Name"), ("role", "Role"), ("fingerprint", "Fingerprint"), ("vouched_by", "Vouched by")]))

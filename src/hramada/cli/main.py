@@ -1,0 +1,54 @@
+"""The ``hramada`` command: a thin layer over :mod:`hramada.client`.
+
+Every error a person can cause or meet is a :class:`HramadaError` (or a ``ValueError``
+for bad input); this dispatcher prints its message and exits non-zero. Verification
+failures exit with status 3 so scripts can tell an alarm from a mistake.
+"""
+
+from __future__ import annotations
+
+import sys
+
+import click
+
+from hramada.cli import admission, bulletins, demo, groups, profile_cmds, relay_cmd, safety
+from hramada.errors import HramadaError, VerificationError
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+@click.version_option(package_name="hramada")
+def cli() -> None:
+    """Hramada: end-to-end encrypted organizing for networks of groups.
+
+    Your profile lives in $HRAMADA_HOME (default: your user data folder) and is
+    unlocked with $HRAMADA_PASSPHRASE or a prompt.
+
+    Example: hramada demo
+    """
+
+
+for module in (profile_cmds, groups, admission, bulletins, safety, relay_cmd, demo):
+    module.register(cli)
+
+
+def main() -> None:
+    try:
+        cli.main(standalone_mode=False)
+    except click.exceptions.Abort:
+        click.echo("Aborted.", err=True)
+        sys.exit(1)
+    except click.ClickException as exc:
+        exc.show()
+        sys.exit(exc.exit_code)
+    except VerificationError as exc:
+        click.echo(f"ALARM: {exc}", err=True)
+        sys.exit(3)
+    except (HramadaError, ValueError) as exc:
+        click.echo(f"error: {exc}", err=True)
+        sys.exit(1)
+    except KeyboardInterrupt:
+        sys.exit(130)
+
+
+if __name__ == "__main__":
+    main()

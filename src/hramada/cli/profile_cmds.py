@@ -1,0 +1,56 @@
+"""init, sync, panic."""
+
+from __future__ import annotations
+
+import click
+
+from hramada.cli.common import emit, home, json_option, out_console, passphrase, table, with_profile
+from hramada.client import Hramada
+from hramada.client.profile import wipe
+
+
+def register(cli: click.Group) -> None:
+    cli.add_command(init)
+    cli.add_command(sync)
+    cli.add_command(panic)
+
+
+@click.command()
+@click.option("--name", required=True, help="The name other members see (you can use another per group).")
+def init(name: str) -> None:
+    """Create your encrypted profile.
+
+    Example: HRAMADA_PASSPHRASE=... hramada init --name Ales
+    """
+    Hramada.init(home(), passphrase(confirm=True), name).store.close()
+    click.echo(f"Profile created in {home()}")
+
+
+@click.command()
+@json_option
+def sync(as_json_: bool) -> None:
+    """Fetch, verify and apply news for every group; send what is queued.
+
+    Example: hramada sync
+    """
+    async def go(h: Hramada):
+        return await h.sync()
+    infos = with_profile(go)
+    emit(infos, as_json_, lambda v: table(
+        [{**i.__dict__, "alarm": i.alarm or ""} for i in v],
+        [("name", "Group"), ("status", "Status"), ("members", "Members"), ("alarm", "Alarm")]))
+    if any(i.status == "alarm" for i in infos):
+        raise SystemExit(3)
+
+
+@click.command()
+@click.option("--yes", is_flag=True, help="Really wipe: there is no undo.")
+def panic(yes: bool) -> None:
+    """Wipe this profile now: every file is overwritten and deleted. No passphrase needed.
+
+    Example: hramada panic --yes
+    """
+    if not yes:
+        raise click.UsageError("panic wipes everything; run `hramada panic --yes` to do it")
+    count = wipe(home())
+    out_console.print(f"Wiped {count} files.")

@@ -1,0 +1,367 @@
+"""The public Python API of a Hramada profile; the CLI and the web UI both call it.
+
+    async with await Hramada.open(home, passphrase) as h:
+        group = await h.create_group("Mutual aid Tbilisi", "http://127.0.0.1:8470", vouches=2)
+        code = await h.invite(group.id)
+        ...
+
+Every method that reads a group syncs it first. Every listing returns plain
+dataclasses that the CLI prints as tables or JSON.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+import httpx
+
+from hramada.client import profile
+from hramada.client.session import GroupSession
+from hramada.client.store import Store
+from hramada.client.sync import Engine, Progress, random
+from hramada.client.transport import Relay
+from hramada.core import build, invitation, wire
+from hramada.core.identity import Identity, fingerprint, safety_code
+from hramada.core.invitation import InvitationCode, InvitationSecret, check_name
+from hramada.core.items import ITEM_ID_BYTES, check_body
+from hramada.errors import HramadaError, NotFoundError, PolicyError, RelayError
+
+
+@dataclass
+class GroupInfo:
+    group: str
+    name: str
+    relay: str
+    status: str
+    role: str | None = None
+    members: int = 0
+    generation: int = 0
+    alarm: str | None = None
+    warnings: list[str] = field(default_factory=list)
+
+
+@dataclass
+class MemberInfo:
+    name: str
+    role: str
+    fingerprint: str
+    since: int
+    vouched_by: list[str]
+    me: bool
+
+
+@dataclass
+class RequestInfo:
+    request: str
+    name: str
+    fingerprint: str
+    vouches: int
+    needed: int
+    vouched_by: list[str]
+    status: str
+
+
+@dataclass
+class JoinInfo:
+    group: str
+    request: str
+    status: str
+
+
+@dataclass
+class ItemView:
+    item: str
+    author: str
+    time: int
+    text: str
+    title: str = ""
+    comments: list[dict] = field(default_factory=list)
+
+
+def as_json(value: Any) -> Any:
+    if isinstance(value, list):
+        return [as_json(v) for v in value]
+    return asdict(value) if hasattr(value, "__dataclass_fields__") else value
+
+
+class Hramada:
+    """An unlocked profile."""
+
+    def __init__(self, unlocked: profile.Unlocked, transport: httpx.AsyncBaseTransport | None = None) -> None:
+        self.home = unlocked.home
+        self.name = unlocked.name
+        self.store = Store(unlocked.home / profile.STORE, unlocked.store_key)
+        self._transport = transport
+        self._relays: dict[str, Relay] = {}
+
+    # -- lifecycle ----------------------------------------------------------------
+
+    @classmethod
+    def init(cls, home: Path, passphrase: str, name: str, **kw: Any) -> "Hramada":
+        return cls(profile.create(home, passphrase, name), **kw)
+
+    @classmethod
+    def open(cls, home: Path, passphrase: str, **kw: Any) -> "Hramada":
+        return cls(profile.unlock(home, passphrase), **kw)
+
+    async def close(self) -> None:
+        for relay in self._relays.values():
+            await relay.close()
+        self._relays.clear()
+        self.store.close()
+
+    async def __aenter__(self) -> "Hramada":
+        return self
+
+    async def __aexit__(self, *exc: object) -> None:
+        await self.close()
+
+    def _relay(self, url: str) -> Relay:
+        if url not in self._relays:
+            self._relays[url] = Relay(url, self._transport)
+        return self._relays[url]
+
+    def _engine(self, session: GroupSession, progress: Progress | None = None) -> Engine:
+        return Engine(self.store, session, self._relay(session.record["relay"]), progress)
+
+    # -- finding groups -----------------------------------------------------------
+
+    def _sessions(self) -> list[GroupSession]:
+        return [GroupSession.load(self.store, ref, rec) for ref, rec in self.store.groups()]
+
+    def _find(self, group: str) -> GroupSession:
+        text = group.strip()
+        matches = []
+        for ref, rec in self.store.groups():
+            if rec["group"].hex() == text.lower() or rec["name"].casefold() == text.casefold():
+                matches.append(ref)
+        if not matches:
+            raise NotFoundError(f"no group {group!r} in this profile (see `hramada group list`)")
+        if len(matches) > 1:
+            raise NotFoundError(f"several groups are called {group!r}; name one by its id")
+        return GroupSession.load(self.store, matches[0])
+
+    async def _synced(self, group: str, progress: Progress | None = None) -> GroupSession:
+        session = self._find(group)
+        await self._engine(session, progress).sync()
+        session = self._find(session.group_id.hex())
+        session.require_active()
+        return session
+
+    # -- groups -------------------------------------------------------------------
+
+    async def create_group(self, name: str, relay_url: str, vouches: int = 1) -> GroupInfo:
+        name = check_name(name)
+        if not relay_url.startswith(("http://", "https://")):
+            raise ValueError("the relay address must start with http:// or https://")
+        if not isinstance(vouches, int) or vouches < 1:
+            raise ValueError("--vouches must be at least 1")
+        identity = Identity.from_secrets(random(32), random(32))
+        ne, gen0 = build.create_group(name=name, creator=identity, creator_name=self.name,
+                                      vouches=vouches, seed=random(32), group_nonce=random(16),
+                                      nonce=random(24))
+        mailbox = random(wire.MAILBOX_ID_BYTES)
+        relay = self._relay(relay_url)
+        await relay.create_mailbox(mailbox, wire.cap_hash(gen0.relay_cap))
+        await relay.append_log(mailbox, gen0.relay_cap, ne.seq, ne.prev, ne.ciphertext)
+        from hramada.core.state import GroupLog, Keyring
+        log = GroupLog(mailbox)
+        log.apply(ne.seq, ne.prev, ne.ciphertext, Keyring(identity.boxing, {0: gen0}))
+        record = {"group": log.group, "name": name, "relay": relay.url, "mailbox": mailbox,
+                  "me": self.name, "id": list(identity.secrets()), "gens": [[0, gen0.seed]],
+                  "status": "active", "pin": [0, wire.GENESIS_PREV], "items": 0, "drops": 0}
+        with self.store.transaction():
+            ref = self.store.add_group(record)
+            self.store.add_log(ref, ne.seq, ne.prev, ne.ciphertext)
+            session = GroupSession.load(self.store, ref)
+            session.save(self.store)
+        return self._info(session)
+
+    def _info(self, s: GroupSession) -> GroupInfo:
+        me = s.me if s.status == "active" else None
+        return GroupInfo(group=s.group_id.hex(), name=s.name, relay=s.record["relay"], status=s.status,
+                         role=me.role if me else None, members=len(s.log.members),
+                         generation=s.log.generation if s.log.generations else 0,
+                         alarm=s.record.get("alarm"),
+                         warnings=[f"entry {seq}: {text}" for seq, text in s.log.warnings])
+
+    def groups(self) -> list[GroupInfo]:
+        return [self._info(s) for s in self._sessions()]
+
+    async def sync(self, group: str | None = None, progress: Progress | None = None) -> list[GroupInfo]:
+        sessions = [self._find(group)] if group else self._sessions()
+        out = []
+        for s in sessions:
+            try:
+                await self._engine(s, progress).sync()
+            except RelayError as exc:
+                info = self._info(self._find(s.group_id.hex()))
+                info.alarm = info.alarm or f"relay unreachable: {exc}"
+                out.append(info)
+                continue
+            out.append(self._info(self._find(s.group_id.hex())))
+        return out
+
+    async def members(self, group: str) -> list[MemberInfo]:
+        s = await self._synced(group)
+        my_id = s.identity.public.id
+        return [MemberInfo(m.name, m.role, fingerprint(m.key), m.since,
+                           [s.name_of(v) for v in m.vouchers], m.key.id == my_id)
+                for m in sorted(s.log.members.values(), key=lambda m: m.since)]
+
+    # -- admission ----------------------------------------------------------------
+
+    async def invite(self, group: str) -> dict:
+        s = await self._synced(group)
+        s.require_role("admin", "member")
+        secret = InvitationSecret(random(32))
+        await self._relay(s.record["relay"]).open_drop(s.record["mailbox"], s.cap, secret.drop_id,
+                                                       wire.cap_hash(secret.drop_cap))
+        await self._engine(s).append("invite", secret.log_body())
+        code = InvitationCode(s.record["relay"], s.record["mailbox"], s.group_id, secret).to_text()
+        return {"code": code, "group": s.group_id.hex(), "invite": secret.invite_id.hex()}
+
+    async def join(self, code: str, name: str | None = None) -> JoinInfo:
+        c = InvitationCode.from_text(code)
+        for _, rec in self.store.groups():
+            if rec["group"] == c.group:
+                raise PolicyError("this profile already holds that group (or a request to join it)")
+        name = check_name(name or self.name)
+        identity = Identity.from_secrets(random(32), random(32))
+        signed = invitation.make_join_request(c.group, c.secret, identity, name)
+        rid = invitation.request_id(signed)
+        message = invitation.seal_guest_message(c.secret.box_key, random(24), signed)
+        record = {"group": c.group, "name": f"(pending {c.group.hex()[:8]})", "relay": c.relay.rstrip("/"),
+                  "mailbox": c.mailbox, "me": name, "id": list(identity.secrets()), "gens": [],
+                  "status": "pending", "pin": [0, wire.GENESIS_PREV], "items": 0, "drops": 0,
+                  "join": {"secret": c.secret.secret, "request": rid, "message": message, "sent": False}}
+        ref = self.store.add_group(record)
+        session = GroupSession.load(self.store, ref)
+        await self._engine(session).sync()
+        return JoinInfo(c.group.hex(), rid.hex(), self._find(c.group.hex()).status)
+
+    def _request(self, s: GroupSession, rid: str):
+        try:
+            raw = bytes.fromhex(rid.strip())
+        except ValueError:
+            raise ValueError(f"{rid!r} is not a request id (16 hex digits)") from None
+        req = s.log.requests.get(raw)
+        if req is None:
+            raise NotFoundError(f"no join request {rid} in {s.name!r} (see `hramada requests`)")
+        return req
+
+    async def requests(self, group: str) -> list[RequestInfo]:
+        s = await self._synced(group)
+        need = s.log.vouches_needed()
+        return [RequestInfo(r.id.hex(), r.name, fingerprint(r.key), len(s.log.valid_vouches(r)), need,
+                            [s.name_of(v) for v in s.log.valid_vouches(r)], r.status)
+                for r in sorted(s.log.requests.values(), key=lambda r: r.seq)]
+
+    async def vouch(self, group: str, rid: str) -> RequestInfo:
+        s = await self._synced(group)
+        s.require_role("admin", "member")
+        req = self._request(s, rid)
+
+        def check() -> None:
+            r = s.log.requests[req.id]
+            if r.status != "pending":
+                raise PolicyError(f"request {rid} is already {r.status}")
+            if s.identity.public.id in r.vouches:
+                raise PolicyError(f"you have already vouched for {r.name}")
+        await self._engine(s).append("vouch", {"request": req.id}, check)
+        return (await self.requests(group))[[r.id for r in s.log.requests.values()].index(req.id)]
+
+    async def admit(self, group: str, rid: str, probation: bool = False) -> MemberInfo:
+        s = await self._synced(group)
+        s.require_role("admin")
+        req = self._request(s, rid)
+
+        def check() -> None:
+            r = s.log.requests[req.id]
+            if r.status != "pending":
+                raise PolicyError(f"request {rid} is already {r.status}")
+            have, need = len(s.log.valid_vouches(r)), s.log.vouches_needed()
+            if have < need:
+                raise PolicyError(f"{r.name} has {have} of the {need} vouches needed; "
+                                  f"{need - have} more member(s) must run `hramada vouch`")
+        engine = self._engine(s)
+        await engine.append("admit", {"request": req.id, "role": "newcomer" if probation else "member"}, check)
+        self.store.add_outbox(s.ref, {"t": "welcome", "request": req.id})
+        await engine.sync()
+        m = s.log.members[req.key.id]
+        return MemberInfo(m.name, m.role, fingerprint(m.key), m.since, [s.name_of(v) for v in m.vouchers], False)
+
+    async def remove(self, group: str, member: str) -> dict:
+        s = await self._synced(group)
+        s.require_role("admin")
+        target = s.find_member(member)
+        if target.key.id == s.identity.public.id:
+            raise PolicyError("you cannot remove yourself; another admin must, or leave the group")
+
+        def check() -> None:
+            if target.key.id not in s.log.members:
+                raise PolicyError(f"{target.name} is no longer a member")
+        await self._engine(s).rotate(remove=target.key.id, check=check)
+        return {"removed": target.name, "fingerprint": fingerprint(target.key),
+                "generation": s.log.generation}
+
+    async def rotate(self, group: str) -> dict:
+        s = await self._synced(group)
+        s.require_role("admin")
+        await self._engine(s).rotate()
+        return {"generation": s.log.generation}
+
+    # -- bulletins ----------------------------------------------------------------
+
+    async def post(self, group: str, text: str, title: str = "") -> str:
+        body = check_body("bulletin", {"title": title or "", "text": text})
+        s = await self._synced(group)
+        return (await self._engine(s).post_item("bulletin", body)).hex()
+
+    async def comment(self, group: str, item: str, text: str) -> str:
+        try:
+            parent = bytes.fromhex(item.strip())
+        except ValueError:
+            raise ValueError(f"{item!r} is not an item id") from None
+        if len(parent) != ITEM_ID_BYTES:
+            raise ValueError(f"{item!r} is not an item id ({ITEM_ID_BYTES * 2} hex digits)")
+        body = check_body("comment", {"parent": parent, "text": text})
+        s = await self._synced(group)
+        if not any(v["id"] == parent and v["kind"] == "bulletin" for _, v in self.store.items(s.ref)):
+            raise NotFoundError(f"no bulletin {item} in {s.name!r}")
+        return (await self._engine(s).post_item("comment", body)).hex()
+
+    async def read(self, group: str, progress: Progress | None = None) -> list[ItemView]:
+        s = await self._synced(group, progress)
+        seen: dict[bytes, dict] = {}
+        for _, v in self.store.items(s.ref):
+            seen.setdefault(v["id"], v)
+        ordered = sorted(seen.values(), key=lambda v: (v["time"], v["id"]))
+        bulletins = {v["id"]: ItemView(v["id"].hex(), s.name_of(v["author"]), v["time"], v["body"]["text"],
+                                       v["body"].get("title", ""))
+                     for v in ordered if v["kind"] == "bulletin"}
+        for v in ordered:
+            if v["kind"] == "comment" and v["body"]["parent"] in bulletins:
+                bulletins[v["body"]["parent"]].comments.append(
+                    {"item": v["id"].hex(), "author": s.name_of(v["author"]), "time": v["time"],
+                     "text": v["body"]["text"]})
+        return list(bulletins.values())
+
+    # -- safety -------------------------------------------------------------------
+
+    async def safety_code(self, group: str, member: str) -> dict:
+        s = await self._synced(group)
+        m = s.find_member(member)
+        return {"member": m.name, "fingerprint": fingerprint(m.key), "code": safety_code(s.group_id, m.key)}
+
+
+def run(coro: Any) -> Any:
+    """Run one API coroutine to completion (for synchronous callers)."""
+    return asyncio.run(coro)
+
+
+__all__ = ["Hramada", "GroupInfo", "MemberInfo", "RequestInfo", "JoinInfo", "ItemView", "as_json",
+           "HramadaError", "run"]

@@ -1,0 +1,106 @@
+"""One group as this device holds it: its stored record, folded log and keys.
+
+A :class:`GroupSession` is loaded from the encrypted store by re-verifying the whole
+stored log, so a tampered local database is caught the same way as a tampered relay.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from hramada.client.store import Store
+from hramada.core.identity import Identity
+from hramada.core.keys import Generation
+from hramada.core.state import GroupLog, Keyring, Member
+from hramada.errors import NotFoundError, PolicyError, VerificationError
+from hramada.core.identity import fingerprint_matches
+
+
+@dataclass
+class GroupSession:
+    ref: int
+    record: dict
+    identity: Identity
+    log: GroupLog
+    keys: Keyring
+    dirty: bool = field(default=False)
+
+    # -- loading ------------------------------------------------------------------
+
+    @classmethod
+    def load(cls, store: Store, ref: int, record: dict | None = None) -> "GroupSession":
+        record = record if record is not None else store.group(ref)
+        identity = Identity.from_secrets(*record["id"])
+        keys = Keyring(identity.boxing, {n: Generation(n, seed) for n, seed in record["gens"]})
+        log = GroupLog(record["mailbox"], record["group"])
+        if record["status"] not in ("pending",):
+            for seq, prev, ciphertext in store.log(ref):
+                log.apply(seq, prev, ciphertext, keys)
+        return cls(ref, record, identity, log, keys)
+
+    def save(self, store: Store) -> None:
+        self.record["gens"] = sorted([n, g.seed] for n, g in self.keys.generations.items())
+        self.record["pin"] = [self.log.head[0], self.log.head[1]]
+        if self.log.name:
+            self.record["name"] = self.log.name
+        store.put_group(self.ref, self.record)
+
+    # -- views --------------------------------------------------------------------
+
+    @property
+    def group_id(self) -> bytes:
+        return self.record["group"]
+
+    @property
+    def name(self) -> str:
+        return self.record["name"]
+
+    @property
+    def status(self) -> str:
+        return self.record["status"]
+
+    @property
+    def generation(self) -> Generation:
+        return self.keys.generations[self.log.generation]
+
+    @property
+    def cap(self) -> bytes:
+        return self.generation.relay_cap
+
+    @property
+    def me(self) -> Member | None:
+        return self.log.members.get(self.identity.public.id)
+
+    def require_active(self) -> None:
+        status = self.status
+        if status == "alarm":
+            raise VerificationError(f"group {self.name!r} is stopped: {self.record['alarm']}")
+        if status == "removed":
+            raise PolicyError(f"you are no longer a member of {self.name!r}")
+        if status == "pending":
+            raise PolicyError(f"your request to join {self.name!r} has not been accepted yet "
+                              "(run `hramada sync` to check)")
+
+    def require_role(self, *roles: str) -> Member:
+        self.require_active()
+        me = self.me
+        if me is None or me.role not in roles:
+            raise PolicyError(f"only {' or '.join(roles)}s can do this in {self.name!r}")
+        return me
+
+    def find_member(self, text: str) -> Member:
+        """A member by display name (exact, case-insensitive) or fingerprint prefix."""
+        everyone = list(self.log.members.values())
+        by_name = [m for m in everyone if m.name.casefold() == text.strip().casefold()]
+        if len(by_name) == 1:
+            return by_name[0]
+        if len(by_name) > 1:
+            raise NotFoundError(f"{len(by_name)} members are called {text!r}; name one by fingerprint")
+        by_print = [m for m in everyone if fingerprint_matches(m.key, text)]
+        if len(by_print) == 1:
+            return by_print[0]
+        raise NotFoundError(f"no member {text!r} in {self.name!r}")
+
+    def name_of(self, member: bytes) -> str:
+        m = self.log.members.get(member) or self.log.former.get(member)
+        return m.name if m is not None else "(unknown)"
