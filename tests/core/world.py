@@ -1,0 +1,229 @@
+"""A small deterministic world for core tests: people, one group, one in-memory relay.
+
+Every secret, nonce and seed comes from a seeded generator, so a failing test
+reproduces exactly. Nothing here is under test; it only drives the public core API
+the way a client would.
+"""
+
+from __future__ import annotations
+
+import random
+from dataclasses import dataclass, field
+
+from hramada.core import build, items, wire
+from hramada.core import invitation as inv
+from hramada.core.identity import Identity
+from hramada.core.keys import Generation
+from hramada.core.state import GroupLog, Keyring, walk_back_generations
+from hramada.errors import DecryptionError
+
+RELAY = "https://relay.example"
+
+
+class Rand:
+    """Deterministic bytes from a seed (never use this outside tests)."""
+
+    def __init__(self, seed: int | str) -> None:
+        self._r = random.Random(seed)
+
+    def bytes(self, n: int) -> bytes:
+        return self._r.randbytes(n)
+
+    def identity(self) -> Identity:
+        return Identity.from_secrets(self.bytes(32), self.bytes(32))
+
+
+@dataclass
+class View:
+    """One person's device: their identity, their copy of the log and their keys."""
+
+    identity: Identity
+    log: GroupLog
+    keys: Keyring
+
+
+@dataclass
+class World:
+    rand: Rand
+    mailbox: bytes
+    people: dict[str, Identity] = field(default_factory=dict)
+    views: dict[str, View] = field(default_factory=dict)
+    relay: list[tuple[int, bytes, bytes]] = field(default_factory=list)
+    item_log: list[tuple[int, bytes]] = field(default_factory=list)
+    secrets: dict[str, inv.InvitationSecret] = field(default_factory=dict)
+    requests: dict[str, bytes] = field(default_factory=dict)  # person → request id
+
+    # -- setting up ----------------------------------------------------------
+
+    @classmethod
+    def create(cls, seed: int | str = 0, *, vouches: int = 2, creator: str = "alice",
+               group_name: str = "Minsk mutual aid") -> "World":
+        rand = Rand(seed)
+        world = cls(rand, rand.bytes(wire.MAILBOX_ID_BYTES))
+        me = world.person(creator)
+        new, gen0 = build.create_group(name=group_name, creator=me, creator_name=creator,
+                                       vouches=vouches, seed=rand.bytes(32),
+                                       group_nonce=rand.bytes(16), nonce=rand.bytes(24))
+        view = View(me, GroupLog(world.mailbox), Keyring(me.boxing, {0: gen0}))
+        world.views[creator] = view
+        world.publish(new)
+        return world
+
+    def person(self, name: str) -> Identity:
+        if name not in self.people:
+            self.people[name] = self.rand.identity()
+        return self.people[name]
+
+    @property
+    def group(self) -> bytes:
+        return next(iter(self.views.values())).log.group
+
+    def log(self, name: str) -> GroupLog:
+        return self.views[name].log
+
+    def keys(self, name: str) -> Keyring:
+        return self.views[name].keys
+
+    # -- the relay -----------------------------------------------------------
+
+    def publish(self, new: build.NewEntry) -> None:
+        """Append to the relay and let every device that still can apply it."""
+        self.relay.append((new.seq, new.prev, new.ciphertext))
+        for name, view in list(self.views.items()):
+            try:
+                view.log.apply(new.seq, new.prev, new.ciphertext, view.keys)
+            except DecryptionError:
+                del self.views[name]  # left out of a rotation: this device stops here
+
+    def post(self, author: str, kind: str, body: dict) -> build.NewEntry:
+        view = self.views[author]
+        new = build.entry(view.log, kind, body, author=view.identity, keys=view.keys,
+                          nonce=self.rand.bytes(24))
+        self.publish(new)
+        return new
+
+    # -- admission -----------------------------------------------------------
+
+    def invite(self, by: str, label: str) -> inv.InvitationSecret:
+        secret = inv.InvitationSecret(self.rand.bytes(32))
+        self.secrets[label] = secret
+        self.post(by, "invite", secret.log_body())
+        return secret
+
+    def code(self, label: str) -> str:
+        return inv.InvitationCode(RELAY, self.mailbox, self.group, self.secrets[label]).to_text()
+
+    def join_request(self, name: str, label: str) -> bytes:
+        """What the invitee ``name`` drops for the group, from the code alone."""
+        code = inv.InvitationCode.from_text(self.code(label))
+        return inv.make_join_request(code.group, code.secret, self.person(name), name)
+
+    def request(self, name: str, label: str, *, by: str) -> bytes:
+        signed = self.join_request(name, label)
+        self.post(by, "request", {"request": signed})
+        self.requests[name] = inv.request_id(signed)
+        return self.requests[name]
+
+    def vouch(self, by: str, name: str) -> None:
+        self.post(by, "vouch", {"request": self.requests[name]})
+
+    def admit(self, by: str, name: str, role: str = "member") -> None:
+        self.post(by, "admit", {"request": self.requests[name], "role": role})
+
+    def welcome(self, name: str, *, by: str) -> View:
+        """``by`` seals the current generation to ``name``, who then folds the log."""
+        sender = self.views[by]
+        letter = inv.make_welcome(self.person(name).public.box, self.rand.bytes(32),
+                                  sender.log.group, self.requests[name],
+                                  sender.keys.generations[sender.log.generation])
+        view = self.fold_as_newcomer(name, letter)
+        self.views[name] = view
+        return view
+
+    def fold_as_newcomer(self, name: str, letter: bytes,
+                         relay: list[tuple[int, bytes, bytes]] | None = None) -> View:
+        relay = self.relay if relay is None else relay
+        me = self.person(name)
+        _, newest = inv.open_welcome(me.boxing, letter, self.group)
+        keys = Keyring(me.boxing, walk_back_generations([(s, c) for s, _, c in relay], newest))
+        log = GroupLog(self.mailbox, self.group)
+        for entry in relay:
+            log.apply(*entry, keys)
+        return View(me, log, keys)
+
+    def join(self, name: str, *, invited_by: str, vouchers: list[str], admitted_by: str,
+             role: str = "member") -> View:
+        label = f"for-{name}"
+        self.invite(invited_by, label)
+        self.request(name, label, by=invited_by)
+        for v in vouchers:
+            self.vouch(v, name)
+        self.admit(admitted_by, name, role)
+        return self.welcome(name, by=admitted_by)
+
+    # -- rotation ------------------------------------------------------------
+
+    def rotate(self, by: str, *, remove: str | None = None,
+               items_cutoff: int | None = None) -> build.NewEntry:
+        view = self.views[by]
+        cutoff = len(self.item_log) if items_cutoff is None else items_cutoff
+        new = build.rotation(view.log, author=view.identity, keys=view.keys,
+                             seed=self.rand.bytes(32), ephemeral_secret=self.rand.bytes(32),
+                             nonce=self.rand.bytes(24), items_cutoff=cutoff,
+                             remove=None if remove is None else self.person(remove).public.id)
+        self.publish(new)
+        return new
+
+    # -- items ---------------------------------------------------------------
+
+    def seal_item(self, author: str, text: str, *, kind: str = "bulletin",
+                  body: dict | None = None, head: tuple[int, bytes] | None = None,
+                  generation: Generation | None = None, time: int = 1_700_000_000
+                  ) -> tuple[bytes, bytes]:
+        view = self.views[author]
+        return items.seal_item(
+            group=view.log.group, kind=kind, body=body or {"title": "news", "text": text},
+            author=view.identity.signing, head=head or view.log.head, time=time,
+            generation=generation or view.keys.generations[view.log.generation],
+            nonce=self.rand.bytes(24))
+
+    def post_item(self, author: str, text: str, **kw) -> tuple[int, bytes, bytes]:
+        """Seal an item and put it on the relay; returns (cursor, id, ciphertext)."""
+        iid, ct = self.seal_item(author, text, **kw)
+        cursor = len(self.item_log) + 1
+        self.item_log.append((cursor, ct))
+        return cursor, iid, ct
+
+    # -- folding from scratch ------------------------------------------------
+
+    def fold(self, name: str, relay: list[tuple[int, bytes, bytes]] | None = None,
+             keys: Keyring | None = None) -> GroupLog:
+        """A fresh fold of the relay's log (or ``relay``) with ``name``'s keys as they
+        were before the first rotation (generation 0 only)."""
+        view = self.views[name]
+        keys = keys or Keyring(view.identity.boxing, {0: view.keys.generations[0]})
+        log = GroupLog(self.mailbox, self.group)
+        for entry in self.relay if relay is None else relay:
+            log.apply(*entry, keys)
+        return log
+
+
+def summary(log: GroupLog) -> dict:
+    """Everything a user could see about a group's state, as plain comparable data."""
+    def member(m):
+        return (m.name, m.key.sign.raw, m.key.box.raw, m.role, m.since, m.until,
+                m.request, m.vouchers)
+    return {
+        "group": log.group, "name": log.name, "head": log.head,
+        "vouches_required": log.vouches_required, "generation": log.generation,
+        "members": {k: member(m) for k, m in log.members.items()},
+        "former": {k: member(m) for k, m in log.former.items()},
+        "invites": {k: (i.sign.raw, i.box_key, i.drop, i.by, i.seq, i.request)
+                    for k, i in log.invites.items()},
+        "requests": {k: (r.name, r.key.sign.raw, r.invite, r.seq, r.posted_by,
+                         tuple(r.vouches), r.status) for k, r in log.requests.items()},
+        "generations": [(g.number, g.commitment, g.cap_hash, g.start, g.end, g.items_cutoff)
+                        for g in log.generations],
+        "hashes": list(log.hashes), "warnings": list(log.warnings),
+        "rotation_due": log.rotation_due,
+    }
