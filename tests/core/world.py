@@ -12,6 +12,7 @@ from dataclasses import dataclass, field
 
 from hramada.core import build, items, wire
 from hramada.core import invitation as inv
+from hramada.core.entries import seal_entry
 from hramada.core.identity import Identity
 from hramada.core.keys import Generation
 from hramada.core.state import GroupLog, Keyring, walk_back_generations
@@ -101,6 +102,21 @@ class World:
                           nonce=self.rand.bytes(24))
         self.publish(new)
         return new
+
+    def forge(self, signer: Identity, kind: str, body: dict, *, reader: str = "alice",
+              seq: int | None = None, prev: bytes | None = None, group: bytes | None = None,
+              generation: Generation | None = None, key_block=None) -> tuple[int, bytes, bytes]:
+        """An entry for the next position (as ``reader`` sees it) written by anyone who
+        holds the log key, e.g. a departed member or a relay that stole a seed."""
+        view = self.views[reader]
+        head, head_hash = view.log.head
+        seq = head + 1 if seq is None else seq
+        prev = head_hash if prev is None else prev
+        ct = seal_entry(group=view.log.group if group is None else group, seq=seq, prev=prev,
+                        kind=kind, body=body, author=signer.signing,
+                        generation=generation or view.keys.generations[view.log.generation],
+                        nonce=self.rand.bytes(24), key_block=key_block)
+        return seq, prev, ct
 
     # -- admission -----------------------------------------------------------
 

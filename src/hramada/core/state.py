@@ -262,8 +262,9 @@ class GroupLog:
         self.rotation_due = False
 
     def _apply_rules(self, entry: Entry, author: Member) -> None:
+        rule = _RULES.get(entry.kind)  # "create" is valid only as entry 1
         try:
-            problem = _RULES[entry.kind](self, entry, author)
+            problem = rule(self, entry, author) if rule else "the group was created already"
         except EncodingError as exc:  # signed by a member, but nonsense: ignore it
             problem = str(exc)
         if problem:
