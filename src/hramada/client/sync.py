@@ -22,8 +22,6 @@ from hramada.client.session import GroupSession
 from hramada.client.store import Store
 from hramada.client.transport import LogConflict, Relay
 from hramada.core import build, crypto, invitation, items as items_mod
-from hramada.core.encoding import decode
-from hramada.core.entries import Envelope
 from hramada.core.state import GroupLog, Keyring, walk_back_generations
 from hramada.errors import (DecryptionError, EncodingError, ForkError, HramadaError,
                             KeyWithheldError, PolicyError, RelayError, VerificationError)
@@ -168,7 +166,11 @@ class Engine:
                 except items_mod.NotYet:
                     still.append([cursor, ct])
                     continue
-                except items_mod.Stale:
+                except items_mod.Stale as stale:
+                    if stale.item.author == s.identity.public.id:  # ours lost a race: send again
+                        self.store.add_outbox(s.ref, {"t": "item", "kind": stale.item.kind,
+                                                      "body": stale.item.body, "id": b"", "ct": b"",
+                                                      "gen": -1})
                     continue
                 rows.append((cursor, {"id": item.id, "kind": item.kind, "author": item.author,
                                       "time": item.time, "body": item.body, "gen": item.generation}))
@@ -306,8 +308,3 @@ class _AlreadyDone(Exception):
     pass
 
 
-def decode_record(blob: bytes) -> dict:
-    return decode(blob)
-
-
-__all__ = ["Engine", "Envelope"]

@@ -26,6 +26,7 @@ from dataclasses import dataclass
 
 import nacl.bindings as sodium
 import nacl.exceptions
+from nacl._sodium import ffi as _ffi, lib as _lib  # PyNaCl's own libsodium binding
 
 from hramada.errors import DecryptionError, ForgeryError
 
@@ -38,12 +39,19 @@ AEAD_TAG_BYTES = 16
 BOX_TAG_BYTES = 16
 
 
+_PURPOSES: dict[str, bytes] = {}
+
+
 def _purpose(purpose: str) -> bytes:
+    raw = _PURPOSES.get(purpose)
+    if raw is not None:
+        return raw
     if not purpose.startswith(PREFIX):
         raise ValueError(f"purpose {purpose!r} must start with {PREFIX!r}")
     raw = purpose.encode()
     if len(raw) > 64 or b"\x00" in raw:
         raise ValueError("purpose must be at most 64 bytes and contain no NUL")
+    _PURPOSES[purpose] = raw
     return raw
 
 
@@ -54,24 +62,32 @@ def _need(name: str, value: bytes, size: int) -> None:
 
 # -- hashing and derivation ---------------------------------------------------
 
+def _blake2b(data: bytes, key: bytes, size: int = 32) -> bytes:
+    """libsodium's crypto_generichash (BLAKE2b), called without PyNaCl's slower
+    argument checking (sizes are fixed by the callers below)."""
+    out = _ffi.new("unsigned char[]", size)
+    _lib.crypto_generichash_blake2b_salt_personal(out, size, data, len(data), key, len(key),
+                                                  _ffi.NULL, _ffi.NULL)
+    return _ffi.buffer(out, size)[:]
+
+
 def hash32(purpose: str, data: bytes) -> bytes:
     """BLAKE2b-256 of ``data``, keyed with ``purpose`` (domain separation)."""
-    return sodium.crypto_generichash_blake2b_salt_personal(
-        data, digest_size=32, key=_purpose(purpose))
+    return _blake2b(bytes(data), _purpose(purpose))
 
 
 def derive_key(key: bytes, purpose: str) -> bytes:
     """A 32-byte subkey of ``key`` for one ``purpose``."""
     _need("key", key, KEY_BYTES)
-    return sodium.crypto_generichash_blake2b_salt_personal(
-        _purpose(purpose), digest_size=32, key=bytes(key))
+    return _blake2b(_purpose(purpose), bytes(key))
 
 
 def keyed_hash(key: bytes, purpose: str, data: bytes, size: int = 32) -> bytes:
     """BLAKE2b of ``purpose || 0 || data`` under ``key``: a MAC or an opaque label."""
     _need("key", key, KEY_BYTES)
-    return sodium.crypto_generichash_blake2b_salt_personal(
-        _purpose(purpose) + b"\x00" + data, digest_size=size, key=bytes(key))
+    if not 16 <= size <= 64 and size != 8:
+        raise ValueError("hash size must be 8 or 16 to 64 bytes")
+    return _blake2b(_purpose(purpose) + b"\x00" + bytes(data), bytes(key), size)
 
 
 def equal(a: bytes, b: bytes) -> bool:
@@ -151,7 +167,7 @@ class BoxPrivateKey:
 
 
 def _box_nonce(epk: bytes, pk: bytes) -> bytes:
-    return sodium.crypto_generichash_blake2b_salt_personal(epk + pk, digest_size=24)
+    return _blake2b(epk + pk, b"", 24)
 
 
 def seal_many(recipients: list[BoxPublicKey], ephemeral_secret: bytes,

@@ -22,30 +22,57 @@ Value = Any  # int | bytes | str | bool | None | list[Value] | dict[str, Value]
 _MAX_DEPTH = 16
 
 
-def _check(value: Value, depth: int = 0) -> None:
-    if depth > _MAX_DEPTH:
-        raise EncodingError("value nested too deeply")
-    if value is None or isinstance(value, (bool, int, bytes, str)):
-        if isinstance(value, int) and not isinstance(value, bool) and not -(2**63) <= value < 2**64:
+_ORDER: dict[str, tuple[int, bytes]] = {}
+_LEAVES = frozenset({bytes, str, bool, type(None)})
+
+
+def _key_order(key: str) -> tuple[int, bytes]:
+    order = _ORDER.get(key)
+    if order is None:
+        raw = key.encode()
+        order = (len(raw), raw)
+        if len(_ORDER) < 4096:
+            _ORDER[key] = order
+    return order
+
+
+def _check(value: Value, depth: int = 0) -> bool:
+    """Raise for values outside the subset; return True if every map's keys are
+    already in canonical order (then plain encoding is canonical encoding)."""
+    t = type(value)
+    if t in _LEAVES:
+        return True
+    if t is int:
+        if not -(2**63) <= value < 2**64:
             raise EncodingError("integer out of range")
-        return
-    if isinstance(value, (list, tuple)):
+        return True
+    if depth >= _MAX_DEPTH:
+        raise EncodingError("value nested too deeply")
+    ordered = True
+    if t is list or t is tuple:
         for v in value:
-            _check(v, depth + 1)
-        return
-    if isinstance(value, dict):
+            if type(v) not in _LEAVES:
+                ordered = _check(v, depth + 1) and ordered
+        return ordered
+    if t is dict:
+        last = None
         for k, v in value.items():
-            if not isinstance(k, str):
+            if type(k) is not str:
                 raise EncodingError("map keys must be text")
-            _check(v, depth + 1)
-        return
-    raise EncodingError(f"cannot encode a value of type {type(value).__name__}")
+            here = _key_order(k)
+            if last is not None and here <= last:
+                ordered = False
+            last = here
+            if type(v) not in _LEAVES:
+                ordered = _check(v, depth + 1) and ordered
+        return ordered
+    raise EncodingError(f"cannot encode a value of type {t.__name__}")
 
 
 def encode(value: Value) -> bytes:
     """Encode ``value`` canonically. Raises :class:`EncodingError` for unsupported values."""
-    _check(value)
-    return cbor2.dumps(value, canonical=True)
+    # Map keys are sorted by (length, bytes) — RFC 8949's length-first canonical order.
+    return cbor2.dumps(value, canonical=not _check(value))
 
 
 def decode(data: bytes) -> Value:
@@ -57,10 +84,10 @@ def decode(data: bytes) -> Value:
         value = cbor2.loads(data)
     except Exception as exc:  # cbor2 raises several types for malformed input
         raise EncodingError(f"malformed encoding: {exc}") from None
+    if not _check(value):
+        raise EncodingError("not in canonical form (map keys out of order)")
     try:
-        again = encode(value)
-    except EncodingError:
-        raise
+        again = cbor2.dumps(value)
     except Exception as exc:
         raise EncodingError(f"unsupported value: {exc}") from None
     if again != data:

@@ -1,12 +1,15 @@
 """Content items: bulletins and comments, encrypted and signed.
 
-An item is ``encode({"v", "group", "kind", "author", "head": [seq, hash], "time", "body"})``,
-signed by its author and encrypted under the content key of the generation in force at
-``head``. ``head`` is the author's view of the log when they wrote it: a reader checks
+An item is ``inner = encode({"v", "group", "kind", "author", "head": [seq, hash], "time", "body"})``,
+signed by its author (``signed = signature(64) || inner``) and encrypted under the content
+key of the generation in force at ``head``. ``head`` is the author's view of the log when they wrote it: a reader checks
 that its own log has the same hash at that position, which exposes a relay that shows
 different histories to different members.
 
-To the relay an item is ``encode({"s": suite, "g": generation, "n": nonce, "c": aead})``.
+To the relay an item is the fixed binary envelope
+``suite (1 byte) || generation (4 bytes, big-endian) || nonce (24) || aead(signed)``,
+with ``"hramada:v1:item" || 0x00 || suite || generation`` as associated data. (Items are the bulk
+of a group's data; a fixed layout keeps their cost close to the raw cryptography.)
 An item's id is a hash of its signed bytes, so duplicates collapse and order of delivery
 does not matter.
 """
@@ -27,6 +30,7 @@ ITEM_ID_BYTES = 16
 MAX_TITLE_CHARS = 200
 MAX_TEXT_CHARS = 20_000
 SIGN_PURPOSE = "hramada:v1:item"
+_HEADER = 1 + 4 + crypto.NONCE_BYTES
 
 
 class NotYet(Exception):
@@ -36,6 +40,10 @@ class NotYet(Exception):
 class Stale(Exception):
     """A current member's item that reached the relay after its key was retired.
     Readers skip it; its author's client posts it again under the new key."""
+
+    def __init__(self, item: "Item") -> None:
+        super().__init__("item past its generation's cut-off")
+        self.item = item
 
 
 @dataclass(frozen=True, slots=True)
@@ -74,8 +82,8 @@ def item_id(signed: bytes) -> bytes:
     return crypto.hash32("hramada:v1:item-id", signed)[:ITEM_ID_BYTES]
 
 
-def _aad(generation: int) -> bytes:
-    return encode(["hramada:v1:item", generation])
+def _aad(header: bytes) -> bytes:
+    return b"hramada:v1:item\x00" + header
 
 
 def seal_item(*, group: bytes, kind: str, body: dict, author: SigningKey,
@@ -83,11 +91,14 @@ def seal_item(*, group: bytes, kind: str, body: dict, author: SigningKey,
               nonce: bytes) -> tuple[bytes, bytes]:
     """Returns (item id, relay ciphertext)."""
     check_body(kind, body)
-    inner = encode({"v": 1, "group": group, "kind": kind, "author": author.public.raw,
-                    "head": [head[0], head[1]], "time": time, "body": body})
-    signed = encode([inner, crypto.sign(author, SIGN_PURPOSE, inner)])
-    sealed = crypto.encrypt(generation.content_key, nonce, signed, _aad(generation.number))
-    return item_id(signed), encode({"s": crypto.SUITE, "g": generation.number, "n": nonce, "c": sealed})
+    # keys in canonical order, so encoding needs no sorting (see encoding.py)
+    ordered_body = {k: body[k] for k in sorted(body, key=lambda k: (len(k), k))}
+    inner = encode({"v": 1, "body": ordered_body, "head": [head[0], head[1]], "kind": kind,
+                    "time": time, "group": group, "author": author.public.raw})
+    signed = crypto.sign(author, SIGN_PURPOSE, inner) + inner
+    header = bytes([crypto.SUITE]) + generation.number.to_bytes(4, "big")
+    sealed = crypto.encrypt(generation.content_key, nonce, signed, _aad(header))
+    return item_id(signed), header + nonce + sealed
 
 
 def open_item(ciphertext: bytes, cursor: int, log: GroupLog,
@@ -99,21 +110,21 @@ def open_item(ciphertext: bytes, cursor: int, log: GroupLog,
     member or an item past its generation's cut-off, ``DecryptionError`` or
     ``EncodingError`` for anything tampered.
     """
-    env = fields(decode(ciphertext), "item envelope", {"s": int, "g": int, "n": bytes, "c": bytes})
-    if env["s"] != crypto.SUITE:
-        raise EncodingError(f"unknown cipher suite {env['s']}")
-    expect(len(env["n"]) == crypto.NONCE_BYTES and env["g"] >= 0, "item envelope")
-    gen = generations.get(env["g"])
+    expect(isinstance(ciphertext, bytes) and len(ciphertext) > _HEADER + crypto.AEAD_TAG_BYTES,
+           "item envelope")
+    if ciphertext[0] != crypto.SUITE:
+        raise EncodingError(f"unknown cipher suite {ciphertext[0]}")
+    number = int.from_bytes(ciphertext[1:5], "big")
+    gen = generations.get(number)
     if gen is None:
-        if env["g"] > log.generation:
+        if number > log.generation:
             raise NotYet()
-        raise ForgeryError(f"item at {cursor}: no key for generation {env['g']}")
-    signed = crypto.decrypt(gen.content_key, env["n"], env["c"], _aad(gen.number))
-    outer = decode(signed)
-    expect(isinstance(outer, list) and len(outer) == 2 and isinstance(outer[0], bytes)
-           and isinstance(outer[1], bytes), "signed item")
-    v = fields(decode(outer[0]), "item", {"v": int, "group": bytes, "kind": str, "author": bytes,
-                                          "head": list, "time": int, "body": dict})
+        raise ForgeryError(f"item at {cursor}: no key for generation {number}")
+    signed = crypto.decrypt(gen.content_key, ciphertext[5:_HEADER], ciphertext[_HEADER:], _aad(ciphertext[:5]))
+    expect(len(signed) > crypto.SIG_BYTES, "signed item")
+    signature, inner = signed[:crypto.SIG_BYTES], signed[crypto.SIG_BYTES:]
+    v = fields(decode(inner), "item", {"v": int, "group": bytes, "kind": str, "author": bytes,
+                                       "head": list, "time": int, "body": dict})
     expect(v["v"] == 1 and v["kind"] in ITEM_KINDS and len(v["author"]) == 32, "item")
     head = v["head"]
     expect(len(head) == 2 and isinstance(head[0], int) and isinstance(head[1], bytes)
@@ -124,7 +135,7 @@ def open_item(ciphertext: bytes, cursor: int, log: GroupLog,
         raise EncodingError(f"malformed item: {exc}") from None
     if not crypto.equal(v["group"], log.group):
         raise ForgeryError(f"item at {cursor} belongs to another group")
-    crypto.verify(VerifyKey(v["author"]), SIGN_PURPOSE, outer[0], outer[1])
+    crypto.verify(VerifyKey(v["author"]), SIGN_PURPOSE, inner, signature)
     seq, seen = head
     if seq > log.head[0]:
         raise NotYet()
@@ -136,9 +147,10 @@ def open_item(ciphertext: bytes, cursor: int, log: GroupLog,
     member = log.member_at(v["author"], seq)
     if member is None:
         raise ForgeryError(f"item at {cursor} is signed by someone who was not a member")
+    item = Item(item_id(signed), v["kind"], v["author"], (seq, seen), v["time"], v["body"], gen.number)
     info = log.generations[gen.number]
     if info.items_cutoff is not None and cursor > info.items_cutoff:
         if member.until is not None:
             raise ForgeryError(f"item at {cursor} was posted by {member.name} after their removal")
-        raise Stale()
-    return Item(item_id(signed), v["kind"], v["author"], (seq, seen), v["time"], v["body"], gen.number)
+        raise Stale(item)
+    return item

@@ -13,6 +13,7 @@ checks every seed it opens against that commitment before using it.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from functools import cached_property
 
 from hramada.core import crypto
 from hramada.core.crypto import BoxPrivateKey, BoxPublicKey
@@ -24,7 +25,7 @@ LABEL_BYTES = 8
 _ZERO_NONCE = bytes(crypto.NONCE_BYTES)
 
 
-@dataclass(frozen=True, slots=True, repr=False)
+@dataclass(frozen=True, repr=False)
 class Generation:
     """The keys of one generation, all derived from its seed."""
 
@@ -35,28 +36,28 @@ class Generation:
         if len(self.seed) != SEED_BYTES:
             raise ValueError("a generation seed is 32 bytes")
 
-    @property
+    @cached_property
     def commitment(self) -> bytes:
         return commitment(self.seed)
 
-    @property
+    @cached_property
     def log_key(self) -> bytes:
         return crypto.derive_key(self.seed, "hramada:v1:log-key")
 
-    @property
+    @cached_property
     def content_key(self) -> bytes:
         return crypto.derive_key(self.seed, "hramada:v1:content-key")
 
-    @property
+    @cached_property
     def relay_cap(self) -> bytes:
         """The bearer capability for the group's mailbox during this generation."""
         return crypto.derive_key(self.seed, "hramada:v1:relay-cap")
 
-    @property
+    @cached_property
     def label_key(self) -> bytes:
         return crypto.derive_key(self.seed, "hramada:v1:box-label")
 
-    @property
+    @cached_property
     def back_key(self) -> bytes:
         """Encrypts exactly one message: the previous generation's seed."""
         return crypto.derive_key(self.seed, "hramada:v1:prev-seed-key")

@@ -1,0 +1,111 @@
+"""Client-side cost of the protocol, measured against raw libsodium in the same run.
+
+    .venv/bin/python bench/core_bench.py [--quick]
+
+1. per item: Hramada's encrypt+sign (seal_item) and verify+decrypt (open_item) vs the
+   same libsodium calls made directly (Ed25519 sign / open, XChaCha20-Poly1305);
+2. key rotation (a removal) for groups of 10, 100, 1,000 and 10,000 members.
+
+Prints medians of several repetitions. Pure CPU, no network.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import statistics
+import sys
+import time
+
+import nacl.bindings as sodium
+
+from hramada.core import build, items as items_mod
+from hramada.core.crypto import BoxPublicKey
+from hramada.core.identity import Identity, MemberKey
+from hramada.core.crypto import VerifyKey
+from hramada.core.state import GroupLog, Keyring, Member
+
+R = os.urandom
+
+
+def per_item(n: int, reps: int) -> None:
+    me = Identity.from_secrets(R(32), R(32))
+    ne, gen0 = build.create_group(name="bench", creator=me, creator_name="me", vouches=1,
+                                  seed=R(32), group_nonce=R(16), nonce=R(24))
+    log = GroupLog(R(16))
+    keys = Keyring(me.boxing, {0: gen0})
+    log.apply(ne.seq, ne.prev, ne.ciphertext, keys)
+    body = {"title": "Food bank", "text": "x" * 200}
+    nonces = [R(24) for _ in range(n)]
+
+    def ours_seal() -> list[bytes]:
+        return [items_mod.seal_item(group=log.group, kind="bulletin", body=body, author=me.signing,
+                                    head=log.head, time=1_700_000_000_000, generation=gen0,
+                                    nonce=nonces[i])[1] for i in range(n)]
+
+    sk = me.signing._expanded
+    key = gen0.content_key
+    payload = os.urandom(290)  # about the size of an encoded, signed item
+
+    def raw_seal() -> list[tuple[bytes, bytes]]:
+        out = []
+        for i in range(n):
+            sig = sodium.crypto_sign(payload, sk)[:64]
+            out.append((sodium.crypto_aead_xchacha20poly1305_ietf_encrypt(sig + payload, b"", nonces[i], key), sig))
+        return out
+
+    sealed = ours_seal()
+    raw = raw_seal()
+    pk = me.public.sign.raw
+
+    def ours_open() -> None:
+        for i, ct in enumerate(sealed):
+            items_mod.open_item(ct, i + 1, log, keys.generations)
+
+    def raw_open() -> None:
+        for i, (ct, _) in enumerate(raw):
+            pt = sodium.crypto_aead_xchacha20poly1305_ietf_decrypt(ct, b"", nonces[i], key)
+            sodium.crypto_sign_open(pt[:64] + pt[64:], pk)
+
+    for name, ours, base in (("encrypt+sign", ours_seal, raw_seal), ("verify+decrypt", ours_open, raw_open)):
+        t_ours, t_raw = [], []
+        for _ in range(reps):
+            t = time.perf_counter(); base(); t_raw.append((time.perf_counter() - t) / n)
+            t = time.perf_counter(); ours(); t_ours.append((time.perf_counter() - t) / n)
+        o, b = statistics.median(t_ours), statistics.median(t_raw)
+        print(f"per item {name:15s} hramada {o * 1e6:7.1f} µs   raw libsodium {b * 1e6:7.1f} µs   ratio {o / b:.2f}")
+
+
+def rotation(sizes: list[int], reps: int) -> None:
+    for size in sizes:
+        me = Identity.from_secrets(R(32), R(32))
+        ne, gen0 = build.create_group(name="bench", creator=me, creator_name="me", vouches=1,
+                                      seed=R(32), group_nonce=R(16), nonce=R(24))
+        log = GroupLog(R(16))
+        keys = Keyring(me.boxing, {0: gen0})
+        log.apply(ne.seq, ne.prev, ne.ciphertext, keys)
+        # members as the log would hold them after admissions (their keys are what matters)
+        victim = None
+        for i in range(size - 1):
+            ident = Identity.from_secrets(R(32), R(32))
+            log.members[ident.public.id] = Member(f"m{i}", ident.public, "member", since=1)
+            victim = ident.public.id
+        times = []
+        for _ in range(reps):
+            t = time.perf_counter()
+            build.rotation(log, author=me, keys=keys, seed=R(32), ephemeral_secret=R(32), nonce=R(24),
+                           items_cutoff=0, remove=victim)
+            times.append(time.perf_counter() - t)
+        print(f"rotation (removal) for {size:6d} members: median {statistics.median(times) * 1000:8.1f} ms")
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--quick", action="store_true")
+    args = ap.parse_args()
+    per_item(2000 if args.quick else 10000, 3 if args.quick else 7)
+    rotation([10, 100, 1000, 10000], 3 if args.quick else 5)
+
+
+if __name__ == "__main__":
+    sys.exit(main())
