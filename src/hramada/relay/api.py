@@ -1,0 +1,205 @@
+"""What every route shares: the JSON error shape, and strict parsing of requests.
+
+Every refusal is an :class:`ApiError`, turned into
+``{"error": {"code": CODE, "message": TEXT, ...}}`` with the status from the table
+in ``docs/spec/relay-api-v1.md``. Checks run in a fixed order (documented in the
+spec), so a request with several faults always gets the same answer:
+
+1. route and method (404, 405), after the rate limit (429);
+2. path ids and query parameters (400);
+3. the ``Authorization`` header's form (401);
+4. content type (415), body size (413), JSON and fields (400, 413 for oversized values);
+5. the capability against storage (401, 403), then the operation (409, 404, 413).
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from collections.abc import Awaitable, Callable, Mapping
+from typing import Any
+
+from starlette.requests import Request
+from starlette.responses import Response
+from starlette.routing import Route
+
+from hramada.core.wire import CAP_BYTES, b64d, b64e, cap_hash
+
+MAX_INT = 2**63 - 1  # what SQLite (and PostgreSQL BIGINT) can hold
+_DIGITS = re.compile(r"[0-9]{1,19}")
+
+STATUS_OF = {
+    "bad_request": 400,
+    "unauthorized": 401,
+    "retired_capability": 403,
+    "not_found": 404,
+    "method_not_allowed": 405,
+    "log_conflict": 409,
+    "exists": 409,
+    "too_large": 413,
+    "unsupported_media_type": 415,
+    "rate_limited": 429,
+    "internal": 500,
+}
+
+
+class ApiError(Exception):
+    """A refusal with its error code; ``extra`` goes into the error object."""
+
+    def __init__(self, code: str, message: str, *, headers: Mapping[str, str] | None = None,
+                 **extra: Any) -> None:
+        super().__init__(message)
+        self.code = code
+        self.status = STATUS_OF[code]
+        self.message = message
+        self.headers = dict(headers or {})
+        self.extra = extra
+
+
+def json_response(payload: Any, status: int = 200,
+                  headers: Mapping[str, str] | None = None) -> Response:
+    body = json.dumps(payload, separators=(",", ":")).encode()
+    return Response(body, status, headers=headers, media_type="application/json")
+
+
+def error_body(code: str, message: str, extra: Mapping[str, Any] | None = None) -> bytes:
+    error = {"code": code, "message": message}
+    error.update(extra or {})
+    return json.dumps({"error": error}, separators=(",", ":")).encode()
+
+
+def error_response(err: ApiError) -> Response:
+    return Response(error_body(err.code, err.message, err.extra), err.status,
+                    headers=err.headers, media_type="application/json")
+
+
+def bad(message: str) -> ApiError:
+    return ApiError("bad_request", message)
+
+
+def too_large(message: str) -> ApiError:
+    return ApiError("too_large", message)
+
+
+Handler = Callable[[Request], Awaitable[Response]]
+
+
+def route(path: str, **handlers: Handler) -> Route:
+    """One route for one path, with a handler per method (``GET=..., POST=...``), so
+    that a wrong method gets 405 with the full ``Allow`` list."""
+    async def dispatch(request: Request) -> Response:
+        method = "GET" if request.method == "HEAD" else request.method
+        return await handlers[method](request)
+
+    return Route(path, dispatch, methods=list(handlers), name=path)
+
+
+# -- path, query and headers -------------------------------------------------------
+
+def path_id(request: Request, name: str, size: int) -> bytes:
+    """A binary id from the path (b64u of ``size`` bytes)."""
+    try:
+        return b64d(request.path_params[name], size, field=name)
+    except ValueError as exc:
+        raise bad(str(exc)) from None
+
+
+def query_ints(request: Request, spec: Mapping[str, tuple[int, int, int]]) -> dict[str, int]:
+    """Query parameters as integers: ``spec`` maps each allowed name to
+    ``(default, minimum, maximum)``. Unknown, repeated, non-decimal or out-of-range
+    parameters are a bad_request."""
+    params = request.query_params
+    values = {name: default for name, (default, _, _) in spec.items()}
+    for name in params.keys():
+        if name not in spec:
+            raise bad(f"unknown query parameter {name!r}")
+        raw = params.getlist(name)
+        if len(raw) != 1:
+            raise bad(f"query parameter {name!r} given more than once")
+        _, lo, hi = spec[name]
+        if not _DIGITS.fullmatch(raw[0]) or not lo <= int(raw[0]) <= hi:
+            raise bad(f"{name} must be an integer from {lo} to {hi}")
+        values[name] = int(raw[0])
+    return values
+
+
+def bearer_cap_hash(request: Request) -> bytes:
+    """``cap_hash`` of the bearer capability, or 401 if it is missing or malformed."""
+    header = request.headers.get("authorization")
+    if header is None:
+        raise unauthorized("a capability is required (Authorization: Bearer ...)")
+    scheme, _, token = header.partition(" ")
+    if scheme.lower() != "bearer":
+        raise unauthorized("use Authorization: Bearer <capability>")
+    try:
+        return cap_hash(b64d(token.strip(), CAP_BYTES, field="capability"))
+    except ValueError:
+        raise unauthorized("malformed capability") from None
+
+
+def unauthorized(message: str = "unknown mailbox or capability") -> ApiError:
+    return ApiError("unauthorized", message, headers={"WWW-Authenticate": "Bearer"})
+
+
+# -- bodies --------------------------------------------------------------------------
+
+async def read_json(request: Request, max_bytes: int) -> dict[str, Any]:
+    """The request body as a JSON object, refusing a wrong content type (415) and a
+    body over ``max_bytes`` (413) before or while reading it — never buffering more."""
+    media = request.headers.get("content-type", "").split(";", 1)[0].strip().lower()
+    if media != "application/json":
+        raise ApiError("unsupported_media_type", "the body must be application/json")
+    length = request.headers.get("content-length")
+    if length is not None and length.isascii() and length.isdigit() and int(length) > max_bytes:
+        raise too_large(f"the body is over {max_bytes} bytes")
+    body = bytearray()
+    async for chunk in request.stream():
+        body += chunk
+        if len(body) > max_bytes:
+            raise too_large(f"the body is over {max_bytes} bytes")
+    try:
+        value = json.loads(body)
+    except (ValueError, RecursionError):
+        raise bad("the body is not valid JSON") from None
+    if not isinstance(value, dict):
+        raise bad("the body must be a JSON object")
+    return value
+
+
+def check_fields(body: Mapping[str, Any], required: tuple[str, ...],
+                 optional: tuple[str, ...] = ()) -> None:
+    for name in required:
+        if name not in body:
+            raise bad(f"missing field {name!r}")
+    for name in body:
+        if name not in required and name not in optional:
+            raise bad(f"unknown field {name!r}")
+
+
+def b64_field(value: Any, name: str, *, size: int | None = None,
+              max_bytes: int | None = None) -> bytes:
+    """A base64url field: exactly ``size`` bytes, or 1 to ``max_bytes`` bytes (413 past it)."""
+    if not isinstance(value, str):
+        raise bad(f"{name} must be a base64url string")
+    if max_bytes is not None and len(value) > -(-4 * max_bytes // 3):
+        raise too_large(f"{name} is over {max_bytes} bytes")
+    try:
+        data = b64d(value, size, field=name)
+    except ValueError as exc:
+        raise bad(str(exc)) from None
+    if max_bytes is not None:
+        if len(data) > max_bytes:
+            raise too_large(f"{name} is over {max_bytes} bytes")
+        if not data:
+            raise bad(f"{name} must not be empty")
+    return data
+
+
+def int_field(value: Any, name: str, minimum: int = 0) -> int:
+    if type(value) is not int or not minimum <= value <= MAX_INT:
+        raise bad(f"{name} must be an integer from {minimum} to {MAX_INT}")
+    return value
+
+
+def head_json(seq: int, digest: bytes) -> dict[str, Any]:
+    return {"seq": seq, "hash": b64e(digest)}

@@ -1,0 +1,270 @@
+"""The one storage interface of the relay, and what it answers.
+
+A backend (SQLite today, PostgreSQL later) implements :class:`Storage`. The methods
+are ``async`` because that is what the ASGI app awaits and what an asynchronous
+PostgreSQL driver offers natively; the SQLite backend turns each call into a job for
+its single writer thread (writes) or for a small pool of reader threads (reads), so
+the event loop never blocks on disk.
+
+Two rules every backend keeps:
+
+* **The capability is checked inside the same transaction as the operation.** Every
+  method that acts for a client takes the capability *hash* and raises
+  :class:`Unauthorized` or :class:`RetiredCapability` itself. So an append that
+  races a rotation either lands before it (with the old capability) or is refused —
+  never after it.
+* **A refusal changes nothing.** Each method is one transaction; when it raises,
+  nothing it did is kept.
+
+The relay stores only what clients send (ids, capability hashes, ciphertexts) and
+what it must compute to enforce the API: the entry hash of each log entry (a public
+function of the entry), heads and cursors, which capabilities are retired at which
+``seq``, whether a drop is closed and how many guest messages it holds. No clock
+times, no client addresses.
+
+Refusals, all :class:`StorageRefusal` (a :class:`hramada.errors.HramadaError`)::
+
+    StorageRefusal
+    ├── Unauthorized         unknown mailbox, drop or capability
+    ├── RetiredCapability    capability retired by a rotation
+    ├── LogConflict          append not at head + 1 with the head's hash (carries .head)
+    ├── Exists               mailbox or drop id already taken
+    ├── CapabilityReused     new_cap_hash was already a capability of this mailbox
+    ├── DropNotFound         no such drop in this mailbox, or it is closed
+    └── GuestLimitReached    the drop holds its maximum of guest messages
+"""
+
+from __future__ import annotations
+
+from abc import ABC, abstractmethod
+from collections.abc import Callable
+from dataclasses import dataclass
+from types import TracebackType
+
+from hramada.core.wire import GENESIS_PREV
+from hramada.errors import HramadaError
+
+
+class StorageRefusal(HramadaError):
+    """The relay refused a request because of what is stored."""
+
+
+class Unauthorized(StorageRefusal):
+    """Unknown mailbox, drop or capability (the relay does not say which)."""
+
+
+class RetiredCapability(StorageRefusal):
+    """This capability was retired by a rotation; it can only read the log up to it."""
+
+
+class LogConflict(StorageRefusal):
+    """The append is not at head + 1 with the head's hash as prev."""
+
+    def __init__(self, head: Head) -> None:
+        super().__init__(f"the log head is at seq {head.seq}")
+        self.head = head
+
+
+class Exists(StorageRefusal):
+    """That id is already taken."""
+
+
+class CapabilityReused(StorageRefusal):
+    """new_cap_hash is already (or was once) a capability of this mailbox."""
+
+
+class DropNotFound(StorageRefusal):
+    """No such drop in this mailbox, or it is closed."""
+
+
+class GuestLimitReached(StorageRefusal):
+    """The drop already holds its maximum number of guest messages."""
+
+
+@dataclass(frozen=True, slots=True)
+class Head:
+    """The last entry of a log: its seq and entry hash (0 and 32 zero bytes when empty)."""
+
+    seq: int
+    hash: bytes
+
+
+EMPTY_HEAD = Head(0, GENESIS_PREV)
+
+
+@dataclass(frozen=True, slots=True)
+class Entry:
+    seq: int
+    prev: bytes
+    ciphertext: bytes
+    hash: bytes
+
+
+@dataclass(frozen=True, slots=True)
+class LogPage:
+    """Entries after the requested seq, and the head the reader may see."""
+
+    entries: list[Entry]
+    head: Head
+
+
+@dataclass(frozen=True, slots=True)
+class ItemsPage:
+    items: list[tuple[int, bytes]]  # (cursor, ciphertext)
+    head: int
+
+
+@dataclass(frozen=True, slots=True)
+class DropMessage:
+    cursor: int
+    drop: bytes
+    from_guest: bool
+    message: bytes
+
+
+@dataclass(frozen=True, slots=True)
+class MessagesPage:
+    messages: list[DropMessage]
+    head: int
+
+
+@dataclass(frozen=True, slots=True)
+class Heads:
+    """What ``wait`` compares against. For a retired capability ``log`` stops at the
+    retirement seq and ``items``/``drops`` are 0 (it may see nothing else)."""
+
+    log: int
+    items: int
+    drops: int
+
+
+@dataclass(frozen=True, slots=True)
+class Grant:
+    """What a capability hash is to a mailbox: current (``retired_at`` None) or retired."""
+
+    retired_at: int | None
+
+    @property
+    def current(self) -> bool:
+        return self.retired_at is None
+
+
+class Storage(ABC):
+    """Durable state of the relay. Open it once (``await storage.open()`` or
+    ``async with``), share it between all requests, close it at shutdown.
+
+    All ids and hashes are ``bytes`` of the sizes the API fixes (checked by the
+    routes before they get here); ``max_bytes`` bounds the stored bytes of one read
+    page (at least one record is always returned if there is one).
+    """
+
+    def __init__(self) -> None:
+        self._listeners: list[Callable[[bytes], None]] = []
+
+    def add_listener(self, listener: Callable[[bytes], None]) -> None:
+        """Call ``listener(mailbox_id)`` on the event loop after every committed write
+        to that mailbox (this is how long polls wake up)."""
+        self._listeners.append(listener)
+
+    def _changed(self, mailbox: bytes) -> None:
+        for listener in self._listeners:
+            listener(mailbox)
+
+    async def __aenter__(self) -> Storage:
+        await self.open()
+        return self
+
+    async def __aexit__(self, exc_type: type[BaseException] | None,
+                        exc: BaseException | None, tb: TracebackType | None) -> None:
+        await self.close()
+
+    @abstractmethod
+    async def open(self) -> None:
+        """Connect, bring the schema up to date, start any worker threads."""
+
+    @abstractmethod
+    async def close(self) -> None:
+        """Finish queued writes, stop workers, close connections. Idempotent."""
+
+    # -- mailboxes and capabilities ------------------------------------------------
+
+    @abstractmethod
+    async def create_mailbox(self, mailbox: bytes, cap_hash: bytes) -> None:
+        """A new mailbox with one current capability. Raises :class:`Exists`."""
+
+    @abstractmethod
+    async def lookup_cap(self, mailbox: bytes, cap_hash: bytes) -> Grant:
+        """What ``cap_hash`` may do in ``mailbox``. Raises :class:`Unauthorized`."""
+
+    # -- the log -------------------------------------------------------------------
+
+    @abstractmethod
+    async def append_entry(self, mailbox: bytes, cap_hash: bytes, seq: int, prev: bytes,
+                           ciphertext: bytes, new_cap_hash: bytes | None = None) -> Head:
+        """Append at ``head.seq + 1`` if ``prev == head.hash``, atomically; with
+        ``new_cap_hash`` also retire every capability at ``seq`` and make the new one
+        the only current one. Returns the new head. Raises :class:`LogConflict`,
+        :class:`CapabilityReused`, :class:`Unauthorized`, :class:`RetiredCapability`."""
+
+    @abstractmethod
+    async def read_log(self, mailbox: bytes, cap_hash: bytes, after: int, limit: int,
+                       max_bytes: int) -> LogPage:
+        """Entries with ``seq > after`` in order, at most ``limit``; a retired
+        capability sees only entries up to its retirement and that as its head."""
+
+    # -- items ---------------------------------------------------------------------
+
+    @abstractmethod
+    async def append_items(self, mailbox: bytes, cap_hash: bytes,
+                           items: list[bytes]) -> tuple[int, int]:
+        """Give the items the next cursors of the mailbox, in one transaction.
+        Returns ``(first, last)``."""
+
+    @abstractmethod
+    async def read_items(self, mailbox: bytes, cap_hash: bytes, after: int, limit: int,
+                         max_bytes: int) -> ItemsPage:
+        """Items with ``cursor > after`` in order, and the mailbox's highest cursor."""
+
+    # -- drops ---------------------------------------------------------------------
+
+    @abstractmethod
+    async def open_drop(self, mailbox: bytes, cap_hash: bytes, drop: bytes,
+                        drop_cap_hash: bytes) -> None:
+        """Open a drop of ``mailbox`` reachable with the drop capability. Raises :class:`Exists`."""
+
+    @abstractmethod
+    async def close_drop(self, mailbox: bytes, cap_hash: bytes, drop: bytes) -> None:
+        """Close the drop; its capability stops working. Raises :class:`DropNotFound`."""
+
+    @abstractmethod
+    async def post_member_message(self, mailbox: bytes, cap_hash: bytes, drop: bytes,
+                                  message: bytes) -> int:
+        """A member's message into an open drop. Returns its cursor."""
+
+    @abstractmethod
+    async def post_guest_message(self, drop: bytes, drop_cap_hash: bytes, message: bytes,
+                                 max_guest_messages: int) -> int:
+        """A guest's message into an open drop. Returns its cursor. Raises
+        :class:`Unauthorized`, :class:`DropNotFound` (closed), :class:`GuestLimitReached`."""
+
+    @abstractmethod
+    async def guest_message_count(self, drop: bytes, drop_cap_hash: bytes) -> int:
+        """How many guest messages the drop holds."""
+
+    @abstractmethod
+    async def read_mailbox_messages(self, mailbox: bytes, cap_hash: bytes, after: int,
+                                    limit: int, max_bytes: int) -> MessagesPage:
+        """Messages of every drop of the mailbox with ``cursor > after``; head is the
+        mailbox's highest drop-message cursor."""
+
+    @abstractmethod
+    async def read_drop_messages(self, drop: bytes, drop_cap_hash: bytes, after: int,
+                                 limit: int, max_bytes: int) -> MessagesPage:
+        """Messages of one open drop with ``cursor > after``; head is the highest cursor
+        of a message in this drop (0 if none)."""
+
+    # -- waiting -------------------------------------------------------------------
+
+    @abstractmethod
+    async def heads(self, mailbox: bytes, cap_hash: bytes) -> Heads:
+        """The log, item and drop-message heads this capability may see."""

@@ -1,0 +1,525 @@
+"""SQLite backend: WAL, one writer thread with group commit, reader threads.
+
+How it runs
+-----------
+* **One writer connection, owned by one thread.** Every write is a job on a queue.
+  The writer takes all jobs waiting (up to :data:`MAX_GROUP` at a time), runs them
+  in one ``BEGIN IMMEDIATE`` transaction — each job inside its own ``SAVEPOINT``, so
+  a refused job leaves no trace while its neighbours commit — and commits once.
+  Under load, one fsync is shared by many requests ("group commit"); alone, a job
+  commits at once. Writes are therefore serialized, which is what makes "append at
+  head + 1" and capability rotation atomic without any retry logic.
+* **Readers** run on a small thread pool, each thread with its own connection, each
+  read inside one snapshot (``BEGIN`` … ``COMMIT``); WAL lets them run while the
+  writer writes.
+* ``BEGIN IMMEDIATE`` takes SQLite's write lock before any check is made, so several
+  relay processes may share one database file (each with its own writer);
+  ``busy_timeout`` makes them queue for the lock.
+
+Durability: ``synchronous=FULL`` by default, so a commit acknowledged to a client
+survives power loss; a relay that forgot acknowledged log entries would look like a
+rollback attack to its clients. ``normal`` is faster and only risks the last
+commits on power loss (not on a process crash).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import queue
+import sqlite3
+import threading
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
+from itertools import repeat
+from pathlib import Path
+from typing import Any
+
+from hramada.core.wire import entry_hash
+from hramada.relay.storage.base import (
+    EMPTY_HEAD,
+    CapabilityReused,
+    DropMessage,
+    DropNotFound,
+    Entry,
+    Exists,
+    Grant,
+    GuestLimitReached,
+    Head,
+    Heads,
+    ItemsPage,
+    LogConflict,
+    LogPage,
+    MessagesPage,
+    RetiredCapability,
+    Storage,
+    Unauthorized,
+)
+from hramada.relay.storage.schema import schema_scripts, split_statements
+
+MAX_GROUP = 256          # jobs committed together at most
+READER_THREADS = 3
+BUSY_TIMEOUT_MS = 10_000
+
+# A job runs on the writer connection and returns (value, mailbox id that changed or None).
+Job = Callable[..., tuple[Any, bytes | None]]
+
+
+def sqlite_path(url: str) -> Path:
+    """The file of a ``sqlite:///PATH`` URL (``sqlite:////abs`` or ``sqlite:///rel``)."""
+    prefix = "sqlite:///"
+    if not url.startswith(prefix) or len(url) == len(prefix):
+        raise ValueError("a SQLite database URL looks like sqlite:///PATH")
+    path = url[len(prefix):]
+    if path == ":memory:" or path.startswith("file:") or "?" in path:
+        raise ValueError("the relay needs a database file (sqlite:///PATH), not a memory or URI database")
+    return Path(path)
+
+
+class SQLiteStorage(Storage):
+    """The relay's state in one SQLite file (plus its ``-wal`` and ``-shm`` files)."""
+
+    def __init__(self, path: str | Path, *, synchronous: str = "full") -> None:
+        if synchronous not in ("full", "normal"):
+            raise ValueError("synchronous must be 'full' or 'normal'")
+        super().__init__()
+        self.path = Path(path)
+        self._synchronous = synchronous.upper()
+        self._jobs: queue.SimpleQueue[tuple | None] = queue.SimpleQueue()
+        self._writer: threading.Thread | None = None
+        self._readers: ThreadPoolExecutor | None = None
+        self._local = threading.local()
+        self._reader_conns: list[sqlite3.Connection] = []
+        self._reader_lock = threading.Lock()
+        self._open = False
+
+    def __repr__(self) -> str:
+        return f"SQLiteStorage({str(self.path)!r})"
+
+    # -- lifecycle -----------------------------------------------------------------
+
+    async def open(self) -> None:
+        if self._open:
+            return
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        ready: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+        loop = asyncio.get_running_loop()
+        self._writer = threading.Thread(target=self._write_loop, args=(loop, ready),
+                                        name="hramada-relay-writer", daemon=True)
+        self._writer.start()
+        await ready  # schema applied, or the error that stopped it
+        self._readers = ThreadPoolExecutor(max_workers=READER_THREADS,
+                                           thread_name_prefix="hramada-relay-reader",
+                                           initializer=self._start_reader)
+        self._open = True
+
+    async def close(self) -> None:
+        if not self._open:
+            return
+        self._open = False
+        self._jobs.put(None)
+        if self._writer is not None:
+            await asyncio.to_thread(self._writer.join)
+        if self._readers is not None:
+            await asyncio.to_thread(self._readers.shutdown, True)
+        with self._reader_lock:
+            for conn in self._reader_conns:
+                conn.close()
+            self._reader_conns.clear()
+
+    def _connect(self) -> sqlite3.Connection:
+        conn = sqlite3.connect(self.path, isolation_level=None, check_same_thread=False,
+                               cached_statements=64)
+        conn.execute(f"PRAGMA busy_timeout = {BUSY_TIMEOUT_MS}")
+        return conn
+
+    # -- the writer ----------------------------------------------------------------
+
+    def _open_writer(self) -> sqlite3.Connection:
+        conn = self._connect()
+        if conn.execute("PRAGMA journal_mode = WAL").fetchone()[0].lower() != "wal":
+            raise RuntimeError(f"cannot put {self.path} in WAL mode")
+        conn.execute(f"PRAGMA synchronous = {self._synchronous}")
+        conn.execute("PRAGMA journal_size_limit = 67108864")
+        self._migrate(conn)
+        return conn
+
+    def _migrate(self, conn: sqlite3.Connection) -> None:
+        for version, script in schema_scripts("sqlite"):
+            conn.execute("BEGIN IMMEDIATE")
+            try:
+                if conn.execute("PRAGMA user_version").fetchone()[0] < version:
+                    for statement in split_statements(script):
+                        conn.execute(statement)
+                    conn.execute(f"PRAGMA user_version = {version}")
+                conn.execute("COMMIT")
+            except BaseException:
+                conn.execute("ROLLBACK")
+                raise
+
+    def _write_loop(self, loop: asyncio.AbstractEventLoop, ready: asyncio.Future[None]) -> None:
+        try:
+            conn = self._open_writer()
+        except BaseException as exc:  # report to open(), then end the thread
+            loop.call_soon_threadsafe(_settle_ready, ready, exc)
+            return
+        loop.call_soon_threadsafe(_settle_ready, ready, None)
+        try:
+            stopping = False
+            while not stopping:
+                first = self._jobs.get()
+                if first is None:
+                    break
+                group = [first]
+                while len(group) < MAX_GROUP:
+                    try:
+                        job = self._jobs.get_nowait()
+                    except queue.Empty:
+                        break
+                    if job is None:
+                        stopping = True
+                        break
+                    group.append(job)
+                self._run_group(conn, group)
+        finally:
+            conn.close()
+
+    def _run_group(self, conn: sqlite3.Connection, group: list[tuple]) -> None:
+        outcomes: list[tuple[bool, Any, bytes | None]] = []
+        try:
+            conn.execute("BEGIN IMMEDIATE")
+            for fn, args, _future, _loop in group:
+                conn.execute("SAVEPOINT job")
+                try:
+                    value, changed = fn(conn, *args)
+                    outcomes.append((True, value, changed))
+                except Exception as exc:
+                    conn.execute("ROLLBACK TO job")
+                    outcomes.append((False, exc, None))
+                conn.execute("RELEASE job")
+            conn.execute("COMMIT")
+        except Exception as exc:  # the transaction failed as a whole: nothing is kept
+            if conn.in_transaction:
+                conn.execute("ROLLBACK")
+            outcomes = [(False, exc, None)] * len(group)
+        by_loop: dict[asyncio.AbstractEventLoop, list] = {}
+        for (_fn, _args, future, loop), outcome in zip(group, outcomes):
+            by_loop.setdefault(loop, []).append((future, outcome))
+        for loop, settled in by_loop.items():
+            try:
+                loop.call_soon_threadsafe(self._deliver, settled)
+            except RuntimeError:  # that event loop is gone; nobody waits for these
+                pass
+
+    def _deliver(self, settled: list) -> None:
+        for future, (ok, value, changed) in settled:
+            if ok and changed is not None:
+                self._changed(changed)
+            if future.cancelled():
+                continue
+            if ok:
+                future.set_result(value)
+            else:
+                future.set_exception(value)
+
+    def _write(self, fn: Job, *args: Any) -> asyncio.Future:
+        if not self._open:
+            raise RuntimeError("storage is not open")
+        loop = asyncio.get_running_loop()
+        future = loop.create_future()
+        self._jobs.put((fn, args, future, loop))
+        return future
+
+    # -- readers -------------------------------------------------------------------
+
+    def _start_reader(self) -> None:
+        conn = self._connect()
+        conn.execute("PRAGMA query_only = ON")
+        self._local.conn = conn
+        with self._reader_lock:
+            self._reader_conns.append(conn)
+
+    def _run_read(self, fn: Callable[..., Any], args: tuple) -> Any:
+        conn: sqlite3.Connection = self._local.conn
+        conn.execute("BEGIN")
+        try:
+            return fn(conn, *args)
+        finally:
+            conn.execute("COMMIT")
+
+    async def _read(self, fn: Callable[..., Any], *args: Any) -> Any:
+        if not self._open or self._readers is None:
+            raise RuntimeError("storage is not open")
+        return await asyncio.get_running_loop().run_in_executor(
+            self._readers, self._run_read, fn, args)
+
+    # -- the interface -------------------------------------------------------------
+
+    async def create_mailbox(self, mailbox: bytes, cap_hash: bytes) -> None:
+        await self._write(_create_mailbox, mailbox, cap_hash)
+
+    async def lookup_cap(self, mailbox: bytes, cap_hash: bytes) -> Grant:
+        row = await self._read(_auth, mailbox, cap_hash)
+        return Grant(row[1])
+
+    async def append_entry(self, mailbox: bytes, cap_hash: bytes, seq: int, prev: bytes,
+                           ciphertext: bytes, new_cap_hash: bytes | None = None) -> Head:
+        digest = entry_hash(mailbox, seq, prev, ciphertext)
+        return await self._write(_append_entry, mailbox, cap_hash, seq, prev, ciphertext,
+                                 digest, new_cap_hash)
+
+    async def read_log(self, mailbox: bytes, cap_hash: bytes, after: int, limit: int,
+                       max_bytes: int) -> LogPage:
+        return await self._read(_read_log, mailbox, cap_hash, after, limit, max_bytes)
+
+    async def append_items(self, mailbox: bytes, cap_hash: bytes,
+                           items: list[bytes]) -> tuple[int, int]:
+        if not items:
+            raise ValueError("append at least one item")
+        return await self._write(_append_items, mailbox, cap_hash, items)
+
+    async def read_items(self, mailbox: bytes, cap_hash: bytes, after: int, limit: int,
+                         max_bytes: int) -> ItemsPage:
+        return await self._read(_read_items, mailbox, cap_hash, after, limit, max_bytes)
+
+    async def open_drop(self, mailbox: bytes, cap_hash: bytes, drop: bytes,
+                        drop_cap_hash: bytes) -> None:
+        await self._write(_open_drop, mailbox, cap_hash, drop, drop_cap_hash)
+
+    async def close_drop(self, mailbox: bytes, cap_hash: bytes, drop: bytes) -> None:
+        await self._write(_close_drop, mailbox, cap_hash, drop)
+
+    async def post_member_message(self, mailbox: bytes, cap_hash: bytes, drop: bytes,
+                                  message: bytes) -> int:
+        return await self._write(_post_member_message, mailbox, cap_hash, drop, message)
+
+    async def post_guest_message(self, drop: bytes, drop_cap_hash: bytes, message: bytes,
+                                 max_guest_messages: int) -> int:
+        return await self._write(_post_guest_message, drop, drop_cap_hash, message,
+                                 max_guest_messages)
+
+    async def guest_message_count(self, drop: bytes, drop_cap_hash: bytes) -> int:
+        return await self._read(_guest_message_count, drop, drop_cap_hash)
+
+    async def read_mailbox_messages(self, mailbox: bytes, cap_hash: bytes, after: int,
+                                    limit: int, max_bytes: int) -> MessagesPage:
+        return await self._read(_read_mailbox_messages, mailbox, cap_hash, after, limit,
+                                max_bytes)
+
+    async def read_drop_messages(self, drop: bytes, drop_cap_hash: bytes, after: int,
+                                 limit: int, max_bytes: int) -> MessagesPage:
+        return await self._read(_read_drop_messages, drop, drop_cap_hash, after, limit,
+                                max_bytes)
+
+    async def heads(self, mailbox: bytes, cap_hash: bytes) -> Heads:
+        return await self._read(_heads, mailbox, cap_hash)
+
+
+def _settle_ready(ready: asyncio.Future[None], exc: BaseException | None) -> None:
+    if ready.cancelled():
+        return
+    if exc is None:
+        ready.set_result(None)
+    else:
+        ready.set_exception(exc)
+
+
+# -- jobs and reads: plain functions of a connection ------------------------------
+# A capability hash is looked up by (mailbox, cap_hash) in SQL. The comparison is not
+# constant-time, but it compares hashes of secrets, which tell an observer nothing.
+
+_AUTH = ("SELECT m.mid, c.retired_at, m.log_seq, m.log_hash, m.item_head, m.drop_head "
+         "FROM mailboxes m JOIN caps c ON c.mid = m.mid WHERE m.id = ? AND c.cap_hash = ?")
+
+
+def _auth(conn: sqlite3.Connection, mailbox: bytes, cap_hash: bytes) -> tuple:
+    row = conn.execute(_AUTH, (mailbox, cap_hash)).fetchone()
+    if row is None:
+        raise Unauthorized("unknown mailbox or capability")
+    return row
+
+
+def _current(conn: sqlite3.Connection, mailbox: bytes, cap_hash: bytes) -> tuple:
+    row = _auth(conn, mailbox, cap_hash)
+    if row[1] is not None:
+        raise RetiredCapability(f"capability retired at seq {row[1]}")
+    return row
+
+
+def _create_mailbox(conn: sqlite3.Connection, mailbox: bytes, cap_hash: bytes) -> tuple:
+    if conn.execute("SELECT 1 FROM mailboxes WHERE id = ?", (mailbox,)).fetchone():
+        raise Exists("mailbox id already taken")
+    mid = conn.execute("INSERT INTO mailboxes (id, log_hash) VALUES (?, ?)",
+                       (mailbox, EMPTY_HEAD.hash)).lastrowid
+    conn.execute("INSERT INTO caps (mid, cap_hash) VALUES (?, ?)", (mid, cap_hash))
+    return None, mailbox
+
+
+def _append_entry(conn: sqlite3.Connection, mailbox: bytes, cap_hash: bytes, seq: int,
+                  prev: bytes, ciphertext: bytes, digest: bytes,
+                  new_cap_hash: bytes | None) -> tuple:
+    mid, _, head_seq, head_hash, _, _ = _current(conn, mailbox, cap_hash)
+    if seq != head_seq + 1 or prev != head_hash:
+        raise LogConflict(Head(head_seq, head_hash))
+    if new_cap_hash is not None and conn.execute(
+            "SELECT 1 FROM caps WHERE mid = ? AND cap_hash = ?", (mid, new_cap_hash)).fetchone():
+        raise CapabilityReused("new_cap_hash was already a capability of this mailbox")
+    conn.execute("INSERT INTO entries (mid, seq, prev, hash, ciphertext) VALUES (?, ?, ?, ?, ?)",
+                 (mid, seq, prev, digest, ciphertext))
+    conn.execute("UPDATE mailboxes SET log_seq = ?, log_hash = ? WHERE mid = ?", (seq, digest, mid))
+    if new_cap_hash is not None:
+        conn.execute("UPDATE caps SET retired_at = ? WHERE mid = ? AND retired_at IS NULL",
+                     (seq, mid))
+        conn.execute("INSERT INTO caps (mid, cap_hash) VALUES (?, ?)", (mid, new_cap_hash))
+    return Head(seq, digest), mailbox
+
+
+def _read_log(conn: sqlite3.Connection, mailbox: bytes, cap_hash: bytes, after: int,
+              limit: int, max_bytes: int) -> LogPage:
+    mid, retired_at, head_seq, head_hash, _, _ = _auth(conn, mailbox, cap_hash)
+    if retired_at is not None and retired_at < head_seq:
+        head_seq = retired_at
+        head_hash = conn.execute("SELECT hash FROM entries WHERE mid = ? AND seq = ?",
+                                 (mid, retired_at)).fetchone()[0]
+    entries: list[Entry] = []
+    total = 0
+    rows = conn.execute(
+        "SELECT seq, prev, ciphertext, hash FROM entries WHERE mid = ? AND seq > ? AND seq <= ? "
+        "ORDER BY seq LIMIT ?", (mid, after, head_seq, limit))
+    for seq, prev, ciphertext, digest in rows:
+        total += len(ciphertext)
+        if entries and total > max_bytes:
+            break
+        entries.append(Entry(seq, prev, ciphertext, digest))
+    return LogPage(entries, Head(head_seq, head_hash))
+
+
+def _append_items(conn: sqlite3.Connection, mailbox: bytes, cap_hash: bytes,
+                  items: list[bytes]) -> tuple:
+    row = _current(conn, mailbox, cap_hash)
+    mid, head = row[0], row[4]
+    first, last = head + 1, head + len(items)
+    conn.executemany("INSERT INTO items (mid, cursor, ciphertext) VALUES (?, ?, ?)",
+                     zip(repeat(mid), range(first, last + 1), items))
+    conn.execute("UPDATE mailboxes SET item_head = ? WHERE mid = ?", (last, mid))
+    return (first, last), mailbox
+
+
+def _read_items(conn: sqlite3.Connection, mailbox: bytes, cap_hash: bytes, after: int,
+                limit: int, max_bytes: int) -> ItemsPage:
+    row = _current(conn, mailbox, cap_hash)
+    mid, head = row[0], row[4]
+    items: list[tuple[int, bytes]] = []
+    total = 0
+    rows = conn.execute("SELECT cursor, ciphertext FROM items WHERE mid = ? AND cursor > ? "
+                        "ORDER BY cursor LIMIT ?", (mid, after, limit))
+    for row in rows:
+        total += len(row[1])
+        if items and total > max_bytes:
+            break
+        items.append(row)
+    return ItemsPage(items, head)
+
+
+def _open_drop(conn: sqlite3.Connection, mailbox: bytes, cap_hash: bytes, drop: bytes,
+               drop_cap_hash: bytes) -> tuple:
+    mid = _current(conn, mailbox, cap_hash)[0]
+    if conn.execute("SELECT 1 FROM drops WHERE id = ?", (drop,)).fetchone():
+        raise Exists("drop id already taken")
+    conn.execute("INSERT INTO drops (id, mid, cap_hash) VALUES (?, ?, ?)",
+                 (drop, mid, drop_cap_hash))
+    return None, mailbox
+
+
+def _open_drop_of(conn: sqlite3.Connection, mid: int, drop: bytes) -> None:
+    row = conn.execute("SELECT closed FROM drops WHERE id = ? AND mid = ?", (drop, mid)).fetchone()
+    if row is None or row[0]:
+        raise DropNotFound("no such open drop in this mailbox")
+
+
+def _close_drop(conn: sqlite3.Connection, mailbox: bytes, cap_hash: bytes, drop: bytes) -> tuple:
+    mid = _current(conn, mailbox, cap_hash)[0]
+    _open_drop_of(conn, mid, drop)
+    conn.execute("UPDATE drops SET closed = 1 WHERE id = ?", (drop,))
+    return None, mailbox
+
+
+def _insert_message(conn: sqlite3.Connection, mid: int, cursor: int, drop: bytes,
+                    from_guest: bool, message: bytes) -> None:
+    conn.execute("INSERT INTO drop_messages (mid, cursor, drop_id, from_guest, message) "
+                 "VALUES (?, ?, ?, ?, ?)", (mid, cursor, drop, int(from_guest), message))
+    conn.execute("UPDATE mailboxes SET drop_head = ? WHERE mid = ?", (cursor, mid))
+
+
+def _post_member_message(conn: sqlite3.Connection, mailbox: bytes, cap_hash: bytes,
+                         drop: bytes, message: bytes) -> tuple:
+    row = _current(conn, mailbox, cap_hash)
+    mid, cursor = row[0], row[5] + 1
+    _open_drop_of(conn, mid, drop)
+    _insert_message(conn, mid, cursor, drop, False, message)
+    return cursor, mailbox
+
+
+def _guest_drop(conn: sqlite3.Connection, drop: bytes, drop_cap_hash: bytes) -> tuple:
+    row = conn.execute(
+        "SELECT d.mid, d.closed, d.guest_messages, m.drop_head, m.id FROM drops d "
+        "JOIN mailboxes m ON m.mid = d.mid WHERE d.id = ? AND d.cap_hash = ?",
+        (drop, drop_cap_hash)).fetchone()
+    if row is None:
+        raise Unauthorized("unknown drop or capability")
+    if row[1]:
+        raise DropNotFound("this drop is closed")
+    return row
+
+
+def _post_guest_message(conn: sqlite3.Connection, drop: bytes, drop_cap_hash: bytes,
+                        message: bytes, max_guest_messages: int) -> tuple:
+    mid, _, count, head, mailbox = _guest_drop(conn, drop, drop_cap_hash)
+    if count >= max_guest_messages:
+        raise GuestLimitReached(f"a drop takes at most {max_guest_messages} guest messages")
+    conn.execute("UPDATE drops SET guest_messages = guest_messages + 1 WHERE id = ?", (drop,))
+    _insert_message(conn, mid, head + 1, drop, True, message)
+    return head + 1, mailbox
+
+
+def _guest_message_count(conn: sqlite3.Connection, drop: bytes, drop_cap_hash: bytes) -> int:
+    return _guest_drop(conn, drop, drop_cap_hash)[2]
+
+
+def _page(rows: Any, max_bytes: int, make: Callable[..., DropMessage]) -> list[DropMessage]:
+    out: list[DropMessage] = []
+    total = 0
+    for row in rows:
+        total += len(row[-1])
+        if out and total > max_bytes:
+            break
+        out.append(make(*row))
+    return out
+
+
+def _read_mailbox_messages(conn: sqlite3.Connection, mailbox: bytes, cap_hash: bytes,
+                           after: int, limit: int, max_bytes: int) -> MessagesPage:
+    row = _current(conn, mailbox, cap_hash)
+    rows = conn.execute(
+        "SELECT cursor, drop_id, from_guest, message FROM drop_messages "
+        "WHERE mid = ? AND cursor > ? ORDER BY cursor LIMIT ?", (row[0], after, limit))
+    return MessagesPage(_page(rows, max_bytes, lambda c, d, g, m: DropMessage(c, d, bool(g), m)),
+                        row[5])
+
+
+def _read_drop_messages(conn: sqlite3.Connection, drop: bytes, drop_cap_hash: bytes,
+                        after: int, limit: int, max_bytes: int) -> MessagesPage:
+    _guest_drop(conn, drop, drop_cap_hash)
+    rows = conn.execute(
+        "SELECT cursor, from_guest, message FROM drop_messages "
+        "WHERE drop_id = ? AND cursor > ? ORDER BY cursor LIMIT ?", (drop, after, limit))
+    messages = _page(rows, max_bytes, lambda c, g, m: DropMessage(c, drop, bool(g), m))
+    head = conn.execute("SELECT MAX(cursor) FROM drop_messages WHERE drop_id = ?",
+                        (drop,)).fetchone()[0]
+    return MessagesPage(messages, head or 0)
+
+
+def _heads(conn: sqlite3.Connection, mailbox: bytes, cap_hash: bytes) -> Heads:
+    _, retired_at, log_seq, _, item_head, drop_head = _auth(conn, mailbox, cap_hash)
+    if retired_at is not None:
+        return Heads(min(log_seq, retired_at), 0, 0)
+    return Heads(log_seq, item_head, drop_head)
