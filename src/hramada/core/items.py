@@ -150,7 +150,9 @@ def open_item(ciphertext: bytes, cursor: int, log: GroupLog,
     item = Item(item_id(signed), v["kind"], v["author"], (seq, seen), v["time"], v["body"], gen.number)
     info = log.generations[gen.number]
     if info.items_cutoff is not None and cursor > info.items_cutoff:
-        if member.until is not None:
+        # gone by the time this generation was retired: nothing of theirs may follow its
+        # cut-off. Gone only later: a race like anyone's, the same verdict on every device.
+        if member.until is not None and member.until <= info.end:
             raise ForgeryError(f"item at {cursor} was posted by {member.name} after their removal")
         raise Stale(item)
     return item
