@@ -20,7 +20,7 @@ def register(cli: click.Group) -> None:
 def init(name: str) -> None:
     """Create your encrypted profile.
 
-    Example: HRAMADA_PASSPHRASE=... hramada init --name Ales
+    Example: hramada init --name Ales   (passphrase from a prompt or $HRAMADA_PASSPHRASE)
     """
     Hramada.init(home(), passphrase(confirm=True), name).store.close()
     click.echo(f"Profile created in {home()}")
