@@ -1,9 +1,12 @@
 """The local database: SQLite in which every stored value is encrypted.
 
-Rows are addressed by small integers (a local group number, a log position, an item
-cursor); every value is ``nonce || XChaCha20-Poly1305(store key, encode(value))`` with
-the table and row bound in as associated data, so a value cannot be moved to another
-row unnoticed. Nothing in the file is readable without the keystore.
+Rows are addressed by small integers (a local group number, a log position, the last
+item cursor of a page of items); every value is
+``nonce || XChaCha20-Poly1305(store key, CBOR(value))`` with the table and row bound in
+as associated data, so a value cannot be moved to another row unnoticed. Nothing in
+the file is readable without the keystore. (Values are authenticated by the AEAD under
+this profile's own key, so they are read back with plain CBOR, not the strict
+canonical decoder that guards data from others.)
 
 All writes of one operation happen in one transaction (:meth:`Store.transaction`),
 so the state and the outgoing queue are always committed together.
@@ -16,18 +19,19 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any, Iterator
 
+import cbor2
 import nacl.utils
 
 from hramada.core import crypto
-from hramada.core.encoding import decode, encode
+from hramada.core.encoding import encode
 from hramada.errors import DecryptionError, ProfileError
 
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS groups (ref INTEGER PRIMARY KEY, blob BLOB NOT NULL);
 CREATE TABLE IF NOT EXISTS log (ref INTEGER NOT NULL, seq INTEGER NOT NULL, blob BLOB NOT NULL,
                                 PRIMARY KEY (ref, seq));
-CREATE TABLE IF NOT EXISTS items (ref INTEGER NOT NULL, cursor INTEGER NOT NULL, blob BLOB NOT NULL,
-                                  PRIMARY KEY (ref, cursor));
+CREATE TABLE IF NOT EXISTS items (ref INTEGER NOT NULL, page INTEGER NOT NULL, blob BLOB NOT NULL,
+                                  PRIMARY KEY (ref, page));
 CREATE TABLE IF NOT EXISTS outbox (id INTEGER PRIMARY KEY, ref INTEGER NOT NULL, blob BLOB NOT NULL);
 """
 
@@ -52,13 +56,13 @@ class Store:
 
     def _seal(self, table: str, row: tuple, value: Any) -> bytes:
         nonce = nacl.utils.random(crypto.NONCE_BYTES)
-        return nonce + crypto.encrypt(self._key, nonce, encode(value), encode([table, list(row)]))
+        return nonce + crypto.encrypt(self._key, nonce, cbor2.dumps(value), encode([table, list(row)]))
 
     def _open(self, table: str, row: tuple, blob: bytes) -> Any:
         try:
-            return decode(crypto.decrypt(self._key, blob[:crypto.NONCE_BYTES],
-                                         blob[crypto.NONCE_BYTES:], encode([table, list(row)])))
-        except DecryptionError:
+            return cbor2.loads(crypto.decrypt(self._key, blob[:crypto.NONCE_BYTES],
+                                              blob[crypto.NONCE_BYTES:], encode([table, list(row)])))
+        except (DecryptionError, cbor2.CBORDecodeError):
             raise ProfileError(f"the local database is damaged ({table} {row})") from None
 
     @contextmanager
@@ -123,13 +127,21 @@ class Store:
     # -- items --------------------------------------------------------------------
 
     def items(self, ref: int) -> list[tuple[int, dict]]:
-        rows = self._db.execute("SELECT cursor, blob FROM items WHERE ref = ? ORDER BY cursor",
+        """Every stored item of a group as (cursor, record), in cursor order."""
+        rows = self._db.execute("SELECT page, blob FROM items WHERE ref = ? ORDER BY page",
                                 (ref,)).fetchall()
-        return [(cursor, self._open("items", (ref, cursor), blob)) for cursor, blob in rows]
+        out: list[tuple[int, dict]] = []
+        for page, blob in rows:
+            out.extend((c, v) for c, v in self._open("items", (ref, page), blob))
+        return out
 
     def add_items(self, ref: int, items: list[tuple[int, dict]]) -> None:
-        self._db.executemany("INSERT OR IGNORE INTO items (ref, cursor, blob) VALUES (?, ?, ?)",
-                             [(ref, c, self._seal("items", (ref, c), v)) for c, v in items])
+        """Store a page of verified items (cursors ascending) as one encrypted value."""
+        if not items:
+            return
+        page = items[-1][0]
+        self._db.execute("INSERT INTO items (ref, page, blob) VALUES (?, ?, ?)",
+                         (ref, page, self._seal("items", (ref, page), [[c, v] for c, v in items])))
 
     # -- outbox -------------------------------------------------------------------
 

@@ -22,6 +22,7 @@ Every purpose string starts with ``hramada:v1:``.
 
 from __future__ import annotations
 
+import hmac
 from dataclasses import dataclass
 
 import nacl.bindings as sodium
@@ -91,8 +92,8 @@ def keyed_hash(key: bytes, purpose: str, data: bytes, size: int = 32) -> bytes:
 
 
 def equal(a: bytes, b: bytes) -> bool:
-    """Constant-time comparison of two byte strings."""
-    return sodium.sodium_memcmp(a, b) if len(a) == len(b) else False
+    """Constant-time comparison of two byte strings (of public length)."""
+    return hmac.compare_digest(a, b)
 
 
 # -- signatures -----------------------------------------------------------------
@@ -123,20 +124,28 @@ class SigningKey:
         return f"SigningKey(public={self.public.raw.hex()[:16]}…)"
 
 
+# The functions below call libsodium through PyNaCl's own cffi binding (``nacl._sodium``)
+# rather than ``nacl.bindings``, whose per-call argument checks cost as much as the
+# cryptography itself for small messages; every size is checked here instead.
+
 def sign(key: SigningKey, purpose: str, message: bytes) -> bytes:
     """Ed25519 signature over ``purpose || 0 || message``."""
-    signed = sodium.crypto_sign(_purpose(purpose) + b"\x00" + message, key._expanded)
-    return signed[:SIG_BYTES]
+    m = _purpose(purpose) + b"\x00" + message
+    out = _ffi.new("unsigned char[]", len(m) + SIG_BYTES)
+    if _lib.crypto_sign(out, _ffi.NULL, m, len(m), key._expanded) != 0:
+        raise RuntimeError("crypto_sign failed")
+    return _ffi.buffer(out, SIG_BYTES)[:]
 
 
 def verify(key: VerifyKey, purpose: str, message: bytes, signature: bytes) -> None:
     """Raise :class:`ForgeryError` unless ``signature`` is ``key``'s over this message."""
-    if not isinstance(signature, bytes) or len(signature) != SIG_BYTES:
+    if type(signature) is not bytes or len(signature) != SIG_BYTES:
         raise ForgeryError("signature has the wrong length")
-    try:
-        sodium.crypto_sign_open(signature + _purpose(purpose) + b"\x00" + message, key.raw)
-    except nacl.exceptions.BadSignatureError:
-        raise ForgeryError("bad signature") from None
+    sm = signature + _purpose(purpose) + b"\x00" + message
+    out = _ffi.new("unsigned char[]", len(sm))
+    mlen = _ffi.new("unsigned long long *")
+    if _lib.crypto_sign_open(out, mlen, sm, len(sm), key.raw) != 0:
+        raise ForgeryError("bad signature")
 
 
 # -- key delivery (sealed boxes) ------------------------------------------------
@@ -203,16 +212,26 @@ def encrypt(key: bytes, nonce: bytes, plaintext: bytes, aad: bytes = b"") -> byt
     """XChaCha20-Poly1305 of ``plaintext`` bound to ``aad``; returns ciphertext||tag."""
     _need("key", key, KEY_BYTES)
     _need("nonce", nonce, NONCE_BYTES)
-    return sodium.crypto_aead_xchacha20poly1305_ietf_encrypt(plaintext, aad, nonce, key)
+    if type(plaintext) is not bytes or type(aad) is not bytes:
+        raise TypeError("plaintext and associated data must be bytes")
+    out = _ffi.new("unsigned char[]", len(plaintext) + AEAD_TAG_BYTES)
+    _lib.crypto_aead_xchacha20poly1305_ietf_encrypt(out, _ffi.NULL, plaintext, len(plaintext), aad,
+                                                    len(aad), _ffi.NULL, nonce, key)
+    return _ffi.buffer(out, len(plaintext) + AEAD_TAG_BYTES)[:]
 
 
 def decrypt(key: bytes, nonce: bytes, ciphertext: bytes, aad: bytes = b"") -> bytes:
     """Open :func:`encrypt`'s output or raise :class:`DecryptionError`."""
-    try:
-        _need("nonce", nonce, NONCE_BYTES)
-        return sodium.crypto_aead_xchacha20poly1305_ietf_decrypt(ciphertext, aad, nonce, key)
-    except (nacl.exceptions.CryptoError, ValueError, TypeError):
-        raise DecryptionError("ciphertext could not be decrypted (wrong key or tampered)") from None
+    if (type(key) is not bytes or len(key) != KEY_BYTES or type(nonce) is not bytes
+            or len(nonce) != NONCE_BYTES or type(ciphertext) is not bytes
+            or len(ciphertext) < AEAD_TAG_BYTES or type(aad) is not bytes):
+        raise DecryptionError("ciphertext could not be decrypted (malformed)")
+    size = len(ciphertext) - AEAD_TAG_BYTES
+    out = _ffi.new("unsigned char[]", max(size, 1))
+    if _lib.crypto_aead_xchacha20poly1305_ietf_decrypt(out, _ffi.NULL, _ffi.NULL, ciphertext, len(ciphertext),
+                                                       aad, len(aad), nonce, key) != 0:
+        raise DecryptionError("ciphertext could not be decrypted (wrong key or tampered)")
+    return _ffi.buffer(out, size)[:]
 
 
 # -- passphrases --------------------------------------------------------------

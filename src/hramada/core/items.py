@@ -20,7 +20,7 @@ from dataclasses import dataclass
 
 from hramada.core import crypto
 from hramada.core.crypto import SigningKey, VerifyKey
-from hramada.core.encoding import decode, encode, expect, fields
+from hramada.core.encoding import decode, encode_prechecked, expect, fields
 from hramada.core.keys import Generation
 from hramada.core.state import GroupLog
 from hramada.errors import EncodingError, ForgeryError, ForkError
@@ -91,10 +91,13 @@ def seal_item(*, group: bytes, kind: str, body: dict, author: SigningKey,
               nonce: bytes) -> tuple[bytes, bytes]:
     """Returns (item id, relay ciphertext)."""
     check_body(kind, body)
-    # keys in canonical order, so encoding needs no sorting (see encoding.py)
+    if type(time) is not int or not 0 <= time < 2**63 or type(head[0]) is not int or head[0] < 0 \
+            or type(head[1]) is not bytes or type(group) is not bytes:
+        raise ValueError("bad item header")
+    # every leaf is checked above and every map is built in canonical key order
     ordered_body = {k: body[k] for k in sorted(body, key=lambda k: (len(k), k))}
-    inner = encode({"v": 1, "body": ordered_body, "head": [head[0], head[1]], "kind": kind,
-                    "time": time, "group": group, "author": author.public.raw})
+    inner = encode_prechecked({"v": 1, "body": ordered_body, "head": [head[0], head[1]], "kind": kind,
+                               "time": time, "group": group, "author": author.public.raw})
     signed = crypto.sign(author, SIGN_PURPOSE, inner) + inner
     header = bytes([crypto.SUITE]) + generation.number.to_bytes(4, "big")
     sealed = crypto.encrypt(generation.content_key, nonce, signed, _aad(header))
