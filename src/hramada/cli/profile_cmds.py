@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import json
+
 import click
 
 from hramada.cli.common import emit, home, json_option, out_console, passphrase, table, with_profile
-from hramada.client import Hramada
+from hramada.client import Hramada, as_json
 from hramada.client.profile import wipe
 
 
@@ -27,12 +29,16 @@ def init(name: str) -> None:
 
 
 @click.command()
+@click.option("--watch", is_flag=True, help="Keep running and sync whenever the relay has news.")
 @json_option
-def sync(as_json_: bool) -> None:
+def sync(watch: bool, as_json_: bool) -> None:
     """Fetch, verify and apply news for every group; send what is queued.
 
-    Example: hramada sync
+    Example: hramada sync --watch
     """
+    if watch:
+        return _watch(as_json_)
+
     async def go(h: Hramada):
         return await h.sync()
     infos = with_profile(go)
@@ -41,6 +47,27 @@ def sync(as_json_: bool) -> None:
         [("name", "Group"), ("status", "Status"), ("members", "Members"), ("alarm", "Alarm")]))
     if any(i.status == "alarm" for i in infos):
         raise SystemExit(3)
+
+
+def _watch(as_json_: bool) -> None:
+    async def go(h: Hramada) -> None:
+        for info in await h.sync():
+            _say(info, as_json_)
+        while True:
+            for info in await h.watch():
+                _say(info, as_json_)
+    try:
+        with_profile(go)
+    except KeyboardInterrupt:
+        pass
+
+
+def _say(info, as_json_: bool) -> None:
+    if as_json_:
+        click.echo(json.dumps(as_json(info), ensure_ascii=False))
+    else:
+        out_console.print(f"{info.name}: {info.status}, {info.members} members"
+                          + (f" — ALARM: {info.alarm}" if info.alarm else ""))
 
 
 @click.command()

@@ -205,6 +205,18 @@ class Hramada:
             out.append(self._info(self._find(s.group_id.hex())))
         return out
 
+    async def watch(self, timeout: int = 25) -> list[GroupInfo]:
+        """Wait until any active group has news (or ``timeout`` passes), then sync the
+        groups that have it. Returns their new state (empty if nothing happened)."""
+        sessions = [s for s in self._sessions() if s.status == "active"]
+        if not sessions:
+            await asyncio.sleep(min(timeout, 5))
+            return []
+        news = await asyncio.gather(*(self._engine(s).wait(timeout) for s in sessions),
+                                    return_exceptions=True)
+        changed = [s.group_id.hex() for s, n in zip(sessions, news) if n is True]
+        return [info for g in changed for info in await self.sync(g)]
+
     async def members(self, group: str) -> list[MemberInfo]:
         s = await self._synced(group)
         my_id = s.identity.public.id

@@ -65,6 +65,16 @@ class Engine:
         except (VerificationError, DecryptionError, EncodingError) as exc:
             self._stop(exc)
 
+    async def wait(self, timeout: int = 25) -> bool:
+        """Block until the relay has news for this group (or ``timeout`` seconds pass),
+        without polling. Returns True if there is news."""
+        s = self.s
+        if s.status != "active":
+            return False
+        answer = await self.relay.wait(s.record["mailbox"], s.cap, s.log.head[0], s.record["items"],
+                                       s.record["drops"], timeout)
+        return bool(answer.get("changed"))
+
     def _stop(self, exc: HramadaError) -> None:
         s = self.s
         with self.store.transaction():
