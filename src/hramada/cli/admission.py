@@ -62,46 +62,51 @@ def requests(group: str, as_json_: bool) -> None:
 @click.command()
 @click.argument("group")
 @click.argument("request")
-def vouch(group: str, request: str) -> None:
+@json_option
+def vouch(group: str, request: str, as_json_: bool) -> None:
     """Vouch for a join request (everyone sees who vouched for whom).
 
     Example: hramada vouch "Mutual aid Tbilisi" 3f2a9c0d1e4b5a67
     """
     r = with_profile(lambda h: h.vouch(group, request))
-    out_console.print(f"Vouched for {r.name}: {r.vouches} of {r.needed} vouches.")
+    emit(r, as_json_, lambda r: out_console.print(f"Vouched for {r.name}: {r.vouches} of {r.needed} vouches."))
 
 
 @click.command()
 @click.argument("group")
 @click.argument("request")
 @click.option("--probation", is_flag=True, help="Admit as a newcomer on probation (cannot vouch or invite).")
-def admit(group: str, request: str, probation: bool) -> None:
+@json_option
+def admit(group: str, request: str, probation: bool, as_json_: bool) -> None:
     """Admit a join request that has enough vouches (admins only).
 
     Example: hramada admit "Mutual aid Tbilisi" 3f2a9c0d1e4b5a67
     """
     m = with_profile(lambda h: h.admit(group, request, probation))
-    out_console.print(f"Admitted {m.name} as {m.role}.")
+    emit(m, as_json_, lambda m: out_console.print(f"Admitted {m.name} as {m.role}."))
 
 
 @click.command()
 @click.argument("group")
 @click.argument("member")
-def remove(group: str, member: str) -> None:
+@json_option
+def remove(group: str, member: str, as_json_: bool) -> None:
     """Remove a member; the group key rotates in the same step (admins only).
 
     Example: hramada remove "Mutual aid Tbilisi" Hanna
     """
     r = with_profile(lambda h: h.remove(group, member))
-    out_console.print(f"Removed {r['removed']}; the group key is now generation {r['generation']}.")
+    emit(r, as_json_, lambda r: out_console.print(
+        f"Removed {r['removed']}; the group key is now generation {r['generation']}."))
 
 
 @click.command()
 @click.argument("group")
-def rotate(group: str) -> None:
+@json_option
+def rotate(group: str, as_json_: bool) -> None:
     """Rotate the group key without removing anyone (admins only).
 
     Example: hramada rotate "Mutual aid Tbilisi"
     """
     r = with_profile(lambda h: h.rotate(group))
-    out_console.print(f"The group key is now generation {r['generation']}.")
+    emit(r, as_json_, lambda r: out_console.print(f"The group key is now generation {r['generation']}."))

@@ -36,8 +36,7 @@ class RelayProcess:
             stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True)
         deadline = time.monotonic() + 30
         self.url = ""
-        assert self.proc.stdout is not None
-        while time.monotonic() < deadline:
+        while self.proc.stdout is not None and time.monotonic() < deadline:
             line = self.proc.stdout.readline()
             if not line and self.proc.poll() is not None:
                 break

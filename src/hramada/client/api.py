@@ -27,6 +27,7 @@ from hramada.core import build, invitation, wire
 from hramada.core.identity import Identity, fingerprint, safety_code
 from hramada.core.invitation import InvitationCode, InvitationSecret, check_name
 from hramada.core.items import ITEM_ID_BYTES, check_body
+from hramada.core.state import GroupLog, Keyring, Request
 from hramada.errors import HramadaError, NotFoundError, PolicyError, RelayError
 
 
@@ -167,7 +168,6 @@ class Hramada:
         relay = self._relay(relay_url)
         await relay.create_mailbox(mailbox, wire.cap_hash(gen0.relay_cap))
         await relay.append_log(mailbox, gen0.relay_cap, ne.seq, ne.prev, ne.ciphertext)
-        from hramada.core.state import GroupLog, Keyring
         log = GroupLog(mailbox)
         log.apply(ne.seq, ne.prev, ne.ciphertext, Keyring(identity.boxing, {0: gen0}))
         record = {"group": log.group, "name": name, "relay": relay.url, "mailbox": mailbox,
@@ -265,12 +265,15 @@ class Hramada:
             raise NotFoundError(f"no join request {rid} in {s.name!r} (see `hramada requests`)")
         return req
 
+    @staticmethod
+    def _request_info(s: GroupSession, r: Request) -> RequestInfo:
+        valid = s.log.valid_vouches(r)
+        return RequestInfo(r.id.hex(), r.name, fingerprint(r.key), len(valid), s.log.vouches_needed(),
+                           [s.name_of(v) for v in valid], r.status)
+
     async def requests(self, group: str) -> list[RequestInfo]:
         s = await self._synced(group)
-        need = s.log.vouches_needed()
-        return [RequestInfo(r.id.hex(), r.name, fingerprint(r.key), len(s.log.valid_vouches(r)), need,
-                            [s.name_of(v) for v in s.log.valid_vouches(r)], r.status)
-                for r in sorted(s.log.requests.values(), key=lambda r: r.seq)]
+        return [self._request_info(s, r) for r in sorted(s.log.requests.values(), key=lambda r: r.seq)]
 
     async def vouch(self, group: str, rid: str) -> RequestInfo:
         s = await self._synced(group)
@@ -284,7 +287,7 @@ class Hramada:
             if s.identity.public.id in r.vouches:
                 raise PolicyError(f"you have already vouched for {r.name}")
         await self._engine(s).append("vouch", {"request": req.id}, check)
-        return (await self.requests(group))[[r.id for r in s.log.requests.values()].index(req.id)]
+        return self._request_info(s, s.log.requests[req.id])
 
     async def admit(self, group: str, rid: str, probation: bool = False) -> MemberInfo:
         s = await self._synced(group)
