@@ -137,11 +137,13 @@ def create_app(config: RelayConfig | None = None) -> Starlette:
     metrics.gauge("hramada_relay_waiting", "Long polls in progress.",
                   lambda: state.notifier.waiting)
 
+    # Built now so that a bad database URL fails here; opened by the lifespan.
+    store = open_storage(config.db_url, synchronous=config.sqlite_synchronous)
+    store.add_listener(state.notifier.changed)
+
     @asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
-        store = open_storage(config.db_url, synchronous=config.sqlite_synchronous)
         await store.open()
-        store.add_listener(state.notifier.changed)
         state.storage = store
         try:
             yield

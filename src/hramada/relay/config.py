@@ -141,6 +141,8 @@ class RelayConfig:
         environ = os.environ if environ is None else environ
         values: dict[str, Any] = {}
         for f in fields(cls):
+            if flags.get(f.name) is not None:
+                continue  # the flag wins; its variable is not even read
             var = cls.env_name(f.name)
             raw = environ.get(var)
             if raw is None or raw == "":
