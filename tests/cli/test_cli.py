@@ -108,3 +108,13 @@ def test_demo_runs(tmp_path: Path) -> None:
     out = p.stdout
     assert "Mikola" in out and "refused" in out and "removed" in out
     assert "holds none of the names" in out
+
+
+def test_text_from_others_cannot_control_the_terminal(relay_process, tmp_path: Path) -> None:
+    relay = relay_process()
+    run(tmp_path, "init", "--name", "Ales")
+    run(tmp_path, "group", "create", "Circle", "--relay", relay.url)
+    run(tmp_path, "post", "Circle", "clear\x1b[2J screen [bold]loud[/bold] \u202eevil", "--title", "\x1b]0;x\x07t")
+    out = run(tmp_path, "read", "Circle").stdout
+    assert "\x1b[2J" not in out and "\x1b]0" not in out and "\u202e" not in out
+    assert "[bold]loud[/bold]" in out  # shown as typed, not interpreted

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import click
 
-from hramada.cli.common import emit, json_option, out_console, print_qr, table, with_profile
+from hramada.cli.common import clean, emit, json_option, out_console, print_qr, table, with_profile
 
 
 def register(cli: click.Group) -> None:
@@ -69,7 +69,7 @@ def vouch(group: str, request: str, as_json_: bool) -> None:
     Example: hramada vouch "Mutual aid Tbilisi" 3f2a9c0d1e4b5a67
     """
     r = with_profile(lambda h: h.vouch(group, request))
-    emit(r, as_json_, lambda r: out_console.print(f"Vouched for {r.name}: {r.vouches} of {r.needed} vouches."))
+    emit(r, as_json_, lambda r: out_console.print(f"Vouched for {clean(r.name)}: {r.vouches} of {r.needed} vouches."))
 
 
 @click.command()
@@ -83,7 +83,7 @@ def admit(group: str, request: str, probation: bool, as_json_: bool) -> None:
     Example: hramada admit "Mutual aid Tbilisi" 3f2a9c0d1e4b5a67
     """
     m = with_profile(lambda h: h.admit(group, request, probation))
-    emit(m, as_json_, lambda m: out_console.print(f"Admitted {m.name} as {m.role}."))
+    emit(m, as_json_, lambda m: out_console.print(f"Admitted {clean(m.name)} as {m.role}."))
 
 
 @click.command()
@@ -97,7 +97,7 @@ def remove(group: str, member: str, as_json_: bool) -> None:
     """
     r = with_profile(lambda h: h.remove(group, member))
     emit(r, as_json_, lambda r: out_console.print(
-        f"Removed {r['removed']}; the group key is now generation {r['generation']}."))
+        f"Removed {clean(r['removed'])}; the group key is now generation {r['generation']}."))
 
 
 @click.command()

@@ -7,7 +7,7 @@ import datetime
 import click
 from rich.progress import BarColumn, Progress, TextColumn
 
-from hramada.cli.common import emit, json_option, out_console, with_profile
+from hramada.cli.common import clean, emit, json_option, out_console, with_profile
 
 
 def register(cli: click.Group) -> None:
@@ -68,10 +68,9 @@ def read(group: str, as_json_: bool) -> None:
         if not v:
             out_console.print("No bulletins yet.")
         for b in v:
-            out_console.rule(f"[bold]{b.title or '(untitled)'}[/bold] — {b.author}, {_when(b.time)}")
-            out_console.print(b.text, markup=False)
+            out_console.rule(f"[bold]{clean(b.title or '(untitled)')}[/bold] — {clean(b.author)}, {_when(b.time)}")
+            out_console.print(clean(b.text))
             for c in b.comments:
-                out_console.print(f"  └ {c['author']}: ", end="")
-                out_console.print(c["text"], markup=False)
+                out_console.print(f"  └ {clean(c['author'])}: {clean(c['text'])}")
             out_console.print(f"[dim]{b.item}[/dim]")
     emit(views, as_json_, render)

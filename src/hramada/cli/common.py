@@ -5,12 +5,14 @@ from __future__ import annotations
 import asyncio
 import json
 import os
+import re
 import sys
 from pathlib import Path
 from typing import Any, Awaitable, Callable, TypeVar
 
 import click
 from rich.console import Console
+from rich.markup import escape
 from rich.table import Table
 
 from hramada.client import Hramada, as_json
@@ -55,6 +57,15 @@ def emit(value: Any, as_json_flag: bool, render: Callable[[Any], None]) -> None:
         render(value)
 
 
+_CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f\u200e\u200f\u202a-\u202e\u2066-\u2069]")
+
+
+def clean(text: object) -> str:
+    """Text written by others, made safe to print: no terminal control sequences,
+    no bidirectional overrides, no Rich markup."""
+    return escape(_CONTROL.sub("\ufffd", str(text)))
+
+
 def table(rows: list[dict], columns: list[tuple[str, str]], title: str | None = None,
           empty: str = "(none)") -> None:
     if not rows:
@@ -64,7 +75,7 @@ def table(rows: list[dict], columns: list[tuple[str, str]], title: str | None = 
     for _, header in columns:
         t.add_column(header)
     for row in rows:
-        t.add_row(*[str(row.get(key, "")) for key, _ in columns])
+        t.add_row(*[clean(row.get(key, "")) for key, _ in columns])
     out_console.print(t)
 
 

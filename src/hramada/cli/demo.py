@@ -13,6 +13,7 @@ from pathlib import Path
 
 import click
 from rich.console import Console
+from rich.markup import escape
 from rich.panel import Panel
 
 from hramada.client import Hramada
@@ -57,7 +58,7 @@ class RelayProcess:
 
 
 def say(who: str, text: str) -> None:
-    console.print(f"[bold cyan]{who:>7}[/bold cyan] │ {text}", highlight=False)
+    console.print(f"[bold cyan]{who:>7}[/bold cyan] │ {escape(text)}", highlight=False)
 
 
 def sees(who: str, views: list) -> None:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import click
 
-from hramada.cli.common import emit, json_option, out_console, table, with_profile
+from hramada.cli.common import clean, emit, json_option, out_console, table, with_profile
 from hramada.client import Hramada
 
 
@@ -29,7 +29,7 @@ def create(name: str, relay_url: str, vouches: int, as_json_: bool) -> None:
     Example: hramada group create "Mutual aid Tbilisi" --relay http://127.0.0.1:8470 --vouches 2
     """
     info = with_profile(lambda h: h.create_group(name, relay_url, vouches))
-    emit(info, as_json_, lambda i: out_console.print(f"Created {i.name!r} ({i.group})."))
+    emit(info, as_json_, lambda i: out_console.print(f"Created {clean(i.name)!r} ({i.group})."))
 
 
 @group.command("list")

@@ -6,7 +6,7 @@ import json
 
 import click
 
-from hramada.cli.common import emit, home, json_option, out_console, passphrase, table, with_profile
+from hramada.cli.common import clean, emit, home, json_option, out_console, passphrase, table, with_profile
 from hramada.client import Hramada, as_json
 from hramada.client.profile import wipe
 
@@ -66,8 +66,8 @@ def _say(info, as_json_: bool) -> None:
     if as_json_:
         click.echo(json.dumps(as_json(info), ensure_ascii=False))
     else:
-        out_console.print(f"{info.name}: {info.status}, {info.members} members"
-                          + (f" — ALARM: {info.alarm}" if info.alarm else ""))
+        out_console.print(f"{clean(info.name)}: {info.status}, {info.members} members"
+                          + (f" — ALARM: {clean(info.alarm)}" if info.alarm else ""))
 
 
 @click.command()

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import click
 
-from hramada.cli.common import emit, json_option, out_console, print_qr, with_profile
+from hramada.cli.common import clean, emit, json_option, out_console, print_qr, with_profile
 
 
 def register(cli: click.Group) -> None:
@@ -24,7 +24,7 @@ def safety_code(group: str, member: str, qr: bool, as_json_: bool) -> None:
     r = with_profile(lambda h: h.safety_code(group, member))
 
     def render(v: dict) -> None:
-        out_console.print(f"Safety code of {v['member']} ({v['fingerprint']}):\n{v['code']}")
+        out_console.print(f"Safety code of {clean(v['member'])} ({v['fingerprint']}):\n{v['code']}")
         if qr:
             print_qr(v["code"].replace(" ", ""))
     emit(r, as_json_, render)

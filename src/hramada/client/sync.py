@@ -28,6 +28,7 @@ from hramada.errors import (DecryptionError, EncodingError, ForkError, HramadaEr
 
 Progress = Callable[[str, int, int], None]  # (what, done, total)
 PAGE = 1000
+MAX_PENDING = 1000  # items waiting for log entries the relay has not shown yet
 
 
 def random(n: int) -> bytes:
@@ -184,6 +185,9 @@ class Engine:
                     continue
                 rows.append((cursor, {"id": item.id, "kind": item.kind, "author": item.author,
                                       "time": item.time, "body": item.body, "gen": item.generation}))
+            if len(still) > MAX_PENDING:
+                raise ForkError(f"the relay serves {len(still)} items that refer to log entries "
+                                "or keys it does not show")
             with self.store.transaction():
                 self.store.add_items(s.ref, rows)
                 s.record["pending_items"] = still
