@@ -9,6 +9,7 @@ import pytest
 from hramada.core import items
 from hramada.core.crypto import SigningKey
 from hramada.core.items import NotYet, Stale, check_body, open_item
+from hramada.core.state import GroupLog, Keyring
 from hramada.errors import (DecryptionError, EncodingError, ForgeryError, ForkError,
                             HramadaError)
 
@@ -227,3 +228,15 @@ def test_a_raced_item_stays_stale_when_its_author_is_removed_later(w):
     w.join("dana", invited_by="alice", vouchers=["alice", "carol"], admitted_by="alice")
     with pytest.raises(Stale):
         read(w, "dana", cursor, ct)
+
+
+def test_an_item_that_arrives_before_the_log_is_not_yet_readable(w):
+    """A new device may see items before any log entry; that is no forgery."""
+    _, _, ct = w.post_item("bob", "early bird")
+    empty = GroupLog(w.mailbox, w.group)
+    gens = {0: w.keys("bob").generations[0]}
+    with pytest.raises(NotYet):
+        open_item(ct, 1, empty, gens)
+    for entry in w.relay:
+        empty.apply(*entry, Keyring(w.person("bob").boxing, gens))
+    assert open_item(ct, 1, empty, gens).body["text"] == "early bird"

@@ -53,6 +53,7 @@ class World:
     item_log: list[tuple[int, bytes]] = field(default_factory=list)
     secrets: dict[str, inv.InvitationSecret] = field(default_factory=dict)
     requests: dict[str, bytes] = field(default_factory=dict)  # person → request id
+    letters: dict[str, bytes] = field(default_factory=dict)  # person → their welcome
 
     # -- setting up ----------------------------------------------------------
 
@@ -152,6 +153,7 @@ class World:
         letter = inv.make_welcome(self.person(name).public.box, self.rand.bytes(32),
                                   sender.log.group, self.requests[name],
                                   sender.keys.generations[sender.log.generation])
+        self.letters[name] = letter
         view = self.fold_as_newcomer(name, letter)
         self.views[name] = view
         return view

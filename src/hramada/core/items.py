@@ -136,12 +136,12 @@ def open_item(ciphertext: bytes, cursor: int, log: GroupLog,
         check_body(v["kind"], v["body"])
     except ValueError as exc:
         raise EncodingError(f"malformed item: {exc}") from None
+    seq, seen = head
+    if seq > log.head[0]:  # first: a log that has not caught up cannot judge the rest
+        raise NotYet()
     if not crypto.equal(v["group"], log.group):
         raise ForgeryError(f"item at {cursor} belongs to another group")
     crypto.verify(VerifyKey(v["author"]), SIGN_PURPOSE, inner, signature)
-    seq, seen = head
-    if seq > log.head[0]:
-        raise NotYet()
     if not crypto.equal(log.hash_at(seq), seen):
         raise ForkError(f"item at {cursor} was written against a different group history "
                         f"(entry {seq}): the relay is showing members different logs")
