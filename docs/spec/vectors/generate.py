@@ -1,0 +1,389 @@
+"""Write Hramada's known-answer test vectors (the JSON files next to this script).
+
+    .venv/bin/python docs/spec/vectors/generate.py
+
+Every input is fixed: secrets, seeds and nonces are ``BLAKE2b(label)`` of a short
+label, so the vectors never change unless the protocol does. The files are read by
+``tests/core/test_vectors.py``, which recomputes every output from its inputs. Change
+them only on purpose: they are what a second implementation is checked against.
+
+JSON conventions (see README.md here): byte strings are hex; inside encoded values a
+byte string is ``{"hex": "…"}`` and an integer beyond ±2**53 is ``{"int": "…"}``.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from pathlib import Path
+
+import nacl.bindings as sodium
+
+from hramada.core import build, crypto, items, wire
+from hramada.core import invitation as inv
+from hramada.core.encoding import encode
+from hramada.core.entries import Envelope, open_entry
+from hramada.core.identity import Identity, fingerprint, safety_code
+from hramada.core.keys import Generation, box_label, make_key_block
+from hramada.core.state import GroupLog, Keyring
+
+HERE = Path(__file__).parent
+
+
+def fixed(label: str, n: int = 32) -> bytes:
+    """The fixed 'random' input called ``label``."""
+    return hashlib.blake2b(label.encode(), digest_size=n).digest()
+
+
+def typed(value):
+    """An encodable value as JSON (bytes and big integers tagged)."""
+    if isinstance(value, bytes):
+        return {"hex": value.hex()}
+    if isinstance(value, bool) or value is None or isinstance(value, str):
+        return value
+    if isinstance(value, int):
+        return value if abs(value) < 2**53 else {"int": str(value)}
+    if isinstance(value, (list, tuple)):
+        return [typed(v) for v in value]
+    return {k: typed(v) for k, v in value.items()}
+
+
+def write(name: str, content: dict) -> None:
+    path = HERE / name
+    path.write_text(json.dumps(content, indent=2, ensure_ascii=False) + "\n")
+    print(f"wrote {path}")
+
+
+def person(name: str) -> Identity:
+    return Identity.from_secrets(fixed(f"{name}/sign"), fixed(f"{name}/box"))
+
+
+def person_json(name: str) -> dict:
+    me = person(name)
+    return {"sign_seed": me.signing.seed.hex(), "box_secret": me.boxing.raw.hex(),
+            "sign_public": me.public.sign.raw.hex(), "box_public": me.public.box.raw.hex()}
+
+
+# -- encoding -----------------------------------------------------------------------
+
+def encoding() -> None:
+    values = [0, 1, 23, 24, 255, 256, 65535, 65536, 2**32, 2**53 + 1, 2**64 - 1, -1, -24, -25,
+              -(2**63), b"", b"\x00\xff", bytes(range(24)), "", "a", "Ünïcödé ✓", "x" * 24,
+              True, False, None, [], [1, [2, [3]]], {}, {"b": 1, "a": 2, "aa": 3, "B": 4},
+              {"kind": "vouch", "body": {"request": bytes(8)}, "v": 1, "seq": 7},
+              ["mixed", -7, b"\x01", None, {"z": [True]}]]
+    valid = [{"value": typed(v), "encoding": encode(v).hex()} for v in values]
+    invalid = [
+        ("f93c00", "float (half)"), ("fb3ff0000000000000", "float (double)"),
+        ("c11a514b67b0", "tag 1"), ("c24101", "tag 2 (bignum)"), ("d8184101", "tag 24"),
+        ("5f4101ff", "indefinite-length byte string"), ("7f6161ff", "indefinite-length text"),
+        ("9f01ff", "indefinite-length array"), ("bf616101ff", "indefinite-length map"),
+        ("f7", "undefined"), ("f0", "simple value"), ("1801", "integer not in shortest form"),
+        ("580100", "length not in shortest form"), ("a2616101616102", "duplicate map key"),
+        ("a2616201616101", "map keys out of order"),
+        ("a10101", "integer map key"), ("a1410101", "byte-string map key"),
+        ("0100", "trailing bytes"), ("", "empty"), ("4201", "truncated"),
+        ("3b8000000000000000", "integer below -2**63"), ("61ff", "invalid UTF-8"),
+        ("81" * 17 + "01", "arrays nested 17 deep"),
+    ]
+    invalid = [{"encoding": h, "why": why} for h, why in invalid]
+    write("encoding.json", {
+        "description": "Canonical encoding (encoding.md): each value and its only encoding; "
+                       "then encodings every implementation must refuse.",
+        "valid": valid, "invalid": invalid})
+
+
+# -- primitives -----------------------------------------------------------------------
+
+def hashing() -> None:
+    data = [b"", b"abc", bytes(range(100))]
+    write("hashing.json", {
+        "description": "hash32(purpose, data) = BLAKE2b-256(key=purpose, data); "
+                       "derive_key(key, purpose) = BLAKE2b-256(key=key, purpose); "
+                       "keyed_hash(key, purpose, data, size) = BLAKE2b-size(key=key, purpose || 0x00 || data).",
+        "hash32": [{"purpose": p, "data": d.hex(), "hash": crypto.hash32(p, d).hex()}
+                   for p in ("hramada:v1:entry-hash", "hramada:v1:group-id") for d in data],
+        "derive_key": [{"key": fixed(f"parent {i}").hex(), "purpose": p,
+                        "derived": crypto.derive_key(fixed(f"parent {i}"), p).hex()}
+                       for i in range(2) for p in ("hramada:v1:log-key", "hramada:v1:content-key")],
+        "keyed_hash": [{"key": fixed("label key").hex(), "purpose": "hramada:v1:box-label",
+                        "data": d.hex(), "size": size,
+                        "hash": crypto.keyed_hash(fixed("label key"), "hramada:v1:box-label", d,
+                                                  size).hex()}
+                       for d in data[:2] for size in (8, 32)],
+    })
+
+
+def signatures() -> None:
+    cases = []
+    for i, (purpose, message) in enumerate([("hramada:v1:log-entry", b""),
+                                            ("hramada:v1:item", b"hello"),
+                                            ("hramada:v1:join-request", bytes(range(64)))]):
+        key = crypto.SigningKey.from_seed(fixed(f"signer {i}"))
+        cases.append({"seed": key.seed.hex(), "public": key.public.raw.hex(), "purpose": purpose,
+                      "message": message.hex(),
+                      "signed_bytes": (purpose.encode() + b"\x00" + message).hex(),
+                      "signature": crypto.sign(key, purpose, message).hex()})
+    write("signatures.json", {
+        "description": "Ed25519 (RFC 8032) over purpose || 0x00 || message; "
+                       "signed_bytes is exactly what the Ed25519 signature covers.",
+        "cases": cases})
+
+
+def sealing() -> None:
+    people = [crypto.BoxPrivateKey.from_secret(fixed(f"recipient {i}")) for i in range(3)]
+    eph = fixed("ephemeral")
+    plaintext = fixed("a generation seed")
+    epk, boxes = crypto.seal_many([p.public for p in people], eph, plaintext)
+    write("seal.json", {
+        "description": "seal_many: one ephemeral X25519 key, one crypto_box per recipient with "
+                       "nonce = BLAKE2b-192(ephemeral_public || recipient_public). "
+                       "ephemeral_public || box is libsodium's crypto_box_seal for that recipient.",
+        "ephemeral_secret": eph.hex(), "ephemeral_public": epk.hex(), "plaintext": plaintext.hex(),
+        "recipients": [{"secret": p.raw.hex(), "public": p.public.raw.hex(),
+                        "nonce": crypto._box_nonce(epk, p.public.raw).hex(), "box": b.hex()}
+                       for p, b in zip(people, boxes)]})
+
+
+def aead() -> None:
+    cases = []
+    for i, (plaintext, aad) in enumerate([(b"", b""), (b"hello", b""),
+                                          (bytes(range(80)), b"hramada:v1:item\x00\x01\x00\x00\x00\x00")]):
+        key, nonce = fixed(f"aead key {i}"), fixed(f"aead nonce {i}", 24)
+        cases.append({"key": key.hex(), "nonce": nonce.hex(), "aad": aad.hex(),
+                      "plaintext": plaintext.hex(),
+                      "ciphertext": crypto.encrypt(key, nonce, plaintext, aad).hex()})
+    write("aead.json", {"description": "XChaCha20-Poly1305 (IETF); ciphertext includes the 16-byte tag.",
+                        "cases": cases})
+
+
+def passphrase() -> None:
+    salt = fixed("salt", crypto.SALT_BYTES)
+    ops, mem = sodium.crypto_pwhash_argon2id_OPSLIMIT_MIN, sodium.crypto_pwhash_argon2id_MEMLIMIT_MIN
+    write("passphrase.json", {
+        "description": "passphrase_key: Argon2id v1.3, 32-byte output (small limits here; "
+                       "profiles use libsodium's MODERATE limits).",
+        "cases": [{"passphrase": p, "salt": salt.hex(), "opslimit": ops, "memlimit": mem,
+                   "key": crypto.passphrase_key(p, salt, opslimit=ops, memlimit=mem).hex()}
+                  for p in ("correct horse battery staple", "Жыве Беларусь!")]})
+
+
+def identities_and_wire() -> None:
+    group = fixed("group id", 16)
+    write("identity.json", {
+        "description": "Identities: Ed25519 key from sign_seed, X25519 key from box_secret; "
+                       "fingerprint and safety code (identity.md in keys.md).",
+        "group": group.hex(),
+        "cases": [{**person_json(n), "fingerprint": fingerprint(person(n).public),
+                   "safety_code": safety_code(group, person(n).public)}
+                  for n in ("alice", "bob")]})
+    mailbox = fixed("mailbox", 16)
+    cases = [(mailbox, 1, wire.GENESIS_PREV, b"\xa0"), (mailbox, 2, fixed("prev"), bytes(range(40)))]
+    write("wire.json", {
+        "description": "entry_hash = hash32('hramada:v1:entry-hash', encode([mailbox, seq, prev, ciphertext])); "
+                       "cap_hash = hash32('hramada:v1:cap-hash', cap); base64url without padding.",
+        "entry_hash": [{"mailbox": m.hex(), "seq": s, "prev": p.hex(), "ciphertext": c.hex(),
+                        "encoded": encode([m, s, p, c]).hex(),
+                        "hash": wire.entry_hash(m, s, p, c).hex()} for m, s, p, c in cases],
+        "cap_hash": [{"cap": fixed(f"cap {i}").hex(), "hash": wire.cap_hash(fixed(f"cap {i}")).hex()}
+                     for i in range(2)],
+        "base64url": [{"bytes": b.hex(), "text": wire.b64e(b)}
+                      for b in (b"", b"\xfb", b"\xfb\xff", b"\xfb\xff\xbf", fixed("cap 0"))]})
+
+
+def generations() -> None:
+    gens = [Generation(n, fixed(f"generation {n}")) for n in range(2)]
+    recipients = [person(n).public.box for n in ("alice", "carol")]
+    eph = fixed("rotation ephemeral")
+    block = make_key_block(gens[0], gens[1], recipients, eph)
+    write("keys.json", {
+        "description": "Generation keys derived from the seed (keys.md), commitment, relay "
+                       "capability hash, and one key block from generation 0 to 1.",
+        "generations": [{"number": g.number, "seed": g.seed.hex(), "commitment": g.commitment.hex(),
+                         "log_key": g.log_key.hex(), "content_key": g.content_key.hex(),
+                         "relay_cap": g.relay_cap.hex(), "cap_hash": wire.cap_hash(g.relay_cap).hex(),
+                         "label_key": g.label_key.hex(), "back_key": g.back_key.hex()}
+                        for g in gens],
+        "key_block": {
+            "previous": 0, "new": 1,
+            "recipients": [{"name": n, "box_secret": person(n).boxing.raw.hex(),
+                            "box_public": person(n).public.box.raw.hex(),
+                            "label": box_label(gens[0], person(n).public.box).hex()}
+                           for n in ("alice", "carol")],
+            "ephemeral_secret": eph.hex(),
+            "back_aad": encode(["hramada:v1:prev-seed", 0]).hex(),
+            "encoded": encode(block.to_value()).hex(),
+            "digest": block.digest.hex()}})
+
+
+# -- invitations --------------------------------------------------------------------
+
+def invitation() -> None:
+    secret = inv.InvitationSecret(fixed("invitation secret"))
+    group, mailbox = fixed("group id", 16), fixed("mailbox", 16)
+    code = inv.InvitationCode("https://relay.example", mailbox, group, secret)
+    bob = person("bob")
+    request = inv.make_join_request(group, secret, bob, "bob")
+    guest_nonce = fixed("guest nonce", 24)
+    welcome_gen = Generation(0, fixed("generation 0"))
+    welcome = inv.make_welcome(bob.public.box, fixed("welcome ephemeral"), group,
+                               inv.request_id(request), welcome_gen)
+    write("invitation.json", {
+        "description": "An invitation secret and what derives from it; its text code; a join "
+                       "request; a guest message; a welcome (invitations.md).",
+        "secret": secret.secret.hex(),
+        "derived": {"invite_id": secret.invite_id.hex(), "drop_id": secret.drop_id.hex(),
+                    "drop_cap": secret.drop_cap.hex(),
+                    "drop_cap_hash": wire.cap_hash(secret.drop_cap).hex(),
+                    "sign_public": secret.signing.public.raw.hex(), "box_key": secret.box_key.hex(),
+                    "log_body": encode(secret.log_body()).hex()},
+        "code": {"relay": code.relay, "mailbox": mailbox.hex(), "group": group.hex(),
+                 "payload": encode([1, code.relay, mailbox, group, secret.secret]).hex(),
+                 "text": code.to_text()},
+        "join_request": {"group": group.hex(), "name": "bob", "identity": person_json("bob"),
+                         "signed": request.hex(), "request_id": inv.request_id(request).hex()},
+        "guest_message": {"box_key": secret.box_key.hex(), "nonce": guest_nonce.hex(),
+                          "plaintext": request.hex(),
+                          "message": inv.seal_guest_message(secret.box_key, guest_nonce, request).hex()},
+        "welcome": {"recipient": "bob", "ephemeral_secret": fixed("welcome ephemeral").hex(),
+                    "group": group.hex(), "request": inv.request_id(request).hex(),
+                    "generation": 0, "seed": welcome_gen.seed.hex(), "message": welcome.hex()}})
+
+
+# -- a whole log ----------------------------------------------------------------------
+
+def state_summary(log: GroupLog) -> dict:
+    def member(pk, m):
+        return {"id": pk.hex(), "name": m.name, "role": m.role, "since": m.since, "until": m.until,
+                "request": m.request.hex() if m.request else None,
+                "vouchers": [v.hex() for v in m.vouchers]}
+    return {
+        "group": log.group.hex(), "name": log.name, "vouches_required": log.vouches_required,
+        "head": {"seq": log.head[0], "hash": log.head[1].hex()}, "generation": log.generation,
+        "members": [member(k, m) for k, m in log.members.items()],
+        "former": [member(k, m) for k, m in log.former.items()],
+        "invites": [{"id": k.hex(), "by": i.by.hex(), "seq": i.seq,
+                     "request": i.request.hex() if i.request else None} for k, i in log.invites.items()],
+        "requests": [{"id": k.hex(), "name": r.name, "invite": r.invite.hex(), "seq": r.seq,
+                      "posted_by": r.posted_by.hex(), "vouches": [v.hex() for v in r.vouches],
+                      "status": r.status} for k, r in log.requests.items()],
+        "generations": [{"number": g.number, "commitment": g.commitment.hex(),
+                         "cap_hash": g.cap_hash.hex(), "start": g.start, "end": g.end,
+                         "items_cutoff": g.items_cutoff} for g in log.generations],
+        "ignored": [seq for seq, _ in log.warnings],
+    }
+
+
+def log_and_item() -> None:
+    mailbox = fixed("mailbox", 16)
+    alice, bob, carol = person("alice"), person("bob"), person("carol")
+    people = {"alice": alice, "bob": bob, "carol": carol}
+    first, gen0 = build.create_group(name="Minsk mutual aid", creator=alice, creator_name="alice",
+                                     vouches=2, seed=fixed("generation 0"),
+                                     group_nonce=fixed("group nonce", 16), nonce=fixed("nonce 1", 24))
+    log, keys = GroupLog(mailbox), Keyring(alice.boxing, {0: gen0})
+    steps = []
+
+    def record(new: build.NewEntry, inputs: dict, author: str) -> None:
+        gen = new.new_generation or keys.generations[max(log.generation, 0)]
+        env = Envelope.parse(new.ciphertext)
+        entry, signature = open_entry(env, new.seq, gen)
+        ignored_before = len(log.warnings)
+        log.apply(new.seq, new.prev, new.ciphertext, keys)
+        steps.append({"seq": new.seq, "kind": entry.kind, "author": author, **inputs,
+                      "body": typed(entry.body), "body_encoded": encode(entry.body).hex(),
+                      "generation": gen.number, "prev": new.prev.hex(),
+                      "inner": entry.inner.hex(), "signature": signature.hex(),
+                      "aad": encode(["hramada:v1:log-entry", new.seq]).hex(),
+                      "ciphertext": new.ciphertext.hex(),
+                      "entry_hash": log.hash_at(new.seq).hex(),
+                      "ignored": len(log.warnings) > ignored_before})
+
+    record(first, {"inputs": {"name": "Minsk mutual aid", "creator_name": "alice", "vouches": 2,
+                              "seed": gen0.seed.hex(), "group_nonce": fixed("group nonce", 16).hex(),
+                              "nonce": fixed("nonce 1", 24).hex()}}, "alice")
+
+    def post(author: str, kind: str, body: dict) -> None:
+        nonce = fixed(f"nonce {log.head[0] + 1}", 24)
+        new = build.entry(log, kind, body, author=people[author], keys=keys, nonce=nonce)
+        record(new, {"inputs": {"nonce": nonce.hex()}}, author)
+
+    invitations = {n: inv.InvitationSecret(fixed(f"invitation for {n}")) for n in ("bob", "carol")}
+    requests: dict[str, bytes] = {}
+    post("alice", "invite", invitations["bob"].log_body())
+    requests["bob"] = inv.make_join_request(log.group, invitations["bob"], bob, "bob")
+    post("alice", "request", {"request": requests["bob"]})
+    post("alice", "vouch", {"request": inv.request_id(requests["bob"])})
+    post("alice", "admit", {"request": inv.request_id(requests["bob"]), "role": "member"})
+    post("bob", "invite", invitations["carol"].log_body())
+    requests["carol"] = inv.make_join_request(log.group, invitations["carol"], carol, "carol")
+    post("bob", "request", {"request": requests["carol"]})
+    post("bob", "vouch", {"request": inv.request_id(requests["carol"])})
+    post("alice", "admit", {"request": inv.request_id(requests["carol"]), "role": "member"})  # ignored
+    post("alice", "vouch", {"request": inv.request_id(requests["carol"])})
+    post("alice", "admit", {"request": inv.request_id(requests["carol"]), "role": "member"})
+
+    # carol's welcome, sealed by alice
+    welcome = inv.make_welcome(carol.public.box, fixed("welcome for carol"), log.group,
+                               inv.request_id(requests["carol"]), gen0)
+    # bob posts an item, then alice removes bob (items cut-off: 1, bob's item)
+    item_head = log.head
+    item_nonce = fixed("item nonce", 24)
+    item_id, item_ct = items.seal_item(group=log.group, kind="bulletin",
+                                       body={"title": "Sunday", "text": "Packing parcels at 12:00."},
+                                       author=bob.signing, head=item_head, time=1_767_225_600,
+                                       generation=gen0, nonce=item_nonce)
+    seq = log.head[0] + 1
+    rot = {"seed": fixed("generation 1"), "ephemeral_secret": fixed("rotation ephemeral"),
+           "nonce": fixed(f"nonce {seq}", 24), "items_cutoff": 1}
+    new = build.rotation(log, author=alice, keys=keys, remove=bob.public.id, **rot)
+    record(new, {"inputs": {k: (v.hex() if isinstance(v, bytes) else v) for k, v in rot.items()}
+                 | {"remove": "bob"}}, "alice")
+
+    write("log.json", {
+        "description": "A whole small log (log.md): alice creates a group needing 2 vouches, "
+                       "invites bob (admitted with 1 vouch: only alice can vouch yet), bob invites "
+                       "carol, an admit with 1 of 2 vouches is ignored, carol is admitted, alice "
+                       "removes bob (rotation to generation 1, item cut-off 1). Fold it as alice "
+                       "holding only generation 0; every step must reproduce byte for byte.",
+        "mailbox": mailbox.hex(),
+        "people": {n: person_json(n) for n in people},
+        "invitations": {n: {"secret": s.secret.hex(), "join_request": requests[n].hex(),
+                            "request_id": inv.request_id(requests[n]).hex()}
+                        for n, s in invitations.items()},
+        "steps": steps,
+        "state": state_summary(log),
+        "welcome": {"recipient": "carol", "ephemeral_secret": fixed("welcome for carol").hex(),
+                    "request": inv.request_id(requests["carol"]).hex(), "generation": 0,
+                    "message": welcome.hex()},
+    })
+    # envelope: suite (1) || generation (4) || nonce (24) || AEAD(signature (64) || inner)
+    signed = crypto.decrypt(gen0.content_key, item_ct[5:29], item_ct[29:],
+                            b"hramada:v1:item\x00" + item_ct[:5])
+    write("item.json", {
+        "description": "An item (items.md) by bob in log.json's group, written at head 11 under "
+                       "generation 0 and placed at cursor 1, before the removal's cut-off. Opened "
+                       "against log.json's final state: readable at cursor 1; at cursor 2 (past the "
+                       "cut-off, author removed) a forgery.",
+        "log": "log.json",
+        "author": "bob", "kind": "bulletin", "body": typed({"title": "Sunday",
+                                                            "text": "Packing parcels at 12:00."}),
+        "head": {"seq": item_head[0], "hash": item_head[1].hex()}, "time": 1_767_225_600,
+        "generation": 0, "nonce": item_nonce.hex(),
+        "inner": signed[64:].hex(), "signature": signed[:64].hex(), "signed": signed.hex(),
+        "aad": (b"hramada:v1:item\x00" + item_ct[:5]).hex(),
+        "id": item_id.hex(), "ciphertext": item_ct.hex(),
+        "verdicts": [{"cursor": 1, "result": "ok"}, {"cursor": 2, "result": "forgery"}]})
+
+
+if __name__ == "__main__":
+    encoding()
+    hashing()
+    signatures()
+    sealing()
+    aead()
+    passphrase()
+    identities_and_wire()
+    generations()
+    invitation()
+    log_and_item()
