@@ -132,6 +132,14 @@ def test_nesting_is_limited_on_both_sides():
         encode({"a": nested(16)})
 
 
+def test_an_empty_container_counts_as_a_level():
+    assert decode(bytes.fromhex("81" * 15 + "80")) is not None      # 16 containers
+    assert decode(bytes.fromhex("81" * 15 + "a0")) is not None
+    for data in ("81" * 16 + "80", "81" * 16 + "a0"):                # 17 containers
+        with pytest.raises(EncodingError):
+            decode(bytes.fromhex(data))
+
+
 @pytest.mark.timeout(10)
 def test_absurdly_deep_input_fails_cleanly_and_fast():
     for data in (b"\x81" * 100_000 + b"\x01", b"\x81" * 100_000,
