@@ -5,9 +5,7 @@ from __future__ import annotations
 import datetime
 
 import click
-from rich.progress import BarColumn, Progress, TextColumn
-
-from hramada.cli.common import clean, emit, json_option, out_console, with_profile
+from hramada.cli.common import clean, emit, json_option, out_console, progress_bar, with_profile
 
 
 def register(cli: click.Group) -> None:
@@ -55,13 +53,7 @@ def read(group: str, as_json_: bool) -> None:
 
     Example: hramada read "Mutual aid Tbilisi"
     """
-    with Progress(TextColumn("verifying {task.description}"), BarColumn(),
-                  TextColumn("{task.completed}/{task.total}"), transient=True,
-                  console=out_console.__class__(stderr=True), disable=as_json_) as bar:
-        task = bar.add_task("items", total=None)
-
-        def progress(what: str, done: int, total: int) -> None:
-            bar.update(task, completed=done, total=total)
+    with progress_bar(disabled=as_json_) as progress:
         views = with_profile(lambda h: h.read(group, progress))
 
     def render(v: list) -> None:

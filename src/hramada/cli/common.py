@@ -8,10 +8,12 @@ import os
 import re
 import sys
 from pathlib import Path
-from typing import Any, Awaitable, Callable, TypeVar
+from contextlib import contextmanager
+from typing import Any, Awaitable, Callable, Iterator, TypeVar
 
 import click
 from rich.console import Console
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TaskID, TextColumn, TimeElapsedColumn
 from rich.markup import escape
 from rich.table import Table
 
@@ -24,6 +26,20 @@ err_console = Console(stderr=True)
 out_console = Console()
 
 json_option = click.option("--json", "as_json_", is_flag=True, help="Print JSON instead of a table.")
+
+
+@contextmanager
+def progress_bar(disabled: bool = False) -> Iterator[Callable[[str, int, int], None]]:
+    """A transient progress bar on stderr for long syncs; yields the API's callback."""
+    with Progress(TextColumn("verifying {task.description}"), BarColumn(), MofNCompleteColumn(),
+                  TimeElapsedColumn(), transient=True, console=err_console, disable=disabled) as bar:
+        tasks: dict[str, TaskID] = {}
+
+        def update(what: str, done: int, total: int) -> None:
+            if what not in tasks:
+                tasks[what] = bar.add_task(what, total=total)
+            bar.update(tasks[what], completed=done, total=total)
+        yield update
 
 
 def home() -> Path:

@@ -6,7 +6,7 @@ import json
 
 import click
 
-from hramada.cli.common import clean, emit, home, json_option, out_console, passphrase, table, with_profile
+from hramada.cli.common import progress_bar, clean, emit, home, json_option, out_console, passphrase, table, with_profile
 from hramada.client import Hramada, as_json
 from hramada.client.profile import wipe
 
@@ -39,9 +39,8 @@ def sync(watch: bool, as_json_: bool) -> None:
     if watch:
         return _watch(as_json_)
 
-    async def go(h: Hramada):
-        return await h.sync()
-    infos = with_profile(go)
+    with progress_bar(disabled=as_json_) as progress:
+        infos = with_profile(lambda h: h.sync(progress=progress))
     emit(infos, as_json_, lambda v: table(
         [{**i.__dict__, "alarm": i.alarm or ""} for i in v],
         [("name", "Group"), ("status", "Status"), ("members", "Members"), ("alarm", "Alarm")]))
