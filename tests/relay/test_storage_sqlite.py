@@ -263,3 +263,20 @@ def test_schema_files_split_into_statements():
     assert all(s.rstrip().endswith(";") for s in statements)
     assert any(s.startswith("CREATE TABLE entries") for s in statements)
     assert split_statements("-- only a comment\nSELECT 1 -- trailing\n") == ["SELECT 1"]
+
+
+async def test_an_unexpected_failure_fails_only_its_own_job(store):
+    mb, ch = ids()
+    await store.create_mailbox(mb, ch)
+    # The second item cannot be bound by SQLite: the job fails after its first insert.
+    # Whether or not it shares a transaction with the good jobs, only it fails, and
+    # nothing of it is kept.
+    results = await asyncio.gather(
+        store.append_items(mb, ch, [b"good 1"]),
+        store.append_items(mb, ch, [b"half", object()]),  # type: ignore[list-item]
+        store.append_items(mb, ch, [b"good 2"]),
+        return_exceptions=True)
+    assert isinstance(results[1], sqlite3.Error)
+    assert sorted(r for r in results if isinstance(r, tuple)) == [(1, 1), (2, 2)]
+    page = await store.read_items(mb, ch, 0, 10, BIG)
+    assert sorted(ct for _, ct in page.items) == [b"good 1", b"good 2"] and page.head == 2

@@ -4,8 +4,10 @@ How it runs
 -----------
 * **One writer connection, owned by one thread.** Every write is a job on a queue.
   The writer takes all jobs waiting (up to :data:`MAX_GROUP` at a time), runs them
-  in one ``BEGIN IMMEDIATE`` transaction — each job inside its own ``SAVEPOINT``, so
-  a refused job leaves no trace while its neighbours commit — and commits once.
+  in one ``BEGIN IMMEDIATE`` transaction and commits once. A job makes all its checks
+  before its first write, so a refused job leaves no trace while its neighbours
+  commit; should a job fail unexpectedly, the transaction is rolled back and each job
+  of the group is run again alone, so that only the faulty one fails.
   Under load, one fsync is shared by many requests ("group commit"); alone, a job
   commits at once. Writes are therefore serialized, which is what makes "append at
   head + 1" and capability rotation atomic without any retry logic.
@@ -52,6 +54,7 @@ from hramada.relay.storage.base import (
     MessagesPage,
     RetiredCapability,
     Storage,
+    StorageRefusal,
     Unauthorized,
 )
 from hramada.relay.storage.schema import schema_scripts, split_statements
@@ -184,23 +187,18 @@ class SQLiteStorage(Storage):
             conn.close()
 
     def _run_group(self, conn: sqlite3.Connection, group: list[tuple]) -> None:
-        outcomes: list[tuple[bool, Any, bytes | None]] = []
         try:
-            conn.execute("BEGIN IMMEDIATE")
-            for fn, args, _future, _loop in group:
-                conn.execute("SAVEPOINT job")
-                try:
-                    value, changed = fn(conn, *args)
-                    outcomes.append((True, value, changed))
-                except Exception as exc:
-                    conn.execute("ROLLBACK TO job")
-                    outcomes.append((False, exc, None))
-                conn.execute("RELEASE job")
-            conn.execute("COMMIT")
-        except Exception as exc:  # the transaction failed as a whole: nothing is kept
-            if conn.in_transaction:
-                conn.execute("ROLLBACK")
-            outcomes = [(False, exc, None)] * len(group)
+            outcomes = _transaction(conn, group)
+        except Exception as exc:
+            if len(group) == 1:
+                outcomes = [(False, exc, None)]
+            else:  # find the culprit: run each job alone, so only it fails
+                outcomes = []
+                for job in group:
+                    try:
+                        outcomes += _transaction(conn, [job])
+                    except Exception as alone:
+                        outcomes.append((False, alone, None))
         by_loop: dict[asyncio.AbstractEventLoop, list] = {}
         for (_fn, _args, future, loop), outcome in zip(group, outcomes):
             by_loop.setdefault(loop, []).append((future, outcome))
@@ -312,6 +310,31 @@ class SQLiteStorage(Storage):
 
     async def heads(self, mailbox: bytes, cap_hash: bytes) -> Heads:
         return await self._read(_heads, mailbox, cap_hash)
+
+
+def _transaction(conn: sqlite3.Connection, group: list[tuple]) -> list[tuple[bool, Any, bytes | None]]:
+    """Run jobs in one transaction. A job that raises a :class:`StorageRefusal` before
+    writing anything is refused alone; any other failure (or a refusal after a write)
+    rolls the whole transaction back and is raised."""
+    outcomes: list[tuple[bool, Any, bytes | None]] = []
+    conn.execute("BEGIN IMMEDIATE")
+    try:
+        for fn, args, _future, _loop in group:
+            before = conn.total_changes
+            try:
+                value, changed = fn(conn, *args)
+            except StorageRefusal as refusal:
+                if conn.total_changes != before:
+                    raise RuntimeError("a storage job refused after writing") from refusal
+                outcomes.append((False, refusal, None))
+            else:
+                outcomes.append((True, value, changed))
+        conn.execute("COMMIT")
+    except BaseException:
+        if conn.in_transaction:
+            conn.execute("ROLLBACK")
+        raise
+    return outcomes
 
 
 def _settle_ready(ready: asyncio.Future[None], exc: BaseException | None) -> None:
