@@ -88,9 +88,9 @@ def test_an_item_by_someone_who_never_was_a_member_is_a_forgery(w):
     """The content key leaked (say, a seized device); the item still does not pass."""
     mallory = w.person("mallory")
     bob = w.views["bob"]
-    iid, ct = items.seal_item(group=w.group, kind="bulletin", body={"text": "trust me"},
-                              author=mallory.signing, head=bob.log.head, time=1,
-                              generation=bob.keys.generations[0], nonce=bytes(24))
+    _, ct = items.seal_item(group=w.group, kind="bulletin", body={"text": "trust me"},
+                            author=mallory.signing, head=bob.log.head, time=1,
+                            generation=bob.keys.generations[0], nonce=bytes(24))
     with pytest.raises(ForgeryError, match="not a member"):
         read(w, "alice", 1, ct)
 

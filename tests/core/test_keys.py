@@ -101,7 +101,7 @@ def test_a_tampered_box_does_not_open(rotation):
 
 
 def test_a_sealed_seed_of_the_wrong_size_is_refused(rotation):
-    people, old, new, _ = rotation
+    people, old, _, _ = rotation
     me = people[0]
     epk, (box,) = crypto.seal_many([me.boxing.public], R.bytes(32), b"short seed")
     block = KeyBlock(epk, ((box_label(old, me.boxing.public), box),), b"")

@@ -233,7 +233,7 @@ def _assert_fold_fails(fold, sc, relay):
     raise AssertionError("a tampered log was accepted")
 
 
-@HEAVY
+@settings(HEAVY, max_examples=400)
 @given(params, st.data(), st.sampled_from([fold_as_creator, fold_as_newcomer]))
 def test_flipping_any_byte_of_any_entry_breaks_folding(p, data, fold):
     sc = scenario(*p)

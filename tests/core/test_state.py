@@ -656,7 +656,7 @@ def test_an_entry_of_another_group_is_a_forgery(w):
 
 
 def test_a_broken_chain_is_refused(w):
-    seq, prev, ct = w.forge(w.person("bob"), "vouch", {"request": bytes(8)})
+    seq, _, ct = w.forge(w.person("bob"), "vouch", {"request": bytes(8)})
     assert_unchanged_after_failure(w.log("alice"), w.keys("alice"), (seq, bytes(32), ct),
                                    VerificationError)
 

@@ -59,7 +59,7 @@ class World:
 
     @classmethod
     def create(cls, seed: int | str = 0, *, vouches: int = 2, creator: str = "alice",
-               group_name: str = "Minsk mutual aid") -> "World":
+               group_name: str = "Minsk mutual aid") -> World:
         rand = Rand(seed)
         world = cls(rand, rand.bytes(wire.MAILBOX_ID_BYTES))
         me = world.person(creator)

@@ -28,8 +28,10 @@ RelayItem = tuple[int, bytes]
 
 
 def _check_position(value: object, what: str) -> int:
-    if not isinstance(value, int) or isinstance(value, bool) or value < 1:
-        raise ValueError(f"{what} must be a positive integer")
+    if not isinstance(value, int) or isinstance(value, bool):
+        raise TypeError(f"{what} must be an integer")
+    if value < 1:
+        raise ValueError(f"{what} must be at least 1")
     return value
 
 
@@ -37,7 +39,8 @@ def in_seq_order(received: Iterable[LogEntry]) -> list[LogEntry]:
     """``received`` sorted by ``seq``, exact duplicates dropped.
 
     Raises :class:`ForkError` if two *different* entries claim the same ``seq``
-    (the relay is showing two histories), ``ValueError`` for a malformed entry.
+    (the relay is showing two histories); ``TypeError``/``ValueError`` for a malformed
+    entry.
     Gaps are kept as they are: see :func:`next_entries` for the part that can be
     applied now.
     """
@@ -46,7 +49,7 @@ def in_seq_order(received: Iterable[LogEntry]) -> list[LogEntry]:
         seq, prev, ciphertext = entry
         _check_position(seq, "an entry's seq")
         if not isinstance(prev, bytes) or not isinstance(ciphertext, bytes):
-            raise ValueError("an entry's prev and ciphertext must be bytes")
+            raise TypeError("an entry's prev and ciphertext must be bytes")
         seen = by_seq.get(seq)
         if seen is None:
             by_seq[seq] = (seq, prev, ciphertext)
@@ -87,14 +90,15 @@ def in_cursor_order(received: Iterable[RelayItem]) -> list[RelayItem]:
 
     Raises :class:`ForkError` if the relay served two different items at one cursor
     (an item's cursor decides whether it came before its generation's cut-off, so a
-    relay must not be allowed to change it), ``ValueError`` for a malformed item.
+    relay must not be allowed to change it); ``TypeError``/``ValueError`` for a
+    malformed item.
     """
     by_cursor: dict[int, RelayItem] = {}
     for item in received:
         cursor, ciphertext = item
         _check_position(cursor, "an item's cursor")
         if not isinstance(ciphertext, bytes):
-            raise ValueError("an item's ciphertext must be bytes")
+            raise TypeError("an item's ciphertext must be bytes")
         seen = by_cursor.get(cursor)
         if seen is None:
             by_cursor[cursor] = (cursor, ciphertext)
