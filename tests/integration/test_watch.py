@@ -39,3 +39,4 @@ def test_watch_wakes_on_news_and_times_out_without(relay_process, tmp_path: Path
             await ales.close()
             await hanna.close()
     asyncio.run(go())
+

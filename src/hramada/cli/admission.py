@@ -8,7 +8,7 @@ from hramada.cli.common import clean, emit, json_option, out_console, print_qr, 
 
 
 def register(cli: click.Group) -> None:
-    for command in (invite, join, requests, vouch, admit, remove, rotate):
+    for command in (invite, join, requests, vouch, admit, remove, leave, rotate):
         cli.add_command(command)
 
 
@@ -110,3 +110,17 @@ def rotate(group: str, as_json_: bool) -> None:
     """
     r = with_profile(lambda h: h.rotate(group))
     emit(r, as_json_, lambda r: out_console.print(f"The group key is now generation {r['generation']}."))
+
+
+@click.command()
+@click.argument("group")
+@click.option("--yes", is_flag=True, help="Really leave.")
+def leave(group: str, yes: bool) -> None:
+    """Leave a group; an admin's device rotates the group key when it next syncs.
+
+    Example: hramada leave "Mutual aid Tbilisi" --yes
+    """
+    if not yes:
+        raise click.UsageError("run `hramada leave GROUP --yes` to leave")
+    r = with_profile(lambda h: h.leave(group))
+    out_console.print(f"You have left {clean(r['left'])}.")

@@ -323,6 +323,19 @@ class Hramada:
         return {"removed": target.name, "fingerprint": fingerprint(target.key),
                 "generation": s.log.generation}
 
+    async def leave(self, group: str) -> dict:
+        """Leave a group. An admin's client rotates the key when it next syncs."""
+        s = await self._synced(group)
+        me = s.require_role("admin", "member", "newcomer")
+        admins = [m for m in s.log.members.values() if m.role == "admin"]
+        if me.role == "admin" and len(admins) == 1 and len(s.log.members) > 1:
+            raise PolicyError("you are the group's only admin: make another member admin first")
+        await self._engine(s).append("leave", {})
+        with self.store.transaction():
+            s.record["status"] = "left"
+            s.save(self.store)
+        return {"left": s.name}
+
     async def rotate(self, group: str) -> dict:
         s = await self._synced(group)
         s.require_role("admin")

@@ -77,6 +77,8 @@ class GroupSession:
             raise VerificationError(f"group {self.name!r} is stopped: {self.record['alarm']}")
         if status == "removed":
             raise PolicyError(f"you are no longer a member of {self.name!r}")
+        if status == "left":
+            raise PolicyError(f"you have left {self.name!r}")
         if status == "pending":
             raise PolicyError(f"your request to join {self.name!r} has not been accepted yet "
                               "(run `hramada sync` to check)")

@@ -51,7 +51,7 @@ class Engine:
 
     async def sync(self) -> None:
         s = self.s
-        if s.status in ("alarm", "removed"):
+        if s.status in ("alarm", "removed", "left"):
             return
         try:
             if s.status == "pending":
@@ -61,6 +61,7 @@ class Engine:
             if s.status != "active":
                 return
             await self._flush_outbox()
+            await self._rotate_if_due()
             await self._take_join_requests()
             await self.pull_items()
         except (VerificationError, DecryptionError, EncodingError) as exc:
@@ -137,12 +138,27 @@ class Engine:
             if check is not None:
                 check()
             _, items_head = await self.relay.read_items(s.record["mailbox"], s.cap, 0, 1)
-            ne = build.rotation(s.log, author=s.identity, keys=s.keys, seed=random(32),
+            ne = build.rotation(s.log, author=s.identity, keys=s.keys, seed=random(32), auth_nonce=random(24),
                                 ephemeral_secret=random(32), nonce=random(24),
                                 items_cutoff=items_head, remove=remove)
             if await self._send_entry(ne):
                 return
         raise RelayError("the group's log kept changing under this write; try again")
+
+    async def _rotate_if_due(self) -> None:
+        """Someone left: the first admin to sync rotates the key, so they read nothing new."""
+        s = self.s
+        me = s.me
+        if not s.log.rotation_due or me is None or me.role != "admin":
+            return
+
+        def still_due() -> None:
+            if not s.log.rotation_due:
+                raise _AlreadyDone()
+        try:
+            await self.rotate(check=still_due)
+        except _AlreadyDone:
+            pass
 
     async def _send_entry(self, ne: build.NewEntry) -> bool:
         s = self.s
