@@ -173,18 +173,22 @@ class SQLiteStorage(Storage):
                 if first is None:
                     break
                 group = [first]
-                while len(group) < MAX_GROUP:
-                    try:
-                        job = self._jobs.get_nowait()
-                    except queue.Empty:
-                        break
-                    if job is None:
-                        stopping = True
-                        break
-                    group.append(job)
+                stopping = self._drain(group)
                 self._run_group(conn, group)
         finally:
             conn.close()
+
+    def _drain(self, group: list[tuple]) -> bool:
+        """Add waiting jobs to ``group``; True if the stop sentinel was among them."""
+        while len(group) < MAX_GROUP:
+            try:
+                job = self._jobs.get_nowait()
+            except queue.Empty:
+                return False
+            if job is None:
+                return True
+            group.append(job)
+        return False
 
     def _run_group(self, conn: sqlite3.Connection, group: list[tuple]) -> None:
         try:
