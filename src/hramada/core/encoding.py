@@ -20,6 +20,7 @@ from hramada.errors import EncodingError
 Value = Any  # int | bytes | str | bool | None | list[Value] | dict[str, Value]
 
 _MAX_DEPTH = 16
+_MISSING = object()
 
 
 _ORDER: dict[str, tuple[int, bytes]] = {}
@@ -108,15 +109,28 @@ def expect(condition: object, what: str) -> None:
         raise EncodingError(f"malformed {what}")
 
 
+def _typed(v: object, typ: type) -> bool:
+    return type(v) is typ or (typ is not int and isinstance(v, typ))
+
+
 def fields(value: object, what: str, required: dict[str, type], optional: dict[str, type] | None = None) -> dict:
-    """Check that ``value`` is a map with exactly these keys of these types; return it."""
-    optional = optional or {}
-    expect(isinstance(value, dict), what)
-    keys = set(value)
-    expect(set(required) <= keys <= set(required) | set(optional), what)
-    for key, typ in {**required, **optional}.items():
-        if key in value:
-            v = value[key]
-            ok = isinstance(v, typ) and not (typ is int and isinstance(v, bool))
-            expect(ok, f"{what} (field {key!r})")
+    """Check that ``value`` is a map with exactly these keys of these types; return it.
+    (``bool`` is not an ``int`` here.)"""
+    if type(value) is not dict:
+        raise EncodingError(f"malformed {what}")
+    for key, typ in required.items():
+        v = value.get(key, _MISSING)
+        if v is _MISSING:
+            raise EncodingError(f"malformed {what}")
+        if not _typed(v, typ):
+            raise EncodingError(f"malformed {what} (field {key!r})")
+    extra = len(value) - len(required)
+    if extra:
+        for key, typ in (optional or {}).items():
+            if key in value:
+                if not _typed(value[key], typ):
+                    raise EncodingError(f"malformed {what} (field {key!r})")
+                extra -= 1
+        if extra:
+            raise EncodingError(f"malformed {what}")
     return value

@@ -31,6 +31,8 @@ MAX_TITLE_CHARS = 200
 MAX_TEXT_CHARS = 20_000
 SIGN_PURPOSE = "hramada:v1:item"
 _HEADER = 1 + 4 + crypto.NONCE_BYTES
+_ITEM_FIELDS = {"v": int, "group": bytes, "kind": str, "author": bytes, "head": list, "time": int,
+                "body": dict}
 
 
 class NotYet(Exception):
@@ -126,8 +128,7 @@ def open_item(ciphertext: bytes, cursor: int, log: GroupLog,
     signed = crypto.decrypt(gen.content_key, ciphertext[5:_HEADER], ciphertext[_HEADER:], _aad(ciphertext[:5]))
     expect(len(signed) > crypto.SIG_BYTES, "signed item")
     signature, inner = signed[:crypto.SIG_BYTES], signed[crypto.SIG_BYTES:]
-    v = fields(decode(inner), "item", {"v": int, "group": bytes, "kind": str, "author": bytes,
-                                       "head": list, "time": int, "body": dict})
+    v = fields(decode(inner), "item", _ITEM_FIELDS)
     expect(v["v"] == 1 and v["kind"] in ITEM_KINDS and len(v["author"]) == 32, "item")
     head = v["head"]
     expect(len(head) == 2 and isinstance(head[0], int) and isinstance(head[1], bytes)
@@ -137,7 +138,7 @@ def open_item(ciphertext: bytes, cursor: int, log: GroupLog,
     except ValueError as exc:
         raise EncodingError(f"malformed item: {exc}") from None
     seq, seen = head
-    if seq > log.head[0]:  # first: a log that has not caught up cannot judge the rest
+    if seq > len(log.hashes):  # first: a log that has not caught up cannot judge the rest
         raise NotYet()
     if not crypto.equal(v["group"], log.group):
         raise ForgeryError(f"item at {cursor} belongs to another group")
