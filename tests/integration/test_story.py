@@ -23,6 +23,7 @@ def test_four_people_admission_removal_and_confidentiality(relay_process, tmp_pa
     # a seized relay reveals nothing: no names, group names or texts in its files or output
     blobs = [p.read_bytes() for p in relay.db_path.parent.glob(relay.db_path.name + "*")]
     blobs.append(relay.stdout_text().encode())
+    blobs.append(relay.stderr_text().encode())  # the relay's own log
     for secret in SECRETS:
         for blob in blobs:
             assert secret.encode() not in blob, f"{secret!r} found on the relay"
