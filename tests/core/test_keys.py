@@ -7,18 +7,21 @@ import pytest
 from hramada.core import crypto
 from hramada.core.encoding import encode
 from hramada.core.keys import (Generation, KeyBlock, box_label, check_commitment, commitment,
-                               decode_key_block, make_key_block, open_key_block, walk_back)
+                               decode_key_block, key_block_author, make_key_block, open_key_block,
+                               walk_back)
 from hramada.errors import DecryptionError, EncodingError, ForgeryError, KeyWithheldError
 
-from .world import Rand
+from .world import Rand, authorised
 
 R = Rand("keys")
+GROUP, SEQ = R.bytes(16), 9
+ADMIN = R.identity()
 
 
 def test_every_derived_key_is_distinct():
     gen = Generation(3, R.bytes(32))
     keys = [gen.log_key, gen.content_key, gen.relay_cap, gen.label_key, gen.back_key,
-            gen.commitment, gen.seed]
+            gen.auth_key, gen.commitment, gen.seed]
     assert len(set(keys)) == len(keys)
     assert all(len(k) == 32 for k in keys)
     assert gen.log_key == Generation(0, gen.seed).log_key  # keys depend on the seed only
@@ -42,8 +45,22 @@ def test_commitment_check():
 def rotation():
     people = [R.identity() for _ in range(3)]
     old, new = Generation(4, R.bytes(32)), Generation(5, R.bytes(32))
-    block = make_key_block(old, new, [p.boxing.public for p in people], R.bytes(32))
+    block = make_key_block(old, new, [p.boxing.public for p in people], R.bytes(32),
+                           author=ADMIN.signing, group=GROUP, seq=SEQ, auth_nonce=R.bytes(24))
     return people, old, new, block
+
+
+def block_for(old: Generation, people) -> KeyBlock:
+    """Another key block from ``old``, fairly authorised by the admin."""
+    return make_key_block(old, Generation(old.number + 1, R.bytes(32)),
+                          [p.boxing.public for p in people], R.bytes(32),
+                          author=ADMIN.signing, group=GROUP, seq=SEQ, auth_nonce=R.bytes(24))
+
+
+def reauthorised(block: KeyBlock, previous: Generation, *, signer=ADMIN, group=GROUP, seq=SEQ,
+                 **change) -> KeyBlock:
+    return authorised(block, previous, signer=signer, group=group, seq=seq, nonce=R.bytes(24),
+                      **change)
 
 
 def test_every_recipient_opens_the_new_generation(rotation):
@@ -94,10 +111,12 @@ def test_a_tampered_box_does_not_open(rotation):
     people, old, _, block = rotation
     label, box = block.boxes[0]
     bad = KeyBlock(block.ephemeral, ((label, box[:-1] + bytes([box[-1] ^ 1])),) + block.boxes[1:],
-                   block.back)
+                   block.back, block.auth)
     with pytest.raises(DecryptionError):
         open_key_block(bad, old, people[0].boxing)
     assert bad.digest != block.digest
+    with pytest.raises(ForgeryError):  # and the authorisation no longer matches it
+        key_block_author(bad, old, GROUP, SEQ)
 
 
 def test_a_sealed_seed_of_the_wrong_size_is_refused(rotation):
@@ -119,25 +138,119 @@ def test_a_previous_seed_of_the_wrong_size_is_refused():
 
 def test_key_blocks_only_go_one_generation_forward():
     with pytest.raises(ValueError):
-        make_key_block(Generation(1, R.bytes(32)), Generation(3, R.bytes(32)), [], R.bytes(32))
+        make_key_block(Generation(1, R.bytes(32)), Generation(3, R.bytes(32)), [], R.bytes(32),
+                       author=ADMIN.signing, group=GROUP, seq=SEQ, auth_nonce=R.bytes(24))
 
 
-def test_key_block_round_trips_and_digest_is_over_its_canonical_encoding(rotation):
+def test_key_block_round_trips_and_digest_leaves_out_the_authorisation(rotation):
     _, _, _, block = rotation
     again = decode_key_block(encode(block.to_value()))
     assert again == block
-    assert block.digest == crypto.hash32("hramada:v1:key-block", encode(block.to_value()))
+    assert set(block.to_value()) == {"e", "b", "p", "a"}
+    core = {"e": block.ephemeral, "b": [list(b) for b in block.boxes], "p": block.back}
+    assert block.digest == crypto.hash32("hramada:v1:key-block", encode(core))
+    # the digest is what the authorisation signs, so it cannot cover the authorisation
+    assert KeyBlock(block.ephemeral, block.boxes, block.back, b"other").digest == block.digest
 
 
 @pytest.mark.parametrize("value", [
-    {"e": bytes(32), "b": [], "p": b"", "x": 1},        # unknown field
-    {"e": bytes(31), "b": [], "p": b""},                # short ephemeral key
-    {"e": bytes(32), "b": [[bytes(7), b"box"]], "p": b""},  # short label
-    {"e": bytes(32), "b": [[bytes(8)]], "p": b""},       # box missing
-    {"e": bytes(32), "b": [[bytes(8), "box"]], "p": b""},  # box not bytes
-    {"e": bytes(32), "b": {}, "p": b""},                 # boxes not a list
-    [bytes(32), [], b""],                                # not a map
+    {"e": bytes(32), "b": [], "p": b"", "a": b"", "x": 1},        # unknown field
+    {"e": bytes(32), "b": [], "p": b""},                          # no authorisation
+    {"e": bytes(32), "b": [], "p": b"", "a": "auth"},             # authorisation not bytes
+    {"e": bytes(31), "b": [], "p": b"", "a": b""},                # short ephemeral key
+    {"e": bytes(32), "b": [[bytes(7), b"box"]], "p": b"", "a": b""},  # short label
+    {"e": bytes(32), "b": [[bytes(8)]], "p": b"", "a": b""},       # box missing
+    {"e": bytes(32), "b": [[bytes(8), "box"]], "p": b"", "a": b""},  # box not bytes
+    {"e": bytes(32), "b": {}, "p": b"", "a": b""},                 # boxes not a list
+    [bytes(32), [], b"", b""],                                     # not a map
 ])
 def test_malformed_key_blocks_are_encoding_errors(value):
     with pytest.raises(EncodingError):
         KeyBlock.from_value(value)
+
+
+# -- the authorisation: who rotated, checked with the old generation ---------------------
+
+def test_the_authorisation_names_the_admin_for_anyone_holding_the_old_generation(rotation):
+    _, old, _, block = rotation
+    assert key_block_author(block, old, GROUP, SEQ) == ADMIN.public.id
+    # a member left out of the block can check it too: it needs only the old generation
+    assert key_block_author(decode_key_block(encode(block.to_value())), old, GROUP, SEQ) \
+        == ADMIN.public.id
+    nonce, sealed = block.auth[:24], block.auth[24:]
+    plain = crypto.decrypt(old.auth_key, nonce, sealed,
+                           encode(["hramada:v1:key-block-auth", SEQ]))
+    assert plain == encode([ADMIN.public.id, crypto.sign(
+        ADMIN.signing, "hramada:v1:key-block-auth", encode([GROUP, SEQ, block.digest]))])
+    assert old.auth_key == crypto.derive_key(old.seed, "hramada:v1:key-block-auth")
+
+
+def test_the_authorisation_is_sealed_under_the_old_generation(rotation):
+    _, old, new, block = rotation
+    for wrong in (Generation(old.number, R.bytes(32)), new):
+        with pytest.raises(ForgeryError, match="tampered"):
+            key_block_author(block, wrong, GROUP, SEQ)
+
+
+@pytest.mark.parametrize(("change", "why"), [
+    ({"group": bytes(16)}, "signed for another group"),
+    ({"seq": SEQ + 1}, "signed for another position"),
+    ({"digest": bytes(32)}, "signed over another key block"),
+    ({"sealed_seq": SEQ + 1}, "sealed for another position"),
+])
+def test_an_authorisation_for_another_group_position_or_block_is_a_forgery(rotation, change, why):
+    _, old, _, block = rotation
+    assert key_block_author(reauthorised(block, old), old, GROUP, SEQ) == ADMIN.public.id
+    with pytest.raises(ForgeryError):
+        key_block_author(reauthorised(block, old, **change), old, GROUP, SEQ)
+
+
+def test_the_authorisation_does_not_follow_a_changed_block(rotation):
+    """Keeping an admin's authorisation but changing the boxes it was made for."""
+    people, old, _, block = rotation
+    other = block_for(old, people[:2])
+    for boxes in (block.boxes[:2], other.boxes + block.boxes[2:], block.boxes[::-1]):
+        moved = KeyBlock(block.ephemeral, tuple(boxes), block.back, block.auth)
+        with pytest.raises(ForgeryError):
+            key_block_author(moved, old, GROUP, SEQ)
+    with pytest.raises(ForgeryError):  # and the other way round
+        key_block_author(KeyBlock(other.ephemeral, other.boxes, other.back, block.auth), old,
+                         GROUP, SEQ)
+
+
+def test_any_flipped_byte_of_the_authorisation_is_a_forgery(rotation):
+    _, old, _, block = rotation
+    for i in range(len(block.auth)):
+        auth = block.auth[:i] + bytes([block.auth[i] ^ 0x40]) + block.auth[i + 1:]
+        with pytest.raises(ForgeryError):
+            key_block_author(KeyBlock(block.ephemeral, block.boxes, block.back, auth), old,
+                             GROUP, SEQ)
+
+
+@pytest.mark.parametrize("auth", [b"", bytes(23), bytes(24), bytes(40)])
+def test_a_missing_or_truncated_authorisation_is_a_forgery(rotation, auth):
+    _, old, _, block = rotation
+    with pytest.raises(ForgeryError):
+        key_block_author(KeyBlock(block.ephemeral, block.boxes, block.back, auth), old, GROUP, SEQ)
+
+
+@pytest.mark.parametrize("plaintext", [
+    b"\xff",                                   # not canonical encoding
+    encode([]),                                # not a pair
+    encode([bytes(31), bytes(64)]),            # short signer
+    encode({"a": bytes(32), "s": bytes(64)}),  # a map
+    encode([bytes(32), "signature"]),          # signature not bytes
+    encode([bytes(32), bytes(63)]),            # short signature
+])
+def test_a_malformed_authorisation_is_a_forgery(rotation, plaintext):
+    """Sealed with the right key (only a member holds it) but not what a client writes."""
+    _, old, _, block = rotation
+    with pytest.raises(ForgeryError):
+        key_block_author(reauthorised(block, old, plaintext=plaintext), old, GROUP, SEQ)
+
+
+def test_whoever_signs_is_named(rotation):
+    """The authorisation says who signed; whether they may rotate is the log's call."""
+    people, old, _, block = rotation
+    assert key_block_author(reauthorised(block, old, signer=people[1]), old, GROUP, SEQ) == \
+        people[1].public.id

@@ -519,7 +519,8 @@ def test_a_welcome_from_the_future_is_refused(w):
 def test_rotation_by_a_non_admin_is_a_forgery(w):
     view = w.views["bob"]
     new = build.rotation(view.log, author=view.identity, keys=view.keys, seed=bytes(32),
-                         ephemeral_secret=bytes(range(32)), nonce=bytes(24), items_cutoff=0)
+                         ephemeral_secret=bytes(range(32)), nonce=bytes(24), auth_nonce=bytes(24),
+                         items_cutoff=0)
     assert_unchanged_after_failure(w.log("alice"), w.keys("alice"),
                                    (new.seq, new.prev, new.ciphertext), ForgeryError)
 
@@ -527,15 +528,19 @@ def test_rotation_by_a_non_admin_is_a_forgery(w):
 def test_removal_by_a_non_admin_is_a_forgery(w):
     view = w.views["bob"]
     new = build.rotation(view.log, author=view.identity, keys=view.keys, seed=bytes(32),
-                         ephemeral_secret=bytes(range(32)), nonce=bytes(24), items_cutoff=0,
-                         remove=w.person("alice").public.id)
-    with pytest.raises(KeyWithheldError):  # alice was left out: she cannot even read it
+                         ephemeral_secret=bytes(range(32)), nonce=bytes(24), auth_nonce=bytes(24),
+                         items_cutoff=0, remove=w.person("alice").public.id)
+    # alice was left out and cannot read the entry, but she can tell that no admin
+    # authorised the key block: an alarm, not "you were removed"
+    assert_unchanged_after_failure(w.log("alice"), w.keys("alice"),
+                                   (new.seq, new.prev, new.ciphertext), ForgeryError)
+    with pytest.raises(ForgeryError, match="not signed by an admin"):
         w.log("alice").apply(new.seq, new.prev, new.ciphertext, w.keys("alice"))
     w.join("carol", invited_by="alice", vouchers=["alice", "bob"], admitted_by="alice")
     view = w.views["bob"]
     new = build.rotation(view.log, author=view.identity, keys=view.keys, seed=bytes(32),
-                         ephemeral_secret=bytes(range(32)), nonce=bytes(24), items_cutoff=0,
-                         remove=w.person("alice").public.id)
+                         ephemeral_secret=bytes(range(32)), nonce=bytes(24), auth_nonce=bytes(24),
+                         items_cutoff=0, remove=w.person("alice").public.id)
     assert_unchanged_after_failure(w.log("carol"), w.keys("carol"),
                                    (new.seq, new.prev, new.ciphertext), ForgeryError)
 
@@ -548,12 +553,14 @@ def _rotation_with(w: World, *, body_change=None, recipients=None, block_change=
     new = Generation(old.number + 1, bytes(range(32)))
     if recipients is None:
         recipients = [m.key.box for m in log.members.values()]
-    block = make_key_block(old, new, recipients, bytes(range(1, 33)))
+    seq, prev = log.head
+    block = make_key_block(old, new, recipients, bytes(range(1, 33)),
+                           author=w.person("alice").signing, group=log.group, seq=seq + 1,
+                           auth_nonce=bytes(range(2, 26)))
     if block_change:
         block = block_change(block)
     body = {"commit": new.commitment, "cap": wire.cap_hash(new.relay_cap),
             "keys": block.digest, "items": 0, **(body_change or {})}
-    seq, prev = log.head
     ct = seal_entry(group=log.group, seq=seq + 1, prev=prev, kind=kind, body=body,
                     author=w.person("alice").signing, generation=new, nonce=bytes(24),
                     key_block=block)
@@ -568,7 +575,8 @@ def test_a_correct_hand_made_rotation_applies(w):
 
 def test_a_tampered_key_block_is_a_forgery(w):
     def swap_back(block):
-        return KeyBlock(block.ephemeral, block.boxes, block.back[:-1] + bytes([block.back[-1] ^ 1]))
+        return KeyBlock(block.ephemeral, block.boxes, block.back[:-1] + bytes([block.back[-1] ^ 1]),
+                        block.auth)
     seq, prev, ct = _rotation_with(w)
     env = Envelope.parse(ct)
     tampered = Envelope(env.nonce, env.sealed, swap_back(env.key_block)).to_bytes()
@@ -621,7 +629,9 @@ def test_a_key_block_on_an_ordinary_entry_is_refused(w):
     log, keys = w.log("alice"), w.keys("alice")
     old = keys.generations[0]
     new = Generation(1, bytes(range(32)))
-    block = make_key_block(old, new, [m.key.box for m in log.members.values()], bytes(32))
+    block = make_key_block(old, new, [m.key.box for m in log.members.values()], bytes(32),
+                           author=w.person("alice").signing, group=log.group,
+                           seq=log.head[0] + 1, auth_nonce=bytes(24))
     entry = w.forge(w.person("alice"), "policy", {"vouches": 1}, generation=new,
                     key_block=block)
     assert_unchanged_after_failure(log, keys, entry, VerificationError)

@@ -18,7 +18,8 @@ from hramada.core.encoding import decode, encode
 from hramada.core.entries import Envelope, open_entry
 from hramada.core.identity import Identity, fingerprint, safety_code
 from hramada.core.items import open_item
-from hramada.core.keys import Generation, box_label, make_key_block, walk_back
+from hramada.core.keys import (Generation, box_label, key_block_author, make_key_block,
+                               open_key_block, walk_back)
 from hramada.core.state import GroupLog, Keyring, walk_back_generations
 from hramada.errors import EncodingError, ForgeryError
 
@@ -161,27 +162,45 @@ def test_generation_vectors():
         g = Generation(c["number"], h(c["seed"]))
         gens.append(g)
         assert (g.commitment.hex(), g.log_key.hex(), g.content_key.hex(), g.relay_cap.hex(),
-                wire.cap_hash(g.relay_cap).hex(), g.label_key.hex(), g.back_key.hex()) == \
+                wire.cap_hash(g.relay_cap).hex(), g.label_key.hex(), g.back_key.hex(),
+                g.auth_key.hex()) == \
                (c["commitment"], c["log_key"], c["content_key"], c["relay_cap"], c["cap_hash"],
-                c["label_key"], c["back_key"])
+                c["label_key"], c["back_key"], c["auth_key"])
         # the purpose strings, as keys.md names them
         for field, purpose in (("log_key", "log-key"), ("content_key", "content-key"),
                                ("relay_cap", "relay-cap"), ("label_key", "box-label"),
-                               ("back_key", "prev-seed-key")):
+                               ("back_key", "prev-seed-key"), ("auth_key", "key-block-auth")):
             assert blake2b(f"hramada:v1:{purpose}".encode(), key=g.seed,
                            digest_size=32).hexdigest() == c[field]
         assert blake2b(g.seed, key=b"hramada:v1:seed-commit", digest_size=32).hexdigest() == \
             c["commitment"]
     kb = v["key_block"]
+    a = kb["authorisation"]
+    author = SigningKey.from_seed(h(a["author"]["sign_seed"]))
+    assert author.public.raw.hex() == a["author"]["sign_public"]
     people = [BoxPrivateKey.from_secret(h(r["box_secret"])) for r in kb["recipients"]]
-    block = make_key_block(gens[0], gens[1], [p.public for p in people], h(kb["ephemeral_secret"]))
+    block = make_key_block(gens[0], gens[1], [p.public for p in people], h(kb["ephemeral_secret"]),
+                           author=author, group=h(a["group"]), seq=a["seq"], auth_nonce=h(a["nonce"]))
     assert encode(block.to_value()).hex() == kb["encoded"]
+    assert decode(h(kb["encoded"])) == {**decode(h(kb["digested"])), "a": h(a["auth"])}
     assert block.digest.hex() == kb["digest"]
+    assert crypto.hash32("hramada:v1:key-block", h(kb["digested"])).hex() == kb["digest"]
     for person, r in zip(people, kb["recipients"]):
         assert person.public.raw.hex() == r["box_public"]
         assert box_label(gens[0], BoxPublicKey(h(r["box_public"]))).hex() == r["label"]
+        assert open_key_block(block, gens[0], person).seed == gens[1].seed
     assert encode(["hramada:v1:prev-seed", 0]).hex() == kb["back_aad"]
     assert walk_back(block, gens[1]).seed == gens[0].seed
+    # the authorisation, step by step (keys.md §4)
+    assert encode([h(a["group"]), a["seq"], block.digest]).hex() == a["signed"]
+    assert crypto.sign(author, "hramada:v1:key-block-auth", h(a["signed"])).hex() == a["signature"]
+    assert encode([author.public.raw, h(a["signature"])]).hex() == a["plaintext"]
+    assert encode(["hramada:v1:key-block-auth", a["seq"]]).hex() == a["aad"]
+    assert (h(a["nonce"]) + crypto.encrypt(gens[0].auth_key, h(a["nonce"]), h(a["plaintext"]),
+                                           h(a["aad"]))).hex() == a["auth"] == block.auth.hex()
+    assert sodium.crypto_sign_open(h(a["signature"]) + b"hramada:v1:key-block-auth\x00" + h(a["signed"]),
+                                   author.public.raw) == b"hramada:v1:key-block-auth\x00" + h(a["signed"])
+    assert key_block_author(block, gens[0], h(a["group"]), a["seq"]) == author.public.raw
 
 
 # -- invitations ----------------------------------------------------------------------
@@ -262,7 +281,7 @@ def replay_log(v: dict) -> tuple[GroupLog, Keyring, dict[str, Identity]]:
         elif step["kind"] in ("remove", "rotate"):
             new = build.rotation(log, author=author, keys=keys, seed=h(i["seed"]),
                                  ephemeral_secret=h(i["ephemeral_secret"]), nonce=h(i["nonce"]),
-                                 items_cutoff=i["items_cutoff"],
+                                 auth_nonce=h(i["auth_nonce"]), items_cutoff=i["items_cutoff"],
                                  remove=people[i["remove"]].public.id if "remove" in i else None)
         else:
             new = build.entry(log, step["kind"], untyped(step["body"]), author=author, keys=keys,

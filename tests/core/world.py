@@ -10,11 +10,12 @@ from __future__ import annotations
 import random
 from dataclasses import dataclass, field
 
-from hramada.core import build, items, wire
+from hramada.core import build, crypto, items, wire
 from hramada.core import invitation as inv
-from hramada.core.entries import seal_entry
+from hramada.core.encoding import encode
+from hramada.core.entries import Envelope, seal_entry
 from hramada.core.identity import Identity
-from hramada.core.keys import Generation
+from hramada.core.keys import Generation, KeyBlock
 from hramada.core.state import GroupLog, Keyring, walk_back_generations
 from hramada.errors import DecryptionError
 
@@ -181,14 +182,20 @@ class World:
 
     # -- rotation ------------------------------------------------------------
 
-    def rotate(self, by: str, *, remove: str | None = None,
-               items_cutoff: int | None = None) -> build.NewEntry:
+    def build_rotation(self, by: str, *, remove: str | None = None,
+                       items_cutoff: int | None = None) -> build.NewEntry:
+        """A rotation (or removal) by ``by``, built but not yet on the relay."""
         view = self.views[by]
         cutoff = len(self.item_log) if items_cutoff is None else items_cutoff
-        new = build.rotation(view.log, author=view.identity, keys=view.keys,
-                             seed=self.rand.bytes(32), ephemeral_secret=self.rand.bytes(32),
-                             nonce=self.rand.bytes(24), items_cutoff=cutoff,
-                             remove=None if remove is None else self.person(remove).public.id)
+        return build.rotation(view.log, author=view.identity, keys=view.keys,
+                              seed=self.rand.bytes(32), ephemeral_secret=self.rand.bytes(32),
+                              nonce=self.rand.bytes(24), auth_nonce=self.rand.bytes(24),
+                              items_cutoff=cutoff,
+                              remove=None if remove is None else self.person(remove).public.id)
+
+    def rotate(self, by: str, *, remove: str | None = None,
+               items_cutoff: int | None = None) -> build.NewEntry:
+        new = self.build_rotation(by, remove=remove, items_cutoff=items_cutoff)
         self.publish(new)
         return new
 
@@ -224,6 +231,29 @@ class World:
         for entry in self.relay if relay is None else relay:
             log.apply(*entry, keys)
         return log
+
+
+def authorised(block: KeyBlock, previous: Generation, *, signer: Identity, group: bytes,
+               seq: int, nonce: bytes, digest: bytes | None = None, sealed_seq: int | None = None,
+               plaintext: bytes | None = None) -> KeyBlock:
+    """``block`` with its authorisation made again by hand, as keys.md §4 describes it,
+    so that each part can be wrong on its own: who signs, the group and position signed
+    for, the digest signed, the position it is sealed for, or the sealed bytes."""
+    if plaintext is None:
+        signed = encode([group, seq, block.digest if digest is None else digest])
+        plaintext = encode([signer.public.id,
+                            crypto.sign(signer.signing, "hramada:v1:key-block-auth", signed)])
+    aad = encode(["hramada:v1:key-block-auth", seq if sealed_seq is None else sealed_seq])
+    sealed = crypto.encrypt(previous.auth_key, nonce, plaintext, aad)
+    return KeyBlock(block.ephemeral, block.boxes, block.back, nonce + sealed)
+
+
+def with_key_block(entry: tuple[int, bytes, bytes], change) -> tuple[int, bytes, bytes]:
+    """The relay's ``(seq, prev, ciphertext)`` with ``change(key block)`` in place of its key
+    block; nothing inside the AEAD is touched (what a relay can do)."""
+    seq, prev, ct = entry
+    env = Envelope.parse(ct)
+    return seq, prev, Envelope(env.nonce, env.sealed, change(env.key_block)).to_bytes()
 
 
 def summary(log: GroupLog) -> dict:

@@ -195,14 +195,25 @@ def generations() -> None:
     gens = [Generation(n, fixed(f"generation {n}")) for n in range(2)]
     recipients = [person(n).public.box for n in ("alice", "carol")]
     eph = fixed("rotation ephemeral")
-    block = make_key_block(gens[0], gens[1], recipients, eph)
+    author, group, seq, auth_nonce = person("alice"), fixed("group id", 16), 12, fixed("auth nonce", 24)
+    block = make_key_block(gens[0], gens[1], recipients, eph, author=author.signing, group=group,
+                           seq=seq, auth_nonce=auth_nonce)
+    core = {"e": block.ephemeral, "b": [[lab, box] for lab, box in block.boxes], "p": block.back}
+    signed = encode([group, seq, block.digest])
+    signature = crypto.sign(author.signing, "hramada:v1:key-block-auth", signed)
+    auth_plaintext = encode([author.public.id, signature])
+    auth_aad = encode(["hramada:v1:key-block-auth", seq])
+    assert block.auth == auth_nonce + crypto.encrypt(gens[0].auth_key, auth_nonce, auth_plaintext,
+                                                     auth_aad)
     write("keys.json", {
         "description": "Generation keys derived from the seed (keys.md), commitment, relay "
-                       "capability hash, and one key block from generation 0 to 1.",
+                       "capability hash, and one key block from generation 0 to 1, authorised by "
+                       "alice for entry 12 of a group (sealed under generation 0's auth key).",
         "generations": [{"number": g.number, "seed": g.seed.hex(), "commitment": g.commitment.hex(),
                          "log_key": g.log_key.hex(), "content_key": g.content_key.hex(),
                          "relay_cap": g.relay_cap.hex(), "cap_hash": wire.cap_hash(g.relay_cap).hex(),
-                         "label_key": g.label_key.hex(), "back_key": g.back_key.hex()}
+                         "label_key": g.label_key.hex(), "back_key": g.back_key.hex(),
+                         "auth_key": g.auth_key.hex()}
                         for g in gens],
         "key_block": {
             "previous": 0, "new": 1,
@@ -212,8 +223,16 @@ def generations() -> None:
                            for n in ("alice", "carol")],
             "ephemeral_secret": eph.hex(),
             "back_aad": encode(["hramada:v1:prev-seed", 0]).hex(),
-            "encoded": encode(block.to_value()).hex(),
-            "digest": block.digest.hex()}})
+            "digested": encode(core).hex(),
+            "digest": block.digest.hex(),
+            "authorisation": {
+                "author": {"name": "alice", "sign_seed": author.signing.seed.hex(),
+                           "sign_public": author.public.sign.raw.hex()},
+                "group": group.hex(), "seq": seq, "nonce": auth_nonce.hex(),
+                "signed": signed.hex(), "signature": signature.hex(),
+                "plaintext": auth_plaintext.hex(), "aad": auth_aad.hex(),
+                "auth": block.auth.hex()},
+            "encoded": encode(block.to_value()).hex()}})
 
 
 # -- invitations --------------------------------------------------------------------
@@ -335,7 +354,8 @@ def log_and_item() -> None:
                                        generation=gen0, nonce=item_nonce)
     seq = log.head[0] + 1
     rot = {"seed": fixed("generation 1"), "ephemeral_secret": fixed("rotation ephemeral"),
-           "nonce": fixed(f"nonce {seq}", 24), "items_cutoff": 1}
+           "nonce": fixed(f"nonce {seq}", 24), "auth_nonce": fixed(f"auth nonce {seq}", 24),
+           "items_cutoff": 1}
     new = build.rotation(log, author=alice, keys=keys, remove=bob.public.id, **rot)
     record(new, {"inputs": {k: (v.hex() if isinstance(v, bytes) else v) for k, v in rot.items()}
                  | {"remove": "bob"}}, "alice")
@@ -344,8 +364,9 @@ def log_and_item() -> None:
         "description": "A whole small log (log.md): alice creates a group needing 2 vouches, "
                        "invites bob (admitted with 1 vouch: only alice can vouch yet), bob invites "
                        "carol, an admit with 1 of 2 vouches is ignored, carol is admitted, alice "
-                       "removes bob (rotation to generation 1, item cut-off 1). Fold it as alice "
-                       "holding only generation 0; every step must reproduce byte for byte.",
+                       "removes bob (rotation to generation 1, authorised under generation 0, item "
+                       "cut-off 1). Fold it as alice holding only generation 0; every step must "
+                       "reproduce byte for byte.",
         "mailbox": mailbox.hex(),
         "people": {n: person_json(n) for n in people},
         "invitations": {n: {"secret": s.secret.hex(), "join_request": requests[n].hex(),

@@ -57,7 +57,7 @@ def entry(log: GroupLog, kind: str, body: dict, *, author: Identity, keys: Keyri
 
 
 def rotation(log: GroupLog, *, author: Identity, keys: Keyring, seed: bytes,
-             ephemeral_secret: bytes, nonce: bytes, items_cutoff: int,
+             ephemeral_secret: bytes, nonce: bytes, auth_nonce: bytes, items_cutoff: int,
              remove: bytes | None = None) -> NewEntry:
     """A ``rotate`` entry, or a ``remove`` entry when ``remove`` names a member.
 
@@ -67,12 +67,13 @@ def rotation(log: GroupLog, *, author: Identity, keys: Keyring, seed: bytes,
     previous = keys.generations[log.generation]
     new = Generation(previous.number + 1, seed)
     remaining = [m.key.box for pk, m in log.members.items() if pk != remove]
-    block = make_key_block(previous, new, remaining, ephemeral_secret)
+    seq, prev = log.head
+    block = make_key_block(previous, new, remaining, ephemeral_secret, author=author.signing,
+                           group=log.group, seq=seq + 1, auth_nonce=auth_nonce)
     body: dict = {"commit": new.commitment, "cap": wire.cap_hash(new.relay_cap),
                   "keys": block.digest, "items": items_cutoff}
     if remove is not None:
         body["member"] = remove
-    seq, prev = log.head
     ct = seal_entry(group=log.group, seq=seq + 1, prev=prev,
                     kind="remove" if remove is not None else "rotate", body=body,
                     author=author.signing, generation=new, nonce=nonce, key_block=block)

@@ -16,11 +16,12 @@ from dataclasses import dataclass
 from functools import cached_property
 
 from hramada.core import crypto
-from hramada.core.crypto import BoxPrivateKey, BoxPublicKey
+from hramada.core.crypto import BoxPrivateKey, BoxPublicKey, SigningKey, VerifyKey
 from hramada.core.encoding import decode, encode, expect, fields
-from hramada.errors import ForgeryError, KeyWithheldError
+from hramada.errors import DecryptionError, EncodingError, ForgeryError, KeyWithheldError
 
 SEED_BYTES = 32
+_AUTH_PURPOSE = "hramada:v1:key-block-auth"
 LABEL_BYTES = 8
 _ZERO_NONCE = bytes(crypto.NONCE_BYTES)
 
@@ -58,6 +59,11 @@ class Generation:
         return crypto.derive_key(self.seed, "hramada:v1:box-label")
 
     @cached_property
+    def auth_key(self) -> bytes:
+        """Seals who authorised the key block leaving this generation."""
+        return crypto.derive_key(self.seed, "hramada:v1:key-block-auth")
+
+    @cached_property
     def back_key(self) -> bytes:
         """Encrypts exactly one message: the previous generation's seed."""
         return crypto.derive_key(self.seed, "hramada:v1:prev-seed-key")
@@ -82,18 +88,24 @@ def box_label(previous: Generation, recipient: BoxPublicKey) -> bytes:
 
 @dataclass(frozen=True, slots=True)
 class KeyBlock:
-    """The new seed sealed to each member, and the old seed under the new one."""
+    """The new seed sealed to each member, the old seed under the new one, and — sealed
+    under the *old* generation — who authorised it, so that a member left out can tell
+    a real removal from a relay that damaged their box."""
 
     ephemeral: bytes
     boxes: tuple[tuple[bytes, bytes], ...]  # (label, sealed seed)
     back: bytes
+    auth: bytes = b""
+
+    def _core(self) -> dict:
+        return {"e": self.ephemeral, "b": [[lab, box] for lab, box in self.boxes], "p": self.back}
 
     def to_value(self) -> dict:
-        return {"e": self.ephemeral, "b": [[lab, box] for lab, box in self.boxes], "p": self.back}
+        return {**self._core(), "a": self.auth}
 
     @classmethod
     def from_value(cls, value: object) -> "KeyBlock":
-        v = fields(value, "key block", {"e": bytes, "b": list, "p": bytes})
+        v = fields(value, "key block", {"e": bytes, "b": list, "p": bytes, "a": bytes})
         expect(len(v["e"]) == 32, "key block (ephemeral key)")
         pairs = []
         for pair in v["b"]:
@@ -101,24 +113,51 @@ class KeyBlock:
                    and isinstance(pair[0], bytes) and len(pair[0]) == LABEL_BYTES
                    and isinstance(pair[1], bytes), "key block (box)")
             pairs.append((pair[0], pair[1]))
-        return cls(v["e"], tuple(pairs), v["p"])
+        return cls(v["e"], tuple(pairs), v["p"], v["a"])
 
     @property
     def digest(self) -> bytes:
-        """What the signed rotation entry commits to."""
-        return crypto.hash32("hramada:v1:key-block", encode(self.to_value()))
+        """What the signed rotation entry and the authorisation commit to (all but ``a``)."""
+        return crypto.hash32("hramada:v1:key-block", encode(self._core()))
+
+    @property
+    def labels(self) -> set[bytes]:
+        return {lab for lab, _ in self.boxes}
 
 
 def make_key_block(previous: Generation, new: Generation, recipients: list[BoxPublicKey],
-                   ephemeral_secret: bytes) -> KeyBlock:
-    """Seal ``new`` to every recipient, and ``previous`` under ``new``."""
+                   ephemeral_secret: bytes, *, author: SigningKey, group: bytes, seq: int,
+                   auth_nonce: bytes) -> KeyBlock:
+    """Seal ``new`` to every recipient, ``previous`` under ``new``, and ``author``'s
+    signature over the block (for entry ``seq`` of ``group``) under ``previous``."""
     if new.number != previous.number + 1:
         raise ValueError("a key block goes from one generation to the next")
     epk, boxes = crypto.seal_many(recipients, ephemeral_secret, new.seed)
     labels = [box_label(previous, r) for r in recipients]
     back = crypto.encrypt(new.back_key, _ZERO_NONCE, previous.seed,
                           aad=encode(["hramada:v1:prev-seed", previous.number]))
-    return KeyBlock(epk, tuple(zip(labels, boxes)), back)
+    block = KeyBlock(epk, tuple(zip(labels, boxes)), back)
+    signature = crypto.sign(author, _AUTH_PURPOSE, encode([group, seq, block.digest]))
+    sealed = crypto.encrypt(previous.auth_key, auth_nonce, encode([author.public.raw, signature]),
+                            aad=encode([_AUTH_PURPOSE, seq]))
+    return KeyBlock(epk, block.boxes, back, auth_nonce + sealed)
+
+
+def key_block_author(block: KeyBlock, previous: Generation, group: bytes, seq: int) -> bytes:
+    """Who signed this key block (their member id), checked with the old generation;
+    raises ForgeryError if the block or its authorisation was tampered with."""
+    if len(block.auth) < crypto.NONCE_BYTES:
+        raise ForgeryError(f"entry {seq}: a key rotation without its authorisation")
+    try:
+        v = decode(crypto.decrypt(previous.auth_key, block.auth[:crypto.NONCE_BYTES],
+                                  block.auth[crypto.NONCE_BYTES:], aad=encode([_AUTH_PURPOSE, seq])))
+    except (DecryptionError, EncodingError):
+        raise ForgeryError(f"entry {seq}: a key rotation's authorisation was tampered with") from None
+    if not (isinstance(v, list) and len(v) == 2 and isinstance(v[0], bytes) and len(v[0]) == 32
+            and isinstance(v[1], bytes)):
+        raise ForgeryError(f"entry {seq}: a malformed key rotation authorisation")
+    crypto.verify(VerifyKey(v[0]), _AUTH_PURPOSE, encode([group, seq, block.digest]), v[1])
+    return v[0]
 
 
 def open_key_block(block: KeyBlock, previous: Generation, me: BoxPrivateKey) -> Generation:
