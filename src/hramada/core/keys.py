@@ -156,16 +156,28 @@ def key_block_author(block: KeyBlock, previous: Generation, group: bytes, seq: i
     if not (isinstance(v, list) and len(v) == 2 and isinstance(v[0], bytes) and len(v[0]) == 32
             and isinstance(v[1], bytes)):
         raise ForgeryError(f"entry {seq}: a malformed key rotation authorisation")
-    crypto.verify(VerifyKey(v[0]), _AUTH_PURPOSE, encode([group, seq, block.digest]), v[1])
+    try:
+        crypto.verify(VerifyKey(v[0]), _AUTH_PURPOSE, encode([group, seq, block.digest]), v[1])
+    except ForgeryError:
+        raise ForgeryError(f"entry {seq}: the key rotation's authorisation is not for this key "
+                           "block, group and position") from None
     return v[0]
 
 
 def open_key_block(block: KeyBlock, previous: Generation, me: BoxPrivateKey) -> Generation:
-    """The next generation from my box in ``block``."""
+    """The next generation from my box in ``block``.
+
+    No box with my label: ``KeyWithheldError`` (the caller checks who authorised the
+    block before believing it). A box with my label that does not open with my key was
+    not made by an honest writer for this identity: ``ForgeryError``."""
     label = box_label(previous, me.public)
     for lab, box in block.boxes:
         if crypto.equal(lab, label):
-            seed = crypto.open_sealed(me, block.ephemeral, box)
+            try:
+                seed = crypto.open_sealed(me, block.ephemeral, box)
+            except DecryptionError:
+                raise ForgeryError("the key box labelled for this identity does not open: "
+                                   "the key rotation was tampered with") from None
             if len(seed) != SEED_BYTES:
                 raise ForgeryError("a sealed generation seed has the wrong size")
             return Generation(previous.number + 1, seed)

@@ -1,0 +1,308 @@
+"""Key rotations as each member's device sees them: who authorised the key block, whom
+it was given to, and what a relay that damages it can make a member believe.
+
+A member who finds no box for itself cannot read the rotating entry (it is encrypted
+under the new generation), but it still holds the old generation, so it can open the
+key block's authorisation. It concludes "I was removed" (``KeyWithheldError``) only if
+a current admin signed exactly this key block for this group and position; anything
+else is an alarm (a ``VerificationError``). Members who can open the block also check
+that its signer is the entry's author and that its boxes are labelled for exactly the
+members who remain (keys.md §4, log.md §5.9).
+"""
+
+from __future__ import annotations
+
+import pytest
+
+from hramada.core import wire
+from hramada.core.entries import Envelope, seal_entry
+from hramada.core.keys import Generation, KeyBlock, box_label, make_key_block
+from hramada.errors import (DecryptionError, ForgeryError, KeyWithheldError,
+                            VerificationError)
+
+from .world import World, authorised, summary, with_key_block
+
+MEMBERS = ("alice", "bob", "carol", "dave")
+
+
+@pytest.fixture
+def w() -> World:
+    """alice (admin), bob and carol (members), dave (newcomer); one vouch each."""
+    world = World.create("rotations", vouches=1)
+    for name, role in (("bob", "member"), ("carol", "member"), ("dave", "newcomer")):
+        world.join(name, invited_by="alice", vouchers=["alice"], admitted_by="alice", role=role)
+    return world
+
+
+def refused(w: World, name: str, entry, error: type[Exception]) -> Exception:
+    """``name``'s device refuses ``entry`` with ``error`` and changes nothing."""
+    log, keys = w.log(name), w.keys(name)
+    before, generations = summary(log), dict(keys.generations)
+    with pytest.raises(error) as caught:
+        log.apply(*entry, keys)
+    assert summary(log) == before and keys.generations == generations
+    return caught.value
+
+
+def relay_form(new) -> tuple[int, bytes, bytes]:
+    return new.seq, new.prev, new.ciphertext
+
+
+def key_block_of(new) -> KeyBlock:
+    return Envelope.parse(new.ciphertext).key_block
+
+
+def label(w: World, name: str) -> bytes:
+    """``name``'s box label in the next key block (computable by every member)."""
+    log = w.log("alice")
+    return box_label(w.keys("alice").generations[log.generation], w.person(name).public.box)
+
+
+def flip(data: bytes, i: int = -1) -> bytes:
+    i %= len(data)
+    return data[:i] + bytes([data[i] ^ 0x10]) + data[i + 1:]
+
+
+def by_hand(w: World, recipients: list[str], *, remove: str | None = None,
+            by: str = "alice") -> tuple[int, bytes, bytes]:
+    """A rotation (or removal) by ``by``, correctly signed and authorised, whose new key
+    is sealed to ``recipients`` — right or wrong."""
+    log, keys = w.log(by), w.keys(by)
+    old = keys.generations[log.generation]
+    new = Generation(old.number + 1, w.rand.bytes(32))
+    seq, prev = log.head
+    block = make_key_block(old, new, [w.person(n).public.box for n in recipients],
+                           w.rand.bytes(32), author=w.person(by).signing, group=log.group,
+                           seq=seq + 1, auth_nonce=w.rand.bytes(24))
+    body = {"commit": new.commitment, "cap": wire.cap_hash(new.relay_cap),
+            "keys": block.digest, "items": 0}
+    if remove is not None:
+        body["member"] = w.person(remove).public.id
+    ct = seal_entry(group=log.group, seq=seq + 1, prev=prev,
+                    kind="rotate" if remove is None else "remove", body=body,
+                    author=w.person(by).signing, generation=new, nonce=w.rand.bytes(24),
+                    key_block=block)
+    return seq + 1, prev, ct
+
+
+# -- a relay cannot make a member believe they were removed ----------------------------
+
+def _damage(what: str, block: KeyBlock, mine: int) -> KeyBlock:
+    boxes = list(block.boxes)
+    lab, box = boxes[mine]
+    if what == "my label":
+        boxes[mine] = (flip(lab), box)
+    elif what == "my box":
+        boxes[mine] = (lab, flip(box, 5))
+    elif what == "my box dropped":
+        del boxes[mine]
+    elif what == "ephemeral key":
+        return KeyBlock(flip(block.ephemeral), block.boxes, block.back, block.auth)
+    elif what == "authorisation":
+        return KeyBlock(block.ephemeral, block.boxes, block.back, flip(block.auth, 30))
+    elif what == "authorisation dropped":
+        return KeyBlock(block.ephemeral, block.boxes, block.back, b"")
+    return KeyBlock(block.ephemeral, tuple(boxes), block.back, block.auth)
+
+
+DAMAGE = ("my label", "my box", "my box dropped", "ephemeral key", "authorisation",
+          "authorisation dropped")
+
+
+@pytest.mark.parametrize("remove", [None, "carol"], ids=["rotate", "remove carol"])
+@pytest.mark.parametrize("damage", DAMAGE)
+def test_a_relay_that_damages_a_members_key_box_raises_the_alarm(w, damage, remove):
+    """Before key blocks carried an authorisation, a flipped label made bob's device
+    say "you were removed". Now every device raises the alarm, bob's included."""
+    new = w.build_rotation("alice", remove=remove)
+    mine = [lab for lab, _ in key_block_of(new).boxes].index(label(w, "bob"))
+    entry = with_key_block(relay_form(new), lambda block: _damage(damage, block, mine))
+    error = refused(w, "bob", entry, ForgeryError)
+    assert not isinstance(error, DecryptionError)  # not "removed", not "cannot read"
+    for name in ("alice", "carol", "dave"):
+        # the member being removed is not told "removed" by a damaged block either
+        refused(w, name, entry, ForgeryError)
+    # the genuine entry still applies: bob follows, only a removed carol stops
+    w.publish(new)
+    assert w.log("bob").generation == w.log("alice").generation == 1
+    assert ("carol" in w.views) == (remove is None)
+
+
+def test_a_relay_cannot_hand_a_remaining_members_box_to_the_one_removed(w):
+    """The relay relabels bob's box with carol's label as carol is removed: bob finds
+    no box, carol finds one that is not hers; both raise the alarm."""
+    new = w.build_rotation("alice", remove="carol")
+
+    def relabel(block: KeyBlock) -> KeyBlock:
+        boxes = tuple((label(w, "carol") if lab == label(w, "bob") else lab, box)
+                      for lab, box in block.boxes)
+        return KeyBlock(block.ephemeral, boxes, block.back, block.auth)
+
+    entry = with_key_block(relay_form(new), relabel)
+    for name in MEMBERS:
+        refused(w, name, entry, ForgeryError)
+
+
+def test_a_relay_cannot_replay_an_admins_removal_at_another_position(w):
+    """alice built a removal of bob that never made it into the log (something else
+    was written at its position). The relay keeps its key block and serves it with a
+    later rotation, still under the same generation: the authorisation names the
+    position it was made for, so bob's device raises the alarm."""
+    unsent = w.build_rotation("alice", remove="bob")
+    w.post("alice", "policy", {"vouches": 1})  # what really took that position
+    later = w.build_rotation("alice")
+    entry = with_key_block(relay_form(later), lambda _: key_block_of(unsent))
+    error = refused(w, "bob", entry, ForgeryError)
+    assert f"entry {later.seq}" in str(error)
+    for name in ("alice", "carol", "dave"):  # their boxes open to a seed that is not the entry's
+        refused(w, name, entry, (VerificationError, DecryptionError))
+
+
+# -- a genuine removal -----------------------------------------------------------------
+
+@pytest.mark.parametrize("removed", ["bob", "dave"])
+def test_a_genuine_removal_tells_the_removed_member_so(w, removed):
+    new = w.build_rotation("alice", remove=removed)
+    error = refused(w, removed, relay_form(new), KeyWithheldError)
+    assert "removed" in str(error)
+    # a fresh device of theirs, folding from generation 0, comes to the same answer
+    with pytest.raises(KeyWithheldError):
+        w.fold(removed, relay=[*w.relay, relay_form(new)])
+    w.publish(new)
+    assert removed not in w.views
+    assert all(w.log(n).generation == 1 for n in w.views)
+
+
+def test_a_removal_by_a_second_admin_is_genuine_too(w):
+    w.post("alice", "role", {"member": w.person("carol").public.id, "role": "admin"})
+    new = w.build_rotation("carol", remove="bob")
+    refused(w, "bob", relay_form(new), KeyWithheldError)
+    w.publish(new)
+    assert set(w.views) == {"alice", "carol", "dave"}
+
+
+def test_a_removal_by_a_demoted_admin_is_an_alarm_for_everyone(w):
+    carol = w.person("carol").public.id
+    w.post("alice", "role", {"member": carol, "role": "admin"})
+    w.post("alice", "role", {"member": carol, "role": "member"})
+    new = w.build_rotation("carol", remove="bob")
+    refused(w, "bob", relay_form(new), ForgeryError)
+    for name in ("alice", "carol", "dave"):
+        refused(w, name, relay_form(new), ForgeryError)
+
+
+# -- authorisations that do not belong to the block ------------------------------------
+
+def _reauthorise(w: World, new, **change) -> tuple[int, bytes, bytes]:
+    """``new`` as the relay carries it, its authorisation made again with ``change``."""
+    log = w.log("alice")
+    previous = w.keys("alice").generations[log.generation]
+    args = {"signer": w.person("alice"), "group": log.group, "seq": new.seq, **change}
+    return with_key_block(relay_form(new), lambda block: authorised(
+        block, previous, nonce=w.rand.bytes(24), **args))
+
+
+# case → (the change, given the world and the entry's seq; why bob's device refuses it)
+AUTHORISATIONS = {
+    "the genuine one, made again": (lambda w, seq: {}, None),
+    "signed by a member who is not an admin":
+        (lambda w, seq: {"signer": w.person("carol")}, "not signed by an admin"),
+    "signed by a newcomer": (lambda w, seq: {"signer": w.person("dave")}, "not signed by an admin"),
+    "signed by someone outside the group":
+        (lambda w, seq: {"signer": w.person("mallory")}, "not signed by an admin"),
+    "signed by the admin for the next position":
+        (lambda w, seq: {"seq": seq + 1, "sealed_seq": seq}, "not for this key block"),
+    "signed by the admin for the previous position":
+        (lambda w, seq: {"seq": seq - 1, "sealed_seq": seq}, "not for this key block"),
+    "signed by the admin for another group":
+        (lambda w, seq: {"group": bytes(16)}, "not for this key block"),
+    "signed by the admin over another block digest":
+        (lambda w, seq: {"digest": bytes(32)}, "not for this key block"),
+    "sealed for another position": (lambda w, seq: {"sealed_seq": seq + 1}, "tampered"),
+    "sealed garbage": (lambda w, seq: {"plaintext": b"\xff"}, "tampered"),
+    "sealed a malformed authorisation": (lambda w, seq: {"plaintext": b"\x80"}, "malformed"),
+}
+
+
+@pytest.mark.parametrize("case", AUTHORISATIONS)
+def test_a_key_block_authorised_by_the_wrong_person_or_for_the_wrong_place_is_refused(w, case):
+    change, why = AUTHORISATIONS[case]
+    new = w.build_rotation("alice", remove="bob")
+    entry = _reauthorise(w, new, **change(w, new.seq))
+    if why is None:
+        refused(w, "bob", entry, KeyWithheldError)
+        for name in ("alice", "carol", "dave"):
+            w.log(name).apply(*entry, w.keys(name))
+        return
+    # bob, left out, cannot read the entry: he is told it is forged, not that he is out
+    error = refused(w, "bob", entry, ForgeryError)
+    assert why in str(error)
+    # those who can open the block check the authorisation against the entry's author
+    for name in ("alice", "carol", "dave"):
+        refused(w, name, entry, ForgeryError)
+
+
+def test_an_authorisation_by_another_admin_than_the_entrys_author_is_refused(w):
+    """Members who can read the entry see who wrote it; the authorisation must be theirs."""
+    w.post("alice", "role", {"member": w.person("carol").public.id, "role": "admin"})
+    new = w.build_rotation("alice", remove="bob")
+    entry = _reauthorise(w, new, signer=w.person("carol"))
+    for name in ("alice", "carol", "dave"):
+        with pytest.raises(ForgeryError, match="authorised by someone else"):
+            w.log(name).apply(*entry, w.keys(name))
+
+
+def test_an_authorisation_moved_from_another_key_block_is_refused(w):
+    """alice's genuine authorisation of one block, attached to another of her blocks
+    for the same position."""
+    removal = w.build_rotation("alice", remove="bob")
+    rotation = w.build_rotation("alice")
+    auth = key_block_of(rotation).auth
+    entry = with_key_block(relay_form(removal), lambda b: KeyBlock(b.ephemeral, b.boxes, b.back, auth))
+    for name in MEMBERS:
+        refused(w, name, entry, ForgeryError)
+
+
+# -- the boxes go to exactly the members who remain -----------------------------------
+
+@pytest.mark.parametrize(("recipients", "remove"), [
+    (["alice", "carol", "mallory"], "bob"),       # to an outsider instead of dave
+    (["alice", "alice", "carol"], "bob"),         # alice twice, dave left out
+    (["alice", "bob", "carol", "dave"], "bob"),   # to everyone: bob not removed at all
+    (["alice", "carol"], "bob"),                  # dave left out
+    (["alice", "carol", "dave", "mallory"], None),  # bob left out of a plain rotation
+])
+def test_a_key_block_not_for_exactly_the_remaining_members_is_refused(w, recipients, remove):
+    entry = by_hand(w, recipients, remove=remove)
+    readers = [n for n in MEMBERS if n in recipients and n != remove]
+    assert readers, "someone can open the block"
+    for name in readers:
+        error = refused(w, name, entry, VerificationError)
+        assert "exactly the remaining members" in str(error)
+
+
+def test_boxes_for_the_removed_member_in_place_of_a_remaining_one(w):
+    """Same number of boxes, wrong labels. Everyone who can open the block raises the
+    alarm. dave, left out, sees an admin's authorisation and is told he was removed:
+    the authorisation does not say whom the entry removes (keys.md §8)."""
+    entry = by_hand(w, ["alice", "bob", "carol"], remove="bob")
+    for name in ("alice", "carol"):
+        refused(w, name, entry, VerificationError)
+    refused(w, "dave", entry, KeyWithheldError)
+    # bob, whom the entry removes, got a box: he can read the entry and refuses it too
+    refused(w, "bob", entry, VerificationError)
+
+
+def test_boxes_for_someone_who_left_in_place_of_a_remaining_one(w):
+    w.post("bob", "leave", {})
+    entry = by_hand(w, ["alice", "bob", "carol"])
+    for name in ("alice", "carol"):
+        refused(w, name, entry, VerificationError)
+
+
+def test_the_order_of_the_boxes_does_not_matter(w):
+    entry = by_hand(w, ["dave", "carol", "alice"], remove="bob")
+    for name in ("alice", "carol", "dave"):
+        w.log(name).apply(*entry, w.keys(name))
+        assert w.log(name).generation == 1
+    refused(w, "bob", entry, KeyWithheldError)
