@@ -4,7 +4,9 @@
   with ``EncodingError``;
 * flipping any byte of any entry of a generated log (or of its ``prev``) makes
   folding fail with a verification, decryption or encoding error — never silently
-  accepted, never another exception;
+  accepted, never another exception, and never "you were removed"
+  (``KeyWithheldError``) for a member who was not; flipping any byte of a key block
+  (its authorisation included) does not tell even the member it removes "removed";
 * delivering a log's entries (and its items) in any order, with duplicates, in any
   batches, converges to the same group state (and the same items).
 
@@ -22,10 +24,12 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from hramada.core.encoding import decode, encode
+from hramada.core.entries import Envelope
 from hramada.core.items import NotYet, Stale, open_item
 from hramada.core.order import in_cursor_order, next_entries
 from hramada.core.state import GroupLog, Keyring
-from hramada.errors import DecryptionError, EncodingError, HramadaError, VerificationError
+from hramada.errors import (DecryptionError, EncodingError, HramadaError, KeyWithheldError,
+                            VerificationError)
 
 from .world import World, summary
 
@@ -214,6 +218,30 @@ def fold_as_newcomer(sc: Scenario, relay) -> GroupLog:
     return sc.world.fold_as_newcomer(sc.reader, sc.letter, list(relay)).log
 
 
+def fold_as_removed(sc: Scenario, relay) -> GroupLog:
+    """The device of p0, whom a scenario with ``remove`` removes: its box key and the
+    generation 0 it was welcomed with (every rotation comes after the last admission)."""
+    p0 = sc.world.person("p0")
+    keys = Keyring(p0.boxing, {0: sc.world.keys("alice").generations[0]})
+    log = GroupLog(sc.world.mailbox, sc.world.group)
+    for entry in relay:
+        log.apply(*entry, keys)
+    return log
+
+
+def key_block_spans(ciphertext: bytes) -> tuple[range, range] | None:
+    """Where an envelope's key block, and the key block's authorisation ``"a"``, lie in
+    its bytes (None for an entry without a key block)."""
+    block = Envelope.parse(ciphertext).key_block
+    if block is None:
+        return None
+    encoded = encode(block.to_value())
+    start = ciphertext.find(encoded)
+    auth = ciphertext.find(block.auth, start)
+    assert start >= 0 and auth >= start
+    return range(start, start + len(encoded)), range(auth, auth + len(block.auth))
+
+
 def test_generated_logs_fold_the_same_for_everyone():
     """The generator itself is sound: honest logs fold, for creator and newcomer."""
     for seed in range(3):
@@ -221,11 +249,20 @@ def test_generated_logs_fold_the_same_for_everyone():
         assert summary(fold_as_creator(sc, sc.relay)) == sc.reference
         assert summary(fold_as_newcomer(sc, sc.relay)) == sc.reference
         assert len(sc.reference["warnings"]) >= 0 and sc.reference["generation"] == 2
+        try:
+            fold_as_removed(sc, sc.relay)
+        except KeyWithheldError:
+            pass
+        else:
+            raise AssertionError("the removed member followed the removal")
 
 
 def _assert_fold_fails(fold, sc, relay):
+    """Folding fails with a fold failure, and never says "you were removed"."""
     try:
         fold(sc, relay)
+    except KeyWithheldError as exc:
+        raise AssertionError(f"a tampered log made a device conclude it was removed: {exc}") from None
     except FOLD_FAILURES:
         return
     except Exception as exc:  # noqa: BLE001 (the point: no other type may escape)
@@ -244,6 +281,34 @@ def test_flipping_any_byte_of_any_entry_breaks_folding(p, data, fold):
     bad = ct[:position] + bytes([ct[position] ^ mask]) + ct[position + 1:]
     relay = list(sc.relay)
     relay[index] = (seq, prev, bad)
+    _assert_fold_fails(fold, sc, relay)
+
+
+# Logs with a removal (of p0), and a plain rotation or not.
+rotating_params = st.tuples(st.integers(0, 2**16), st.integers(1, 3), st.integers(1, 3),
+                            st.just(True), st.booleans())
+
+
+@settings(HEAVY, max_examples=300)
+@given(rotating_params, st.data(),
+       st.sampled_from([fold_as_creator, fold_as_newcomer, fold_as_removed]))
+def test_flipping_any_byte_of_a_key_block_breaks_folding_and_never_fakes_a_removal(p, data, fold):
+    """The bytes a relay might aim at: a key block, and above all its authorisation.
+    Everyone's fold fails — including that of the member the rotation removes, who
+    cannot read the entry but must not take a damaged block for their removal."""
+    sc = scenario(*p)
+    rotations = [i for i, (_, _, ct) in enumerate(sc.relay) if key_block_spans(ct)]
+    assert len(rotations) == 1 + p[4]
+    # the removed member never gets past the removal, so only its key block matters to them
+    index = rotations[0] if fold is fold_as_removed else data.draw(st.sampled_from(rotations),
+                                                                    label="rotation")
+    seq, prev, ct = sc.relay[index]
+    block_span, auth_span = key_block_spans(ct)
+    span = data.draw(st.sampled_from([auth_span, auth_span, block_span]), label="span")
+    position = data.draw(st.sampled_from(span), label="byte")
+    mask = data.draw(st.integers(1, 255), label="mask")
+    relay = list(sc.relay)
+    relay[index] = (seq, prev, ct[:position] + bytes([ct[position] ^ mask]) + ct[position + 1:])
     _assert_fold_fails(fold, sc, relay)
 
 
@@ -267,21 +332,29 @@ def test_every_single_byte_of_every_entry_is_protected():
     alice = sc.world.person("alice")
     keys = Keyring(alice.boxing, {0: sc.world.keys("alice").generations[0]})
     log = GroupLog(sc.world.mailbox, sc.world.group)
-    flips = 0
+    flips = auth_flips = 0
     for seq, prev, ct in sc.relay:
         before = (log.head, len(log.warnings), log.generation, len(keys.generations))
+        spans = key_block_spans(ct)
         for position in range(len(ct)):
             bad = ct[:position] + bytes([ct[position] ^ (1 << position % 8)]) + ct[position + 1:]
             try:
                 log.apply(seq, prev, bad, keys)
+            except KeyWithheldError:
+                raise AssertionError(f"entry {seq}: byte {position} flipped and alice's device "
+                                     "concluded she was removed") from None
             except FOLD_FAILURES:
                 flips += 1
+                auth_flips += bool(spans) and position in spans[1]
             else:
                 raise AssertionError(f"entry {seq}: byte {position} flipped and accepted")
             assert (log.head, len(log.warnings), log.generation, len(keys.generations)) == before
         log.apply(seq, prev, ct, keys)
     assert summary(log) == sc.reference
     assert flips == sum(len(ct) for _, _, ct in sc.relay)
+    # the two rotations' authorisations were among the bytes flipped, every one of them
+    auths = [len(Envelope.parse(ct).key_block.auth) for _, _, ct in sc.relay if key_block_spans(ct)]
+    assert len(auths) == 2 and auth_flips == sum(auths) > 0
 
 
 @st.composite
