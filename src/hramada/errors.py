@@ -45,8 +45,9 @@ class DecryptionError(HramadaError):
 
 
 class KeyWithheldError(DecryptionError):
-    """The group key was rotated and this identity was not given the new one: it has
-    been removed from the group (or the relay is withholding its key)."""
+    """An admin removed this identity from the group: the key rotation that removes it
+    (signed by that admin) gives it no share of the new key. Also raised for an identity
+    that left the group, at the first rotation after it left."""
 
 
 class PolicyError(HramadaError):

@@ -174,15 +174,15 @@ def test_malformed_key_blocks_are_encoding_errors(value):
 
 def test_the_authorisation_names_the_admin_for_anyone_holding_the_old_generation(rotation):
     _, old, _, block = rotation
-    assert key_block_author(block, old, GROUP, SEQ) == ADMIN.public.id
+    assert key_block_author(block, old, GROUP, SEQ) == (ADMIN.public.id, b"")
     # a member left out of the block can check it too: it needs only the old generation
     assert key_block_author(decode_key_block(encode(block.to_value())), old, GROUP, SEQ) \
-        == ADMIN.public.id
+        == (ADMIN.public.id, b"")
     nonce, sealed = block.auth[:24], block.auth[24:]
     plain = crypto.decrypt(old.auth_key, nonce, sealed,
                            encode(["hramada:v1:key-block-auth", SEQ]))
-    assert plain == encode([ADMIN.public.id, crypto.sign(
-        ADMIN.signing, "hramada:v1:key-block-auth", encode([GROUP, SEQ, block.digest]))])
+    assert plain == encode([ADMIN.public.id, b"", crypto.sign(
+        ADMIN.signing, "hramada:v1:key-block-auth", encode([GROUP, SEQ, block.digest, b""]))])
     assert old.auth_key == crypto.derive_key(old.seed, "hramada:v1:key-block-auth")
 
 
@@ -201,7 +201,7 @@ def test_the_authorisation_is_sealed_under_the_old_generation(rotation):
 ])
 def test_an_authorisation_for_another_group_position_or_block_is_a_forgery(rotation, change, why):
     _, old, _, block = rotation
-    assert key_block_author(reauthorised(block, old), old, GROUP, SEQ) == ADMIN.public.id
+    assert key_block_author(reauthorised(block, old), old, GROUP, SEQ) == (ADMIN.public.id, b"")
     with pytest.raises(ForgeryError):
         key_block_author(reauthorised(block, old, **change), old, GROUP, SEQ)
 
@@ -236,12 +236,18 @@ def test_a_missing_or_truncated_authorisation_is_a_forgery(rotation, auth):
 
 
 @pytest.mark.parametrize("plaintext", [
-    b"\xff",                                   # not canonical encoding
-    encode([]),                                # not a pair
-    encode([bytes(31), bytes(64)]),            # short signer
-    encode({"a": bytes(32), "s": bytes(64)}),  # a map
-    encode([bytes(32), "signature"]),          # signature not bytes
-    encode([bytes(32), bytes(63)]),            # short signature
+    b"\xff",                                              # not canonical encoding
+    encode([]),                                           # not a triple
+    encode([bytes(32), bytes(64)]),                       # the pair it was before it named the removed
+    encode([bytes(32), b"", bytes(64), b""]),             # one too many
+    encode([bytes(31), b"", bytes(64)]),                  # short signer
+    encode([bytes(32), bytes(31), bytes(64)]),            # short removed member
+    encode([bytes(32), bytes(33), bytes(64)]),            # long removed member
+    encode([bytes(32), None, bytes(64)]),                 # removed member not bytes
+    encode([bytes(32), "", bytes(64)]),                   # removed member a text
+    encode({"a": bytes(32), "r": b"", "s": bytes(64)}),   # a map
+    encode([bytes(32), b"", "signature"]),                # signature not bytes
+    encode([bytes(32), b"", bytes(63)]),                  # short signature
 ])
 def test_a_malformed_authorisation_is_a_forgery(rotation, plaintext):
     """Sealed with the right key (only a member holds it) but not what a client writes."""
@@ -254,4 +260,48 @@ def test_whoever_signs_is_named(rotation):
     """The authorisation says who signed; whether they may rotate is the log's call."""
     people, old, _, block = rotation
     assert key_block_author(reauthorised(block, old, signer=people[1]), old, GROUP, SEQ) == \
-        people[1].public.id
+        (people[1].public.id, b"")
+
+
+# -- the authorisation names whom the rotation removes -----------------------------------
+
+def test_the_authorisation_names_the_member_a_removal_removes():
+    people, gone = [R.identity() for _ in range(2)], R.identity()
+    old, new = Generation(4, R.bytes(32)), Generation(5, R.bytes(32))
+    block = make_key_block(old, new, [p.boxing.public for p in people], R.bytes(32),
+                           author=ADMIN.signing, group=GROUP, seq=SEQ, auth_nonce=R.bytes(24),
+                           removed=gone.public.id)
+    # whoever is left out (the one removed, or anyone else) reads whom it removes
+    assert key_block_author(block, old, GROUP, SEQ) == (ADMIN.public.id, gone.public.id)
+    plain = crypto.decrypt(old.auth_key, block.auth[:24], block.auth[24:],
+                           encode(["hramada:v1:key-block-auth", SEQ]))
+    assert plain == encode([ADMIN.public.id, gone.public.id, crypto.sign(
+        ADMIN.signing, "hramada:v1:key-block-auth",
+        encode([GROUP, SEQ, block.digest, gone.public.id]))])
+    # made again by hand, it is the same authorisation
+    assert key_block_author(reauthorised(block, old, removed=gone.public.id), old, GROUP, SEQ) \
+        == (ADMIN.public.id, gone.public.id)
+
+
+@pytest.mark.parametrize(("signed_for", "named"), [
+    ("gone", ""), ("", "gone"), ("gone", "other"),
+], ids=["removal named as a plain rotation", "plain rotation named as a removal",
+        "another member named"])
+def test_the_removed_member_cannot_be_changed_after_signing(rotation, signed_for, named):
+    """Whoever holds the old generation could reseal the authorisation: the member it
+    names must be the one the admin signed for."""
+    _, old, _, block = rotation
+    ids = {"": b"", "gone": R.identity().public.id, "other": R.identity().public.id}
+    signature = crypto.sign(ADMIN.signing, "hramada:v1:key-block-auth",
+                            encode([GROUP, SEQ, block.digest, ids[signed_for]]))
+    plaintext = encode([ADMIN.public.id, ids[named], signature])
+    with pytest.raises(ForgeryError, match="not for this key block"):
+        key_block_author(reauthorised(block, old, plaintext=plaintext), old, GROUP, SEQ)
+
+
+@pytest.mark.parametrize("removed", [bytes(31), bytes(33), bytes(1)])
+def test_a_key_block_removes_a_member_id_or_no_one(removed):
+    old = Generation(1, R.bytes(32))
+    with pytest.raises(ValueError):
+        make_key_block(old, Generation(2, R.bytes(32)), [], R.bytes(32), author=ADMIN.signing,
+                       group=GROUP, seq=SEQ, auth_nonce=R.bytes(24), removed=removed)

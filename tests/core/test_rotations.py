@@ -4,10 +4,11 @@ it was given to, and what a relay that damages it can make a member believe.
 A member who finds no box for itself cannot read the rotating entry (it is encrypted
 under the new generation), but it still holds the old generation, so it can open the
 key block's authorisation. It concludes "I was removed" (``KeyWithheldError``) only if
-a current admin signed exactly this key block for this group and position; anything
-else is an alarm (a ``VerificationError``). Members who can open the block also check
-that its signer is the entry's author and that its boxes are labelled for exactly the
-members who remain (keys.md §4, log.md §5.9).
+a current admin signed exactly this key block for this group and position, and for
+the removal of this very member; anything else is an alarm (a ``VerificationError``).
+Members who can open the block also check that its signer is the entry's author, that
+it names the member the entry removes (no one for a plain rotation) and that its boxes
+are labelled for exactly the members who remain (keys.md §4, log.md §5.9).
 """
 
 from __future__ import annotations
@@ -16,7 +17,7 @@ import pytest
 
 from hramada.core import wire
 from hramada.core.entries import Envelope, seal_entry
-from hramada.core.keys import Generation, KeyBlock, box_label, make_key_block
+from hramada.core.keys import Generation, KeyBlock, box_label, key_block_author, make_key_block
 from hramada.errors import (DecryptionError, ForgeryError, KeyWithheldError,
                             VerificationError)
 
@@ -65,15 +66,16 @@ def flip(data: bytes, i: int = -1) -> bytes:
 
 def by_hand(w: World, recipients: list[str], *, remove: str | None = None,
             by: str = "alice") -> tuple[int, bytes, bytes]:
-    """A rotation (or removal) by ``by``, correctly signed and authorised, whose new key
-    is sealed to ``recipients`` — right or wrong."""
+    """A rotation (or removal) by ``by``, correctly signed and authorised (for the
+    removal of ``remove``), whose new key is sealed to ``recipients`` — right or wrong."""
     log, keys = w.log(by), w.keys(by)
     old = keys.generations[log.generation]
     new = Generation(old.number + 1, w.rand.bytes(32))
     seq, prev = log.head
     block = make_key_block(old, new, [w.person(n).public.box for n in recipients],
                            w.rand.bytes(32), author=w.person(by).signing, group=log.group,
-                           seq=seq + 1, auth_nonce=w.rand.bytes(24))
+                           seq=seq + 1, auth_nonce=w.rand.bytes(24),
+                           removed=b"" if remove is None else w.person(remove).public.id)
     body = {"commit": new.commitment, "cap": wire.cap_hash(new.relay_cap),
             "keys": block.digest, "items": 0}
     if remove is not None:
@@ -163,6 +165,10 @@ def test_a_relay_cannot_replay_an_admins_removal_at_another_position(w):
 @pytest.mark.parametrize("removed", ["bob", "dave"])
 def test_a_genuine_removal_tells_the_removed_member_so(w, removed):
     new = w.build_rotation("alice", remove=removed)
+    # the authorisation, which the removed member can open, names alice and them
+    previous = w.keys(removed).generations[w.log(removed).generation]
+    assert key_block_author(key_block_of(new), previous, w.group, new.seq) == \
+        (w.person("alice").public.id, w.person(removed).public.id)
     error = refused(w, removed, relay_form(new), KeyWithheldError)
     assert "removed" in str(error)
     # a fresh device of theirs, folding from generation 0, comes to the same answer
@@ -193,11 +199,13 @@ def test_a_removal_by_a_demoted_admin_is_an_alarm_for_everyone(w):
 
 # -- authorisations that do not belong to the block ------------------------------------
 
-def _reauthorise(w: World, new, **change) -> tuple[int, bytes, bytes]:
-    """``new`` as the relay carries it, its authorisation made again with ``change``."""
+def _reauthorise(w: World, new, *, removes: str | None, **change) -> tuple[int, bytes, bytes]:
+    """``new`` as the relay carries it, its authorisation made again — by default
+    alice's, for the removal of ``removes`` (no one if None) — with ``change``."""
     log = w.log("alice")
     previous = w.keys("alice").generations[log.generation]
-    args = {"signer": w.person("alice"), "group": log.group, "seq": new.seq, **change}
+    args = {"signer": w.person("alice"), "group": log.group, "seq": new.seq,
+            "removed": b"" if removes is None else w.person(removes).public.id, **change}
     return with_key_block(relay_form(new), lambda block: authorised(
         block, previous, nonce=w.rand.bytes(24), **args))
 
@@ -228,7 +236,7 @@ AUTHORISATIONS = {
 def test_a_key_block_authorised_by_the_wrong_person_or_for_the_wrong_place_is_refused(w, case):
     change, why = AUTHORISATIONS[case]
     new = w.build_rotation("alice", remove="bob")
-    entry = _reauthorise(w, new, **change(w, new.seq))
+    entry = _reauthorise(w, new, removes="bob", **change(w, new.seq))
     if why is None:
         refused(w, "bob", entry, KeyWithheldError)
         for name in ("alice", "carol", "dave"):
@@ -246,7 +254,7 @@ def test_an_authorisation_by_another_admin_than_the_entrys_author_is_refused(w):
     """Members who can read the entry see who wrote it; the authorisation must be theirs."""
     w.post("alice", "role", {"member": w.person("carol").public.id, "role": "admin"})
     new = w.build_rotation("alice", remove="bob")
-    entry = _reauthorise(w, new, signer=w.person("carol"))
+    entry = _reauthorise(w, new, removes="bob", signer=w.person("carol"))
     for name in ("alice", "carol", "dave"):
         with pytest.raises(ForgeryError, match="authorised by someone else"):
             w.log(name).apply(*entry, w.keys(name))
@@ -279,16 +287,27 @@ def test_a_key_block_not_for_exactly_the_remaining_members_is_refused(w, recipie
     for name in readers:
         error = refused(w, name, entry, VerificationError)
         assert "exactly the remaining members" in str(error)
+    # those left out: the member the entry removes is told so (it is removed, whatever
+    # the block does to the others); a remaining member left out raises the alarm
+    for name in (n for n in MEMBERS if n not in recipients):
+        if name == remove:
+            refused(w, name, entry, KeyWithheldError)
+        else:
+            error = refused(w, name, entry, VerificationError)
+            assert "does not remove it" in str(error)
 
 
 def test_boxes_for_the_removed_member_in_place_of_a_remaining_one(w):
     """Same number of boxes, wrong labels. Everyone who can open the block raises the
-    alarm. dave, left out, sees an admin's authorisation and is told he was removed:
-    the authorisation does not say whom the entry removes (keys.md §8)."""
+    alarm, and so does dave, left out: the authorisation says the block removes bob,
+    not him. (Before authorisations named whom they remove, dave was told he had been
+    removed.)"""
     entry = by_hand(w, ["alice", "bob", "carol"], remove="bob")
     for name in ("alice", "carol"):
         refused(w, name, entry, VerificationError)
-    refused(w, "dave", entry, KeyWithheldError)
+    error = refused(w, "dave", entry, VerificationError)
+    assert "left out of a key rotation that does not remove it" in str(error)
+    assert not isinstance(error, (DecryptionError, ForgeryError))
     # bob, whom the entry removes, got a box: he can read the entry and refuses it too
     refused(w, "bob", entry, VerificationError)
 
@@ -296,8 +315,74 @@ def test_boxes_for_the_removed_member_in_place_of_a_remaining_one(w):
 def test_boxes_for_someone_who_left_in_place_of_a_remaining_one(w):
     w.post("bob", "leave", {})
     entry = by_hand(w, ["alice", "bob", "carol"])
-    for name in ("alice", "carol"):
+    for name in ("alice", "carol", "bob"):  # bob, gone, got a box: he reads the entry too
+        error = refused(w, name, entry, VerificationError)
+        assert "exactly the remaining members" in str(error)
+    error = refused(w, "dave", entry, VerificationError)
+    assert "does not remove it" in str(error)
+
+
+# -- a member left out by mistake raises the alarm -------------------------------------
+
+def test_a_plain_rotation_that_leaves_a_member_out_raises_that_members_alarm(w):
+    """An admin's faulty client seals the new key to everyone but dave, removing no
+    one. dave cannot read the entry, but the authorisation he can open says it removes
+    no one: he raises the alarm instead of believing he was removed."""
+    entry = by_hand(w, ["alice", "bob", "carol"])
+    error = refused(w, "dave", entry, VerificationError)
+    assert "left out of a key rotation that does not remove it" in str(error)
+    assert not isinstance(error, (DecryptionError, ForgeryError))
+    with pytest.raises(VerificationError, match="does not remove it"):  # a fresh fold too
+        w.fold("dave", relay=[*w.relay, entry])
+    for name in ("alice", "bob", "carol"):
         refused(w, name, entry, VerificationError)
+
+
+# (the entry removes, the authorisation names)
+NAMED = {
+    "a removal of bob, authorised as a plain rotation": ("bob", None),
+    "a removal of bob, authorised as the removal of carol": ("bob", "carol"),
+    "a removal of bob, authorised as the removal of alice": ("bob", "alice"),
+    "a plain rotation, authorised as the removal of bob": (None, "bob"),
+    "a plain rotation, authorised as the removal of an outsider": (None, "mallory"),
+}
+
+
+@pytest.mark.parametrize("case", NAMED)
+def test_an_authorisation_naming_another_removal_than_the_entry_is_refused(w, case):
+    """alice signed the key block, but for another removal than the entry's (a faulty
+    client; a relay cannot reseal it). Everyone who can open the block compares the two
+    and refuses it; the member the entry removes, left out, is not told "removed"."""
+    removes, named = NAMED[case]
+    new = w.build_rotation("alice", remove=removes)
+    entry = _reauthorise(w, new, removes=named)
+    for name in (n for n in MEMBERS if n != removes):
+        error = refused(w, name, entry, ForgeryError)
+        assert "authorised for another removal" in str(error)
+    if removes is not None:
+        error = refused(w, removes, entry, VerificationError)
+        assert "does not remove it" in str(error)
+        assert not isinstance(error, DecryptionError)
+    # the genuine entry still applies
+    w.publish(new)
+    assert set(w.views) == set(MEMBERS) - {removes}
+    assert all(w.log(n).generation == 1 for n in w.views)
+
+
+def test_a_member_who_left_is_left_out_of_the_next_rotation_without_an_alarm(w):
+    """bob left; alice's next rotation removes no one and gives him no key. In his own
+    state he is no longer a member, so his device stops there: no alarm. It still
+    checks that an admin authorised the block."""
+    w.post("bob", "leave", {})
+    new = w.build_rotation("alice")
+    forged = _reauthorise(w, new, removes=None, signer=w.person("carol"))
+    refused(w, "bob", forged, ForgeryError)
+    error = refused(w, "bob", relay_form(new), KeyWithheldError)
+    assert "left the group" in str(error)
+    with pytest.raises(KeyWithheldError):  # a fresh fold of his comes to the same answer
+        w.fold("bob", relay=[*w.relay, relay_form(new)])
+    w.publish(new)
+    assert set(w.views) == {"alice", "carol", "dave"}
 
 
 def test_the_order_of_the_boxes_does_not_matter(w):

@@ -45,9 +45,10 @@ def assert_ignored(w: World, author: str, kind: str, body: dict, reason: str) ->
     assert state_without_position(log) == before
 
 
-def assert_unchanged_after_failure(log: GroupLog, keys: Keyring, entry, error) -> None:
+def assert_unchanged_after_failure(log: GroupLog, keys: Keyring, entry, error,
+                                   match: str | None = None) -> None:
     before, gens = summary(log), dict(keys.generations)
-    with pytest.raises(error):
+    with pytest.raises(error, match=match):
         log.apply(*entry, keys)
     assert summary(log) == before and keys.generations == gens
 
@@ -547,16 +548,18 @@ def test_removal_by_a_non_admin_is_a_forgery(w):
 
 def _rotation_with(w: World, *, body_change=None, recipients=None, block_change=None,
                    kind="rotate"):
-    """A rotation by alice, built by hand so that one part of it can be wrong."""
+    """A rotation by alice, built by hand so that one part of it can be wrong. Its key
+    block is authorised for the removal of the body's ``member`` (if a 32-byte one)."""
     log, keys = w.log("alice"), w.keys("alice")
     old = keys.generations[log.generation]
     new = Generation(old.number + 1, bytes(range(32)))
     if recipients is None:
         recipients = [m.key.box for m in log.members.values()]
     seq, prev = log.head
+    removed = (body_change or {}).get("member", b"") if kind == "remove" else b""
     block = make_key_block(old, new, recipients, bytes(range(1, 33)),
                            author=w.person("alice").signing, group=log.group, seq=seq + 1,
-                           auth_nonce=bytes(range(2, 26)))
+                           auth_nonce=bytes(range(2, 26)), removed=removed)
     if block_change:
         block = block_change(block)
     body = {"commit": new.commitment, "cap": wire.cap_hash(new.relay_cap),
@@ -594,20 +597,21 @@ def test_a_rotation_whose_seed_does_not_match_its_commitment_is_a_forgery(w):
     assert_unchanged_after_failure(w.log("alice"), w.keys("alice"), entry, ForgeryError)
 
 
-@pytest.mark.parametrize(("change", "error"), [
-    ({"member": bytes(32)}, VerificationError),   # not a member
-    ({}, EncodingError),                          # names nobody
+@pytest.mark.parametrize(("change", "error", "why"), [
+    ({"member": bytes(32)}, VerificationError, "not a member"),
+    ({}, EncodingError, "malformed remove entry"),  # names nobody
 ])
-def test_removing_someone_who_is_not_a_member_is_refused(w, change, error):
+def test_removing_someone_who_is_not_a_member_is_refused(w, change, error, why):
     entry = _rotation_with(w, kind="remove", body_change=change)
-    assert_unchanged_after_failure(w.log("alice"), w.keys("alice"), entry, error)
+    assert_unchanged_after_failure(w.log("alice"), w.keys("alice"), entry, error, why)
 
 
 def test_removing_oneself_is_refused(w):
     alice = w.person("alice").public.id
     entry = _rotation_with(w, kind="remove", body_change={"member": alice},
                            recipients=[w.person("bob").public.box])
-    assert_unchanged_after_failure(w.log("bob"), w.keys("bob"), entry, VerificationError)
+    assert_unchanged_after_failure(w.log("bob"), w.keys("bob"), entry, VerificationError,
+                                   "not a member")
 
 
 def test_a_rotation_with_a_negative_cut_off_is_refused(w):

@@ -235,13 +235,14 @@ class World:
 
 def authorised(block: KeyBlock, previous: Generation, *, signer: Identity, group: bytes,
                seq: int, nonce: bytes, digest: bytes | None = None, sealed_seq: int | None = None,
-               plaintext: bytes | None = None) -> KeyBlock:
+               plaintext: bytes | None = None, removed: bytes = b"") -> KeyBlock:
     """``block`` with its authorisation made again by hand, as keys.md §4 describes it,
     so that each part can be wrong on its own: who signs, the group and position signed
-    for, the digest signed, the position it is sealed for, or the sealed bytes."""
+    for, the digest signed, whom it removes (``b""``: no one), the position it is sealed
+    for, or the sealed bytes."""
     if plaintext is None:
-        signed = encode([group, seq, block.digest if digest is None else digest])
-        plaintext = encode([signer.public.id,
+        signed = encode([group, seq, block.digest if digest is None else digest, removed])
+        plaintext = encode([signer.public.id, removed,
                             crypto.sign(signer.signing, "hramada:v1:key-block-auth", signed)])
     aad = encode(["hramada:v1:key-block-auth", seq if sealed_seq is None else sealed_seq])
     sealed = crypto.encrypt(previous.auth_key, nonce, plaintext, aad)

@@ -69,7 +69,8 @@ def rotation(log: GroupLog, *, author: Identity, keys: Keyring, seed: bytes,
     remaining = [m.key.box for pk, m in log.members.items() if pk != remove]
     seq, prev = log.head
     block = make_key_block(previous, new, remaining, ephemeral_secret, author=author.signing,
-                           group=log.group, seq=seq + 1, auth_nonce=auth_nonce)
+                           group=log.group, seq=seq + 1, auth_nonce=auth_nonce,
+                           removed=remove or b"")
     body: dict = {"commit": new.commitment, "cap": wire.cap_hash(new.relay_cap),
                   "keys": block.digest, "items": items_cutoff}
     if remove is not None:

@@ -127,9 +127,12 @@ class KeyBlock:
 
 def make_key_block(previous: Generation, new: Generation, recipients: list[BoxPublicKey],
                    ephemeral_secret: bytes, *, author: SigningKey, group: bytes, seq: int,
-                   auth_nonce: bytes) -> KeyBlock:
+                   auth_nonce: bytes, removed: bytes = b"") -> KeyBlock:
     """Seal ``new`` to every recipient, ``previous`` under ``new``, and ``author``'s
-    signature over the block (for entry ``seq`` of ``group``) under ``previous``."""
+    signature over the block (for entry ``seq`` of ``group``, removing the member
+    ``removed``, or no one if empty) under ``previous``."""
+    if removed and len(removed) != 32:
+        raise ValueError("removed must be a member id or empty")
     if new.number != previous.number + 1:
         raise ValueError("a key block goes from one generation to the next")
     epk, boxes = crypto.seal_many(recipients, ephemeral_secret, new.seed)
@@ -137,15 +140,17 @@ def make_key_block(previous: Generation, new: Generation, recipients: list[BoxPu
     back = crypto.encrypt(new.back_key, _ZERO_NONCE, previous.seed,
                           aad=encode(["hramada:v1:prev-seed", previous.number]))
     block = KeyBlock(epk, tuple(zip(labels, boxes)), back)
-    signature = crypto.sign(author, _AUTH_PURPOSE, encode([group, seq, block.digest]))
-    sealed = crypto.encrypt(previous.auth_key, auth_nonce, encode([author.public.raw, signature]),
+    signature = crypto.sign(author, _AUTH_PURPOSE, encode([group, seq, block.digest, removed]))
+    sealed = crypto.encrypt(previous.auth_key, auth_nonce, encode([author.public.raw, removed, signature]),
                             aad=encode([_AUTH_PURPOSE, seq]))
     return KeyBlock(epk, block.boxes, back, auth_nonce + sealed)
 
 
-def key_block_author(block: KeyBlock, previous: Generation, group: bytes, seq: int) -> bytes:
-    """Who signed this key block (their member id), checked with the old generation;
-    raises ForgeryError if the block or its authorisation was tampered with."""
+def key_block_author(block: KeyBlock, previous: Generation, group: bytes, seq: int
+                     ) -> tuple[bytes, bytes]:
+    """Who signed this key block and whom it removes (member ids; ``b""`` for no one),
+    checked with the old generation; raises ForgeryError if the block or its
+    authorisation was tampered with."""
     if len(block.auth) < crypto.NONCE_BYTES:
         raise ForgeryError(f"entry {seq}: a key rotation without its authorisation")
     try:
@@ -153,15 +158,16 @@ def key_block_author(block: KeyBlock, previous: Generation, group: bytes, seq: i
                                   block.auth[crypto.NONCE_BYTES:], aad=encode([_AUTH_PURPOSE, seq])))
     except (DecryptionError, EncodingError):
         raise ForgeryError(f"entry {seq}: a key rotation's authorisation was tampered with") from None
-    if not (isinstance(v, list) and len(v) == 2 and isinstance(v[0], bytes) and len(v[0]) == 32
-            and isinstance(v[1], bytes)):
+    if not (isinstance(v, list) and len(v) == 3 and all(isinstance(x, bytes) for x in v)
+            and len(v[0]) == 32 and len(v[1]) in (0, 32)):
         raise ForgeryError(f"entry {seq}: a malformed key rotation authorisation")
+    author, removed, signature = v
     try:
-        crypto.verify(VerifyKey(v[0]), _AUTH_PURPOSE, encode([group, seq, block.digest]), v[1])
+        crypto.verify(VerifyKey(author), _AUTH_PURPOSE, encode([group, seq, block.digest, removed]), signature)
     except ForgeryError:
         raise ForgeryError(f"entry {seq}: the key rotation's authorisation is not for this key "
                            "block, group and position") from None
-    return v[0]
+    return author, removed
 
 
 def open_key_block(block: KeyBlock, previous: Generation, me: BoxPrivateKey) -> Generation:

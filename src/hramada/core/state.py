@@ -205,10 +205,18 @@ class GroupLog:
         try:
             new = open_key_block(envelope.key_block, current, keys.me)
         except KeyWithheldError:
-            # Left out for real (an admin signed the block) — or a relay damaged our box?
-            author = key_block_author(envelope.key_block, current, self.group, seq)
+            # Removed for real (an admin signed a block that removes *me*) — or did a
+            # relay damage my box, or an admin's client leave the wrong person out?
+            author, removed = key_block_author(envelope.key_block, current, self.group, seq)
             if author not in self.members or self.members[author].role != "admin":
                 raise ForgeryError(f"entry {seq}: a key rotation not signed by an admin") from None
+            mine = [pk for pk, m in self.members.items() if crypto.equal(m.key.box.raw, keys.me.public.raw)]
+            if not mine:  # this identity left the group: no rotation after that is for it
+                raise KeyWithheldError(f"entry {seq}: this identity left the group; the key "
+                                       "rotation after it gives it no key") from None
+            if removed not in mine:
+                raise VerificationError(f"entry {seq}: this identity was left out of a key rotation "
+                                        "that does not remove it") from None
             raise
         return new, new
 
@@ -252,8 +260,11 @@ class GroupLog:
             raise VerificationError(f"entry {entry.seq}: key generations out of order")
         check_commitment(generation, b["commit"])
         previous = keys.generations[self.generation]
-        if not crypto.equal(key_block_author(block, previous, self.group, entry.seq), entry.author):
+        signer, removed = key_block_author(block, previous, self.group, entry.seq)
+        if not crypto.equal(signer, entry.author):
             raise ForgeryError(f"entry {entry.seq}: the key block was authorised by someone else")
+        if removed != (b["member"] if entry.kind == "remove" else b""):
+            raise ForgeryError(f"entry {entry.seq}: the key block was authorised for another removal")
         remaining = dict(self.members)
         if entry.kind == "remove":
             target = remaining.pop(b["member"], None)
