@@ -179,8 +179,11 @@ def test_generation_vectors():
     author = SigningKey.from_seed(h(a["author"]["sign_seed"]))
     assert author.public.raw.hex() == a["author"]["sign_public"]
     people = [BoxPrivateKey.from_secret(h(r["box_secret"])) for r in kb["recipients"]]
+    removed = h(a["removed"]["member_id"])
+    assert len(removed) == 32
     block = make_key_block(gens[0], gens[1], [p.public for p in people], h(kb["ephemeral_secret"]),
-                           author=author, group=h(a["group"]), seq=a["seq"], auth_nonce=h(a["nonce"]))
+                           author=author, group=h(a["group"]), seq=a["seq"], auth_nonce=h(a["nonce"]),
+                           removed=removed)
     assert encode(block.to_value()).hex() == kb["encoded"]
     assert decode(h(kb["encoded"])) == {**decode(h(kb["digested"])), "a": h(a["auth"])}
     assert block.digest.hex() == kb["digest"]
@@ -192,15 +195,15 @@ def test_generation_vectors():
     assert encode(["hramada:v1:prev-seed", 0]).hex() == kb["back_aad"]
     assert walk_back(block, gens[1]).seed == gens[0].seed
     # the authorisation, step by step (keys.md §4)
-    assert encode([h(a["group"]), a["seq"], block.digest]).hex() == a["signed"]
+    assert encode([h(a["group"]), a["seq"], block.digest, removed]).hex() == a["signed"]
     assert crypto.sign(author, "hramada:v1:key-block-auth", h(a["signed"])).hex() == a["signature"]
-    assert encode([author.public.raw, h(a["signature"])]).hex() == a["plaintext"]
+    assert encode([author.public.raw, removed, h(a["signature"])]).hex() == a["plaintext"]
     assert encode(["hramada:v1:key-block-auth", a["seq"]]).hex() == a["aad"]
     assert (h(a["nonce"]) + crypto.encrypt(gens[0].auth_key, h(a["nonce"]), h(a["plaintext"]),
                                            h(a["aad"]))).hex() == a["auth"] == block.auth.hex()
     assert sodium.crypto_sign_open(h(a["signature"]) + b"hramada:v1:key-block-auth\x00" + h(a["signed"]),
                                    author.public.raw) == b"hramada:v1:key-block-auth\x00" + h(a["signed"])
-    assert key_block_author(block, gens[0], h(a["group"]), a["seq"]) == author.public.raw
+    assert key_block_author(block, gens[0], h(a["group"]), a["seq"]) == (author.public.raw, removed)
 
 
 # -- invitations ----------------------------------------------------------------------

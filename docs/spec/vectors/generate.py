@@ -196,19 +196,22 @@ def generations() -> None:
     recipients = [person(n).public.box for n in ("alice", "carol")]
     eph = fixed("rotation ephemeral")
     author, group, seq, auth_nonce = person("alice"), fixed("group id", 16), 12, fixed("auth nonce", 24)
+    removed = person("bob").public.id
     block = make_key_block(gens[0], gens[1], recipients, eph, author=author.signing, group=group,
-                           seq=seq, auth_nonce=auth_nonce)
+                           seq=seq, auth_nonce=auth_nonce, removed=removed)
     core = {"e": block.ephemeral, "b": [[lab, box] for lab, box in block.boxes], "p": block.back}
-    signed = encode([group, seq, block.digest])
+    signed = encode([group, seq, block.digest, removed])
     signature = crypto.sign(author.signing, "hramada:v1:key-block-auth", signed)
-    auth_plaintext = encode([author.public.id, signature])
+    auth_plaintext = encode([author.public.id, removed, signature])
     auth_aad = encode(["hramada:v1:key-block-auth", seq])
     assert block.auth == auth_nonce + crypto.encrypt(gens[0].auth_key, auth_nonce, auth_plaintext,
                                                      auth_aad)
     write("keys.json", {
         "description": "Generation keys derived from the seed (keys.md), commitment, relay "
-                       "capability hash, and one key block from generation 0 to 1, authorised by "
-                       "alice for entry 12 of a group (sealed under generation 0's auth key).",
+                       "capability hash, and one key block from generation 0 to 1 for alice and "
+                       "carol, authorised by alice for entry 12 of a group as the removal of bob "
+                       "(sealed under generation 0's auth key). For a plain rotation, 'removed' "
+                       "is the empty byte string.",
         "generations": [{"number": g.number, "seed": g.seed.hex(), "commitment": g.commitment.hex(),
                          "log_key": g.log_key.hex(), "content_key": g.content_key.hex(),
                          "relay_cap": g.relay_cap.hex(), "cap_hash": wire.cap_hash(g.relay_cap).hex(),
@@ -229,6 +232,7 @@ def generations() -> None:
                 "author": {"name": "alice", "sign_seed": author.signing.seed.hex(),
                            "sign_public": author.public.sign.raw.hex()},
                 "group": group.hex(), "seq": seq, "nonce": auth_nonce.hex(),
+                "removed": {"name": "bob", "member_id": removed.hex()},
                 "signed": signed.hex(), "signature": signature.hex(),
                 "plaintext": auth_plaintext.hex(), "aad": auth_aad.hex(),
                 "auth": block.auth.hex()},
