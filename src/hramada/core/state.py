@@ -323,6 +323,10 @@ class GroupLog:
             return "invitation already used"
         if req.key.id in self.members:
             return "already a member"
+        if req.key.id in self.former:
+            return "that identity was a member already"
+        if self._box_key_taken(req.key.box.raw):
+            return "its box key belongs to someone else"
         invite.request = req.id
         self.requests[req.id] = Request(req.id, req.name, req.key, invite.id, entry.seq, entry.author)
         return None
@@ -353,10 +357,16 @@ class GroupLog:
             return f"{have} of {need} vouches"
         if req.key.id in self.members or req.key.id in self.former:
             return "that identity was a member already"
+        if self._box_key_taken(req.key.box.raw):
+            return "its box key belongs to someone else"
         req.status = "admitted"
         self.members[req.key.id] = Member(req.name, req.key, b["role"], since=entry.seq,
                                           request=req.id, vouchers=tuple(self.valid_vouches(req)))
         return None
+
+    def _box_key_taken(self, box: bytes) -> bool:
+        """Box keys are unique in a group (they label each member's share of a new key)."""
+        return any(crypto.equal(m.key.box.raw, box) for m in (*self.members.values(), *self.former.values()))
 
     def _leave(self, entry: Entry, author: Member) -> str | None:
         fields(entry.body, "leave entry", {})
