@@ -13,7 +13,9 @@ Rules it keeps:
 
 from __future__ import annotations
 
+import asyncio
 import time
+from concurrent.futures import ThreadPoolExecutor
 from typing import Callable
 
 import nacl.utils
@@ -29,6 +31,7 @@ from hramada.errors import (DecryptionError, EncodingError, ForkError, HramadaEr
 Progress = Callable[[str, int, int], None]  # (what, done, total)
 PAGE = 1000
 MAX_PENDING = 1000  # items waiting for log entries the relay has not shown yet
+_POOL = ThreadPoolExecutor(max_workers=1, thread_name_prefix="hramada-verify")  # the second core
 
 
 def random(n: int) -> bytes:
@@ -179,41 +182,70 @@ class Engine:
     # -- items --------------------------------------------------------------------
 
     async def pull_items(self) -> int:
+        """Fetch, verify, decrypt and store new items, page by page. The next page is
+        fetched while this one is verified, on two threads (libsodium releases the GIL)."""
         s = self.s
-        got = 0
-        while True:
-            batch, head = await self.relay.read_items(s.record["mailbox"], s.cap, s.record["items"], PAGE)
-            pending = [tuple(p) for p in s.record.get("pending_items", [])]
-            if not batch and not pending:
-                return got
-            still, rows = [], []
-            for cursor, ct in pending + batch:
+        mailbox, got = s.record["mailbox"], 0
+        fetch: asyncio.Future | None = asyncio.ensure_future(
+            self.relay.read_items(mailbox, s.cap, s.record["items"], PAGE))
+        try:
+            while fetch is not None:
+                batch, head = await fetch
+                fetch = None
+                if batch and batch[-1][0] < head:
+                    fetch = asyncio.ensure_future(self.relay.read_items(mailbox, s.cap, batch[-1][0], PAGE))
+                pending = [(c, ct) for c, ct in s.record.get("pending_items", [])]
+                if not batch and not pending:
+                    return got
+                outcomes = await asyncio.to_thread(self._open_items, pending + batch)
+                still, rows = [], []
+                for (cursor, ct), outcome in zip(pending + batch, outcomes):
+                    if isinstance(outcome, items_mod.NotYet):
+                        still.append([cursor, ct])
+                    elif isinstance(outcome, items_mod.Stale):
+                        if outcome.item.author == s.identity.public.id:  # ours lost a race: send again
+                            self.store.add_outbox(s.ref, {"t": "item", "kind": outcome.item.kind,
+                                                          "body": outcome.item.body, "id": b"", "ct": b"",
+                                                          "gen": -1})
+                    elif isinstance(outcome, Exception):
+                        raise outcome
+                    else:
+                        rows.append((cursor, {"id": outcome.id, "kind": outcome.kind, "author": outcome.author,
+                                              "time": outcome.time, "body": outcome.body,
+                                              "gen": outcome.generation}))
+                if len(still) > MAX_PENDING:
+                    raise ForkError(f"the relay serves {len(still)} items that refer to log entries "
+                                    "or keys it does not show")
+                with self.store.transaction():
+                    self.store.add_items(s.ref, rows)
+                    s.record["pending_items"] = still
+                    if batch:
+                        s.record["items"] = batch[-1][0]
+                    s.save(self.store)
+                got += len(rows)
+                self.progress("items", s.record["items"], head)
+            return got
+        finally:
+            if fetch is not None:
+                fetch.cancel()
+
+    def _open_items(self, received: list[tuple[int, bytes]]) -> list[object]:
+        """Open each item; the outcome is the item, or the exception it raised (in order)."""
+        s = self.s
+
+        def open_all(chunk: list[tuple[int, bytes]]) -> list[object]:
+            out: list[object] = []
+            for cursor, ct in chunk:
                 try:
-                    item = items_mod.open_item(ct, cursor, s.log, s.keys.generations)
-                except items_mod.NotYet:
-                    still.append([cursor, ct])
-                    continue
-                except items_mod.Stale as stale:
-                    if stale.item.author == s.identity.public.id:  # ours lost a race: send again
-                        self.store.add_outbox(s.ref, {"t": "item", "kind": stale.item.kind,
-                                                      "body": stale.item.body, "id": b"", "ct": b"",
-                                                      "gen": -1})
-                    continue
-                rows.append((cursor, {"id": item.id, "kind": item.kind, "author": item.author,
-                                      "time": item.time, "body": item.body, "gen": item.generation}))
-            if len(still) > MAX_PENDING:
-                raise ForkError(f"the relay serves {len(still)} items that refer to log entries "
-                                "or keys it does not show")
-            with self.store.transaction():
-                self.store.add_items(s.ref, rows)
-                s.record["pending_items"] = still
-                if batch:
-                    s.record["items"] = batch[-1][0]
-                s.save(self.store)
-            got += len(rows)
-            self.progress("items", s.record["items"], head)
-            if not batch or batch[-1][0] >= head:
-                return got
+                    out.append(items_mod.open_item(ct, cursor, s.log, s.keys.generations))
+                except (HramadaError, items_mod.NotYet, items_mod.Stale) as exc:
+                    out.append(exc)
+            return out
+        if len(received) < 64:
+            return open_all(received)
+        half = len(received) // 2
+        second = _POOL.submit(open_all, received[half:])
+        return open_all(received[:half]) + second.result()
 
     async def post_item(self, kind: str, body: dict) -> bytes:
         """Queue an item and send it; returns its id."""
