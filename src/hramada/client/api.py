@@ -146,9 +146,9 @@ class Hramada:
         return GroupSession.load(self.store, matches[0])
 
     async def _synced(self, group: str, progress: Progress | None = None) -> GroupSession:
+        """The group, synced; the engine keeps the session it syncs up to date."""
         session = self._find(group)
         await self._engine(session, progress).sync()
-        session = self._find(session.group_id.hex())
         session.require_active()
         return session
 
@@ -198,11 +198,11 @@ class Hramada:
             try:
                 await self._engine(s, progress).sync()
             except RelayError as exc:
-                info = self._info(self._find(s.group_id.hex()))
+                info = self._info(s)
                 info.alarm = info.alarm or f"relay unreachable: {exc}"
                 out.append(info)
                 continue
-            out.append(self._info(self._find(s.group_id.hex())))
+            out.append(self._info(s))
         return out
 
     async def watch(self, timeout: int = 25) -> list[GroupInfo]:
@@ -253,7 +253,7 @@ class Hramada:
         ref = self.store.add_group(record)
         session = GroupSession.load(self.store, ref)
         await self._engine(session).sync()
-        return JoinInfo(c.group.hex(), rid.hex(), self._find(c.group.hex()).status)
+        return JoinInfo(c.group.hex(), rid.hex(), session.status)
 
     def _request(self, s: GroupSession, rid: str):
         try:
