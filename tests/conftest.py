@@ -145,3 +145,24 @@ def relay_process(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Callable
     yield start
     for relay in started:
         relay.stop()
+
+
+# ==================================================================================
+# Client: bringing a person into a group the way the CLI does it.
+# ==================================================================================
+
+async def _bring_in(admin: Any, newcomer: Any, group: str, vouchers: tuple = ()) -> str:
+    """``admin`` invites ``newcomer``; ``admin`` and ``vouchers`` vouch; ``admin`` admits;
+    the newcomer syncs. Returns the join request id."""
+    join = await newcomer.join((await admin.invite(group))["code"])
+    for person in (admin, *vouchers):
+        await person.vouch(group, join.request)
+    await admin.admit(group, join.request)
+    await newcomer.sync()
+    return join.request
+
+
+@pytest.fixture
+def bring_in() -> Callable[..., Awaitable[str]]:
+    """``await bring_in(admin, newcomer, group, vouchers=(...))``: the whole admission."""
+    return _bring_in

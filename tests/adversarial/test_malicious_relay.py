@@ -44,15 +44,17 @@ class LyingRelay(httpx.AsyncBaseTransport):
         await self.inner.aclose()
 
 
-async def _two_members(url: str, tmp: Path, liar: LyingRelay) -> tuple[Hramada, Hramada, str]:
-    ales = Hramada.init(tmp / "ales", "a", "Ales")
-    hanna = Hramada.init(tmp / "hanna", "h", "Hanna", transport=liar)
-    g = (await ales.create_group("Circle", url, vouches=1)).group
-    join = await hanna.join((await ales.invite(g))["code"])
-    await ales.vouch(g, join.request)
-    await ales.admit(g, join.request)
-    await hanna.sync()
-    return ales, hanna, g
+@pytest.fixture
+def two_members(bring_in):
+    """``await two_members(url, tmp, liar)``: Ales's group with Hanna in it, Hanna's
+    client talking to the relay through ``liar``."""
+    async def make(url: str, tmp: Path, liar: LyingRelay) -> tuple[Hramada, Hramada, str]:
+        ales = Hramada.init(tmp / "ales", "a", "Ales")
+        hanna = Hramada.init(tmp / "hanna", "h", "Hanna", transport=liar)
+        g = (await ales.create_group("Circle", url, vouches=1)).group
+        await bring_in(ales, hanna, g)
+        return ales, hanna, g
+    return make
 
 
 def _flip(entry: dict, index: int = 10) -> None:
@@ -91,12 +93,12 @@ def _replay_old(body: dict) -> dict:
 
 @pytest.mark.parametrize("attack", [_flip_first, _drop_first, _swap, _replay_old],
                          ids=["flipped-byte", "dropped-entry", "reordered", "replayed-old-entry"])
-def test_tampered_log_is_detected(relay_process, tmp_path: Path, attack: Rewrite) -> None:
+def test_tampered_log_is_detected(relay_process, two_members, tmp_path: Path, attack: Rewrite) -> None:
     relay = relay_process()
 
     async def go() -> None:
         liar = LyingRelay()
-        ales, hanna, g = await _two_members(relay.url, tmp_path, liar)
+        ales, hanna, g = await two_members(relay.url, tmp_path, liar)
         try:
             REPLAY["entry"] = (await _raw_log(relay.url, ales, g))[1]
             for _ in range(3):
@@ -115,12 +117,12 @@ def test_tampered_log_is_detected(relay_process, tmp_path: Path, attack: Rewrite
     asyncio.run(go())
 
 
-def test_rolled_back_log_is_detected(relay_process, tmp_path: Path) -> None:
+def test_rolled_back_log_is_detected(relay_process, two_members, tmp_path: Path) -> None:
     relay = relay_process()
 
     async def go() -> None:
         liar = LyingRelay()
-        ales, hanna, g = await _two_members(relay.url, tmp_path, liar)
+        ales, hanna, g = await two_members(relay.url, tmp_path, liar)
         try:
             for _ in range(2):
                 await ales.invite(g)
@@ -158,11 +160,11 @@ async def _inject_item(url: str, h: Hramada, g: str, ciphertext: bytes) -> None:
         assert r.status_code == 201
 
 
-def test_item_signed_by_non_member_is_rejected(relay_process, tmp_path: Path) -> None:
+def test_item_signed_by_non_member_is_rejected(relay_process, two_members, tmp_path: Path) -> None:
     relay = relay_process()
 
     async def go() -> None:
-        ales, hanna, g = await _two_members(relay.url, tmp_path, LyingRelay())
+        ales, hanna, g = await two_members(relay.url, tmp_path, LyingRelay())
         try:
             s = ales._find(g)
             outsider = Identity.from_secrets(os.urandom(32), os.urandom(32))
@@ -178,17 +180,15 @@ def test_item_signed_by_non_member_is_rejected(relay_process, tmp_path: Path) ->
     asyncio.run(go())
 
 
-def test_item_by_removed_member_after_removal_is_rejected(relay_process, tmp_path: Path) -> None:
+def test_item_by_removed_member_after_removal_is_rejected(relay_process, two_members, bring_in,
+                                                         tmp_path: Path) -> None:
     relay = relay_process()
 
     async def go() -> None:
-        ales, hanna, g = await _two_members(relay.url, tmp_path, LyingRelay())
+        ales, hanna, g = await two_members(relay.url, tmp_path, LyingRelay())
         mikola = Hramada.init(tmp_path / "mikola", "m", "Mikola")
         try:
-            join = await mikola.join((await ales.invite(g))["code"])
-            await ales.vouch(g, join.request)
-            await ales.admit(g, join.request)
-            await mikola.sync()
+            await bring_in(ales, mikola, g)
             before = hanna._find(g)  # Hanna's keys and view, kept before her removal
             await ales.remove(g, "Hanna")
             _, ct = items_mod.seal_item(group=before.group_id, kind="bulletin",

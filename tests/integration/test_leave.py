@@ -13,7 +13,7 @@ from hramada.core import crypto
 from hramada.errors import DecryptionError
 
 
-def test_leaving_rotates_the_key_at_the_next_admin_sync(relay_process, tmp_path: Path) -> None:
+def test_leaving_rotates_the_key_at_the_next_admin_sync(relay_process, bring_in, tmp_path: Path) -> None:
     relay = relay_process()
 
     async def go() -> None:
@@ -21,10 +21,7 @@ def test_leaving_rotates_the_key_at_the_next_admin_sync(relay_process, tmp_path:
         hanna = Hramada.init(tmp_path / "h", "h", "Hanna")
         try:
             g = (await ales.create_group("Circle", relay.url)).group
-            join = await hanna.join((await ales.invite(g))["code"])
-            await ales.vouch(g, join.request)
-            await ales.admit(g, join.request)
-            await hanna.sync()
+            await bring_in(ales, hanna, g)
             before = hanna._find(g)
             await hanna.leave(g)
             [info] = await ales.sync()

@@ -16,9 +16,9 @@ SECRETS = ["Food bank open Saturday", "Second bulletin after admission", "Posted
            "Volha Harbunova", "van driver needed", "Secret minutes"]
 
 
-def test_four_people_admission_removal_and_confidentiality(relay_process, tmp_path: Path) -> None:
+def test_four_people_admission_removal_and_confidentiality(relay_process, bring_in, tmp_path: Path) -> None:
     relay = relay_process()
-    asyncio.run(_story(relay.url, tmp_path))
+    asyncio.run(_story(relay.url, tmp_path, bring_in))
     relay.stop()
     # a seized relay reveals nothing: no names, group names or texts in its files or output
     blobs = [p.read_bytes() for p in relay.db_path.parent.glob(relay.db_path.name + "*")]
@@ -36,7 +36,7 @@ def test_four_people_admission_removal_and_confidentiality(relay_process, tmp_pa
                     assert secret.encode() not in data, f"{secret!r} in {path}"
 
 
-async def _story(url: str, tmp: Path) -> None:
+async def _story(url: str, tmp: Path, bring_in) -> None:
     ales = Hramada.init(tmp / "ales", "pass-ales", "Ales Bialiatski")
     hanna = Hramada.init(tmp / "hanna", "pass-hanna", "Hanna Tsikhanouskaya")
     mikola = Hramada.init(tmp / "mikola", "pass-mikola", "Mikola Statkevich")
@@ -82,11 +82,7 @@ async def _story(url: str, tmp: Path) -> None:
         assert len(codes) == 1
 
         # Volha joins too, so that a non-creator can read after the removal
-        join = await volha.join((await ales.invite(g))["code"])
-        for p in (ales, hanna):
-            await p.vouch(g, join.request)
-        await ales.admit(g, join.request)
-        await volha.sync()
+        await bring_in(ales, volha, g, vouchers=(hanna,))
 
         # Hanna is removed; the bulletin after that reaches everyone but her
         await ales.remove(g, "Hanna Tsikhanouskaya")

@@ -10,7 +10,7 @@ from pathlib import Path
 from hramada.client import Hramada
 
 
-def test_watch_wakes_on_news_and_times_out_without(relay_process, tmp_path: Path) -> None:
+def test_watch_wakes_on_news_and_times_out_without(relay_process, bring_in, tmp_path: Path) -> None:
     relay = relay_process()
 
     async def go() -> None:
@@ -18,10 +18,7 @@ def test_watch_wakes_on_news_and_times_out_without(relay_process, tmp_path: Path
         hanna = Hramada.init(tmp_path / "h", "h", "Hanna")
         try:
             g = (await ales.create_group("Circle", relay.url)).group
-            join = await hanna.join((await ales.invite(g))["code"])
-            await ales.vouch(g, join.request)
-            await ales.admit(g, join.request)
-            await hanna.sync()
+            await bring_in(ales, hanna, g)
 
             t = time.monotonic()
             assert await hanna.watch(timeout=1) == []
