@@ -28,6 +28,7 @@ from hramada.errors import EncodingError, ForgeryError
 CODE_PREFIX = "hramada1-"
 REQUEST_ID_BYTES = 8
 MAX_NAME_CHARS = 64
+_REQUEST_FIELDS = {"group": bytes, "invite": bytes, "name": str, "sign": bytes, "box": bytes}
 
 
 def check_name(name: object) -> str:
@@ -151,7 +152,7 @@ def verify_join_request(signed: bytes, group: bytes, invite_sign: VerifyKey) -> 
            and all(isinstance(x, bytes) for x in outer), "join request")
     inner, sig_id, sig_inv = outer
     v = fields(decode(inner), "join request",
-               {"group": bytes, "invite": bytes, "name": str, "sign": bytes, "box": bytes})
+               _REQUEST_FIELDS)
     expect(len(v["sign"]) == 32 and len(v["box"]) == 32, "join request (keys)")
     try:
         name = check_name(v["name"])
@@ -170,7 +171,7 @@ def peek_invite_id(signed: bytes) -> bytes:
     outer = decode(signed)
     expect(isinstance(outer, list) and len(outer) == 3 and isinstance(outer[0], bytes), "join request")
     v = fields(decode(outer[0]), "join request",
-               {"group": bytes, "invite": bytes, "name": str, "sign": bytes, "box": bytes})
+               _REQUEST_FIELDS)
     return v["invite"]
 
 
