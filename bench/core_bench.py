@@ -22,18 +22,25 @@ from nacl._sodium import ffi, lib
 
 from hramada.core import build, items as items_mod
 from hramada.core.identity import Identity
+from hramada.core.keys import Generation
 from hramada.core.state import GroupLog, Keyring, Member
 
 R = os.urandom
 
 
-def per_item(n: int, reps: int) -> None:
+def new_group() -> tuple[Identity, GroupLog, Keyring, Generation]:
+    """A group just created by ``me``, as ``me``'s client holds it."""
     me = Identity.from_secrets(R(32), R(32))
     ne, gen0 = build.create_group(name="bench", creator=me, creator_name="me", vouches=1,
                                   seed=R(32), group_nonce=R(16), nonce=R(24))
     log = GroupLog(R(16))
     keys = Keyring(me.boxing, {0: gen0})
     log.apply(ne.seq, ne.prev, ne.ciphertext, keys)
+    return me, log, keys, gen0
+
+
+def per_item(n: int, reps: int) -> None:
+    me, log, keys, gen0 = new_group()
     body = {"title": "Food bank", "text": "x" * 200}
     nonces = [R(24) for _ in range(n)]
 
@@ -100,12 +107,7 @@ def rotation(sizes: list[int], reps: int) -> None:
     sealed to everyone who remains), and a remaining member verifying and applying it
     (the authorisation, the exact set of recipients, their own box, the signature)."""
     for size in sizes:
-        me = Identity.from_secrets(R(32), R(32))
-        ne, gen0 = build.create_group(name="bench", creator=me, creator_name="me", vouches=1,
-                                      seed=R(32), group_nonce=R(16), nonce=R(24))
-        log = GroupLog(R(16))
-        keys = Keyring(me.boxing, {0: gen0})
-        log.apply(ne.seq, ne.prev, ne.ciphertext, keys)
+        me, log, keys, gen0 = new_group()
         # members as the log holds them after admissions (their keys are what matters here)
         others = [Identity.from_secrets(R(32), R(32)) for _ in range(size - 1)]
         for i, ident in enumerate(others):
