@@ -16,7 +16,7 @@ from __future__ import annotations
 import asyncio
 import time
 from concurrent.futures import ThreadPoolExecutor
-from typing import Callable
+from typing import Awaitable, Callable
 
 import nacl.utils
 
@@ -126,25 +126,30 @@ class Engine:
     async def append(self, kind: str, body: dict, check: Callable[[], None] | None = None) -> None:
         """Append one entry at the head; on a race, pull and try again."""
         s = self.s
-        for _ in range(8):
-            if check is not None:
-                check()
-            ne = build.entry(s.log, kind, body, author=s.identity, keys=s.keys, nonce=random(24))
-            if await self._send_entry(ne):
-                return
-        raise RelayError("the group's log kept changing under this write; try again")
+
+        async def make() -> build.NewEntry:
+            return build.entry(s.log, kind, body, author=s.identity, keys=s.keys, nonce=random(24))
+        await self._write(make, check)
 
     async def rotate(self, remove: bytes | None = None, check: Callable[[], None] | None = None) -> None:
         """Rotate the group key (removing ``remove`` in the same entry)."""
         s = self.s
+
+        async def make() -> build.NewEntry:
+            _, items_head = await self.relay.read_items(s.record["mailbox"], s.cap, 0, 1)
+            return build.rotation(s.log, author=s.identity, keys=s.keys, seed=random(32), auth_nonce=random(24),
+                                  ephemeral_secret=random(32), nonce=random(24),
+                                  items_cutoff=items_head, remove=remove)
+        await self._write(make, check)
+
+    async def _write(self, make: Callable[[], Awaitable[build.NewEntry]],
+                     check: Callable[[], None] | None) -> None:
+        """Build against the local head and append; after a lost race (the log moved on),
+        pull, check the command still holds, and build again."""
         for _ in range(8):
             if check is not None:
                 check()
-            _, items_head = await self.relay.read_items(s.record["mailbox"], s.cap, 0, 1)
-            ne = build.rotation(s.log, author=s.identity, keys=s.keys, seed=random(32), auth_nonce=random(24),
-                                ephemeral_secret=random(32), nonce=random(24),
-                                items_cutoff=items_head, remove=remove)
-            if await self._send_entry(ne):
+            if await self._send_entry(await make()):
                 return
         raise RelayError("the group's log kept changing under this write; try again")
 
