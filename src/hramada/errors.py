@@ -7,10 +7,12 @@
     │   └── ForgeryError       a signature, key or author is not what the log allows
     ├── DecryptionError        a ciphertext could not be opened with the keys we hold
     │   └── KeyWithheldError   a key rotation left this identity out (removed)
+    ├── SuspicionError         the relay may be withholding something; not proven tampering
     ├── PolicyError            the group's rules forbid what was asked (say what is missing)
     ├── NotFoundError          no such group, member, request or item
     ├── ProfileError           the local profile is missing, locked or the passphrase is wrong
-    └── RelayError             the relay refused a request or could not be reached
+    └── RelayError             the relay answered with a refusal or with nonsense
+        └── RelayUnreachable   the relay could not be reached at all (not an alarm)
 
 Docstrings are written for the person who will read them in the CLI.
 """
@@ -50,6 +52,13 @@ class KeyWithheldError(DecryptionError):
     that left the group, at the first rotation after it left."""
 
 
+class SuspicionError(HramadaError):
+    """The relay may be withholding something from this device (log entries that items
+    refer to, an author's missing item, a stuck head). This is not proof of tampering:
+    sync again later, and if it persists, compare with another member or move the group
+    to another relay. The CLI exits with status 4."""
+
+
 class PolicyError(HramadaError):
     """The group's rules do not allow this yet."""
 
@@ -71,3 +80,8 @@ class RelayError(HramadaError):
         self.status = status
         self.code = code
         self.detail = detail or {}
+
+
+class RelayUnreachable(RelayError):
+    """The relay could not be reached (network down, relay stopped, timeout). Nothing is
+    wrong with the group: what is queued is sent at the next sync."""

@@ -2,7 +2,8 @@
 
 Every error a person can cause or meet is a :class:`HramadaError` (or a ``ValueError``
 for bad input); this dispatcher prints its message and exits non-zero. Verification
-failures exit with status 3 so scripts can tell an alarm from a mistake.
+failures exit with status 3 so scripts can tell an alarm from a mistake; a suspicion
+(the relay may be withholding something, not proven) exits with status 4.
 """
 
 from __future__ import annotations
@@ -12,7 +13,7 @@ import sys
 import click
 
 from hramada.cli import admission, bulletins, demo, groups, profile_cmds, relay_cmd, safety
-from hramada.errors import HramadaError, VerificationError
+from hramada.errors import HramadaError, SuspicionError, VerificationError
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
@@ -43,6 +44,9 @@ def main() -> None:
     except VerificationError as exc:
         click.echo(f"ALARM: {exc}", err=True)
         sys.exit(3)
+    except SuspicionError as exc:
+        click.echo(f"warning: the relay may be withholding data: {exc}", err=True)
+        sys.exit(4)
     except (HramadaError, ValueError) as exc:
         click.echo(f"error: {exc}", err=True)
         sys.exit(1)

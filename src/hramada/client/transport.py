@@ -12,7 +12,7 @@ from typing import Any
 import httpx
 
 from hramada.core.wire import b64d, b64e
-from hramada.errors import RelayError
+from hramada.errors import RelayError, RelayUnreachable
 
 
 @dataclass(frozen=True, slots=True)
@@ -49,7 +49,7 @@ class Relay:
         try:
             r = await self._http.request(method, path, json=json, params=params, headers=headers)
         except httpx.HTTPError as exc:
-            raise RelayError(f"could not reach the relay at {self.url} ({type(exc).__name__})") from None
+            raise RelayUnreachable(f"could not reach the relay at {self.url} ({type(exc).__name__})") from None
         try:
             body = r.json()
         except ValueError:
