@@ -58,7 +58,7 @@ def test_the_cli_surface_end_to_end(relay_process, tmp_path: Path) -> None:
     code_a = js(a, "safety-code", "Circle", "Hanna")["code"]
     code_b = js(b, "safety-code", "Circle", members[1]["fingerprint"][:9])["code"]
     assert code_a == code_b and len(code_a.split()) == 12
-    run(a, "remove", "Circle", "Hanna")
+    run(a, "remove", "Circle", "Hanna", "--yes")
     gone = run(b, "read", "Circle", check=False)
     assert gone.returncode == 1 and "no longer a member" in gone.stderr
     run(a, "panic", "--yes")

@@ -60,9 +60,11 @@ def read(group: str, as_json_: bool) -> None:
         if not v:
             out_console.print("No bulletins yet.")
         for b in v:
-            out_console.rule(f"[bold]{clean(b.title or '(untitled)')}[/bold] — {clean(b.author)}, {_when(b.time)}")
+            out_console.rule(f"[bold]{clean(b.title or '(untitled)')}[/bold] — {clean(b.author)} "
+                             f"[dim]({b.author_fingerprint})[/dim], {_when(b.time)}")
             out_console.print(clean(b.text))
             for c in b.comments:
-                out_console.print(f"  └ {clean(c['author'])}: {clean(c['text'])}")
+                out_console.print(f"  └ {clean(c['author'])} [dim]({c['author_fingerprint']})[/dim]: "
+                                  f"{clean(c['text'])}")
             out_console.print(f"[dim]{b.item}[/dim]")
     emit(views, as_json_, render)

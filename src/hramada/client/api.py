@@ -12,6 +12,7 @@ dataclasses that the CLI prints as tables or JSON.
 from __future__ import annotations
 
 import asyncio
+import time
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
@@ -27,7 +28,7 @@ from hramada.core import build, invitation, wire
 from hramada.core.identity import Identity, fingerprint, safety_code
 from hramada.core.invitation import InvitationCode, InvitationSecret, check_name
 from hramada.core.items import ITEM_ID_BYTES, check_body
-from hramada.core.state import GroupLog, Keyring, Request
+from hramada.core.state import GroupLog, Invite, Keyring, Request
 from hramada.errors import HramadaError, NotFoundError, PolicyError, RelayError
 
 
@@ -63,6 +64,16 @@ class RequestInfo:
     needed: int
     vouched_by: list[str]
     status: str
+    by: str = ""  # who made the invitation it answers
+
+
+@dataclass
+class InviteInfo:
+    invite: str
+    by: str
+    expires: int      # Unix seconds (0: none)
+    used: bool
+    status: str       # open | used | revoked | expired
 
 
 @dataclass
@@ -80,6 +91,12 @@ class ItemView:
     text: str
     title: str = ""
     comments: list[dict] = field(default_factory=list)
+    author_fingerprint: str = ""  # a prefix of the author's fingerprint, shown beside the name
+
+
+INVITE_EXPIRY = 7 * 86400         # seconds an invitation is valid by default
+MAX_INVITE_EXPIRY = 365 * 86400
+FORGETTABLE = ("pending", "refused", "removed", "left")
 
 
 def as_json(value: Any) -> Any:
@@ -226,18 +243,70 @@ class Hramada:
 
     # -- admission ----------------------------------------------------------------
 
-    async def invite(self, group: str) -> dict:
+    async def invite(self, group: str, expires_in: int = INVITE_EXPIRY) -> dict:
+        """A one-time invitation code, valid for ``expires_in`` seconds."""
+        if not isinstance(expires_in, int) or not 1 <= expires_in <= MAX_INVITE_EXPIRY:
+            raise ValueError(f"an invitation expires after 1 second to {MAX_INVITE_EXPIRY // 86400} days")
         s = await self._synced(group)
         s.require_role("admin", "member")
         secret = InvitationSecret(random(32))
+        expires = int(time.time()) + expires_in
         await self._relay(s.record["relay"]).open_drop(s.record["mailbox"], s.cap, secret.drop_id,
-                                                       wire.cap_hash(secret.drop_cap))
-        await self._engine(s).append("invite", secret.log_body())
-        code = InvitationCode(s.record["relay"], s.record["mailbox"], s.group_id, secret).to_text()
-        return {"code": code, "group": s.group_id.hex(), "invite": secret.invite_id.hex()}
+                                                       wire.cap_hash(secret.drop_cap), expires)
+        await self._engine(s).append("invite", secret.log_body(expires))
+        code = InvitationCode(s.record["relay"], s.record["mailbox"], s.group_id, secret, expires).to_text()
+        return {"code": code, "group": s.group_id.hex(), "invite": secret.invite_id.hex(), "expires": expires}
+
+    def _invite_of(self, s: GroupSession, text: str) -> Invite:
+        try:
+            raw = bytes.fromhex(text.strip())
+        except ValueError:
+            raise ValueError(f"{text!r} is not an invitation id (32 hex digits)") from None
+        invite = s.log.invites.get(raw)
+        if invite is None:
+            raise NotFoundError(f"no invitation {text} in {s.name!r} (see `hramada invites`)")
+        return invite
+
+    @staticmethod
+    def _invite_info(s: GroupSession, i: Invite, now: float) -> InviteInfo:
+        status = i.status
+        if status == "open" and i.expires and now >= i.expires:
+            status = "expired"
+        return InviteInfo(i.id.hex(), s.name_of(i.by), i.expires, i.request is not None, status)
+
+    async def invites(self, group: str) -> list[InviteInfo]:
+        s = await self._synced(group)
+        now = time.time()
+        return [self._invite_info(s, i, now) for i in sorted(s.log.invites.values(), key=lambda i: i.seq)]
+
+    async def revoke_invite(self, group: str, invite: str) -> InviteInfo:
+        """Withdraw an unused invitation (its inviter or an admin): the log records it,
+        and its drop on the relay closes."""
+        s = await self._synced(group)
+        me = s.require_role("admin", "member")
+        inv = self._invite_of(s, invite)
+        if me.role != "admin" and inv.by != s.identity.public.id:
+            raise PolicyError("only the member who made an invitation, or an admin, can revoke it")
+
+        def check() -> None:
+            if s.log.invites[inv.id].status != "open":
+                raise PolicyError(f"invitation {invite} is {s.log.invites[inv.id].status} already")
+        engine = self._engine(s)
+        await engine.append("revoke", {"invite": inv.id}, check)
+        await engine._drop_call(engine.relay.close_drop, inv.drop)
+        return self._invite_info(s, s.log.invites[inv.id], time.time())
+
+    async def _close_drops_of(self, s: GroupSession, member: bytes) -> None:
+        """Close the drops of ``member``'s invitations that the log shows revoked with them."""
+        engine = self._engine(s)
+        for inv in s.log.invites.values():
+            if inv.by == member and inv.status == "revoked":
+                await engine._drop_call(engine.relay.close_drop, inv.drop)
 
     async def join(self, code: str, name: str | None = None) -> JoinInfo:
         c = InvitationCode.from_text(code)
+        if c.expires and time.time() >= c.expires:
+            raise PolicyError(invitation.REFUSALS["expired"])
         for _, rec in self.store.groups():
             if rec["group"] == c.group:
                 raise PolicyError("this profile already holds that group (or a request to join it)")
@@ -252,8 +321,29 @@ class Hramada:
                   "join": {"secret": c.secret.secret, "request": rid, "message": message, "sent": False}}
         ref = self.store.add_group(record)
         session = GroupSession.load(self.store, ref)
-        await self._engine(session).sync()
+        try:
+            await self._engine(session).sync()
+        except PolicyError:  # the relay refused the code: keep nothing of it
+            with self.store.transaction():
+                self.store.delete_group(ref)
+            raise
+        if session.status == "refused":
+            reason = session.record["refused"]
+            with self.store.transaction():
+                self.store.delete_group(ref)
+            raise PolicyError(reason)
         return JoinInfo(c.group.hex(), rid.hex(), session.status)
+
+    def forget_group(self, group: str) -> dict:
+        """Drop a group this profile is no longer part of (a pending or refused request,
+        a group it was removed from or left) with everything stored about it."""
+        s = self._find(group)
+        if s.status not in FORGETTABLE:
+            raise PolicyError(f"{s.name!r} is {s.status}: only a pending or refused request, or a group "
+                              "you left or were removed from, can be forgotten (leave it first)")
+        with self.store.transaction():
+            self.store.delete_group(s.ref)
+        return {"forgotten": s.name, "group": s.group_id.hex(), "status": s.status}
 
     def _request(self, s: GroupSession, rid: str):
         try:
@@ -268,8 +358,10 @@ class Hramada:
     @staticmethod
     def _request_info(s: GroupSession, r: Request) -> RequestInfo:
         valid = s.log.valid_vouches(r)
+        invite = s.log.invites.get(r.invite)
         return RequestInfo(r.id.hex(), r.name, fingerprint(r.key), len(valid), s.log.vouches_needed(),
-                           [s.name_of(v) for v in valid], r.status)
+                           [s.name_of(v) for v in valid], r.status,
+                           s.name_of(invite.by) if invite is not None else "")
 
     async def requests(self, group: str) -> list[RequestInfo]:
         s = await self._synced(group)
@@ -302,6 +394,10 @@ class Hramada:
             if have < need:
                 raise PolicyError(f"{r.name} has {have} of the {need} vouches needed; "
                                   f"{need - have} more member(s) must run `hramada vouch`")
+            taken = s.log.name_taken(r.name, request=r.id)
+            if taken is not None:
+                raise PolicyError(f"the name {r.name!r} is, or looks like, that of {taken!r}: the group "
+                                  "cannot admit it; the person must ask again under another name")
         engine = self._engine(s)
         await engine.append("admit", {"request": req.id, "role": "newcomer" if probation else "member"}, check)
         self.store.add_outbox(s.ref, {"t": "welcome", "request": req.id})
@@ -320,6 +416,7 @@ class Hramada:
             if target.key.id not in s.log.members:
                 raise PolicyError(f"{target.name} is no longer a member")
         await self._engine(s).rotate(remove=target.key.id, check=check)
+        await self._close_drops_of(s, target.key.id)
         return {"removed": target.name, "fingerprint": fingerprint(target.key),
                 "generation": s.log.generation}
 
@@ -331,10 +428,32 @@ class Hramada:
         if me.role == "admin" and len(admins) == 1 and len(s.log.members) > 1:
             raise PolicyError("you are the group's only admin: make another member admin first")
         await self._engine(s).append("leave", {})
+        await self._close_drops_of(s, s.identity.public.id)
         with self.store.transaction():
             s.record["status"] = "left"
             s.save(self.store)
         return {"left": s.name}
+
+    async def set_role(self, group: str, member: str, role: str) -> MemberInfo:
+        """Give or take the admin role (admins only); the group always keeps an admin."""
+        if role not in ("admin", "member"):
+            raise ValueError("a role is admin or member")
+        s = await self._synced(group)
+        s.require_role("admin")
+        target = s.find_member(member)
+
+        def check() -> None:
+            m = s.log.members.get(target.key.id)
+            if m is None:
+                raise PolicyError(f"{target.name} is no longer a member")
+            if m.role == role:
+                raise PolicyError(f"{m.name} is {role} already")
+            if m.role == "admin" and sum(x.role == "admin" for x in s.log.members.values()) == 1:
+                raise PolicyError("the group must keep an admin: make another member admin first")
+        await self._engine(s).append("role", {"member": target.key.id, "role": role}, check)
+        m = s.log.members[target.key.id]
+        return MemberInfo(m.name, m.role, fingerprint(m.key), m.since, [s.name_of(v) for v in m.vouchers],
+                          m.key.id == s.identity.public.id)
 
     async def rotate(self, group: str) -> dict:
         s = await self._synced(group)
@@ -369,13 +488,13 @@ class Hramada:
             seen.setdefault(v["id"], v)
         ordered = sorted(seen.values(), key=lambda v: (v["time"], v["id"]))
         bulletins = {v["id"]: ItemView(v["id"].hex(), s.name_of(v["author"]), v["time"], v["body"]["text"],
-                                       v["body"].get("title", ""))
+                                       v["body"].get("title", ""), author_fingerprint=_print_of(s, v["author"]))
                      for v in ordered if v["kind"] == "bulletin"}
         for v in ordered:
             if v["kind"] == "comment" and v["body"]["parent"] in bulletins:
                 bulletins[v["body"]["parent"]].comments.append(
                     {"item": v["id"].hex(), "author": s.name_of(v["author"]), "time": v["time"],
-                     "text": v["body"]["text"]})
+                     "text": v["body"]["text"], "author_fingerprint": _print_of(s, v["author"])})
         return list(bulletins.values())
 
     # -- safety -------------------------------------------------------------------
@@ -386,10 +505,19 @@ class Hramada:
         return {"member": m.name, "fingerprint": fingerprint(m.key), "code": safety_code(s.group_id, m.key)}
 
 
+AUTHOR_PRINT_CHARS = 9  # "xxxx xxxx": enough to tell two look-alike names apart at a glance
+
+
+def _print_of(s: GroupSession, member: bytes) -> str:
+    """The start of a member's fingerprint, shown beside their name."""
+    m = s.log.members.get(member) or s.log.former.get(member)
+    return fingerprint(m.key)[:AUTHOR_PRINT_CHARS] if m is not None else ""
+
+
 def run(coro: Any) -> Any:
     """Run one API coroutine to completion (for synchronous callers)."""
     return asyncio.run(coro)
 
 
-__all__ = ["Hramada", "GroupInfo", "MemberInfo", "RequestInfo", "JoinInfo", "ItemView", "as_json",
+__all__ = ["Hramada", "GroupInfo", "MemberInfo", "RequestInfo", "InviteInfo", "JoinInfo", "ItemView", "as_json",
            "HramadaError", "run"]

@@ -79,6 +79,9 @@ class GroupSession:
             raise PolicyError(f"you are no longer a member of {self.name!r}")
         if status == "left":
             raise PolicyError(f"you have left {self.name!r}")
+        if status == "refused":
+            raise PolicyError(f"the group did not take your request to join: {self.record['refused']} "
+                              f"(`hramada group forget {self.group_id.hex()}` drops it from this profile)")
         if status == "pending":
             raise PolicyError(f"your request to join {self.name!r} has not been accepted yet "
                               "(run `hramada sync` to check)")

@@ -24,7 +24,7 @@ from hramada.client.session import GroupSession
 from hramada.client.store import Store
 from hramada.client.transport import LogConflict, Relay
 from hramada.core import build, crypto, invitation, items as items_mod
-from hramada.core.state import GroupLog, Keyring, walk_back_generations
+from hramada.core.state import GroupLog, Invite, Keyring, walk_back_generations
 from hramada.errors import (DecryptionError, EncodingError, ForkError, HramadaError,
                             KeyWithheldError, PolicyError, RelayError, VerificationError)
 
@@ -281,7 +281,10 @@ class Engine:
     # -- admission ----------------------------------------------------------------
 
     async def _take_join_requests(self) -> None:
-        """Move verified join requests from the drop boxes into the log."""
+        """Move verified join requests from the drop boxes into the log, and mark each
+        used drop so on the relay; answer a request the group will not take (its
+        invitation used, revoked or expired, or its name taken) with a refusal in the
+        drop, so its sender is not left waiting."""
         s = self.s
         me = s.me
         if me is None or me.role not in ("admin", "member"):
@@ -290,26 +293,50 @@ class Engine:
         by_drop = {inv.drop: inv for inv in s.log.invites.values()}
         for _, drop, sender, message in messages:
             invite = by_drop.get(drop)
-            if sender != "guest" or invite is None or invite.request is not None:
+            if sender != "guest" or invite is None:
                 continue
             try:
                 signed = invitation.open_guest_message(invite.box_key, message)
                 req = invitation.verify_join_request(signed, s.log.group, invite.sign)
             except HramadaError:
                 continue  # junk dropped by someone holding a drop capability: not the group's log
-            if req.id in s.log.requests or invite.request is not None:
+            if req.id in s.log.requests:
                 continue
-
-            def still_open(invite_id: bytes = invite.id) -> None:
-                if s.log.invites[invite_id].request is not None:
-                    raise _AlreadyDone()
-            try:
-                await self.append("request", {"request": signed}, still_open)
-            except _AlreadyDone:
-                pass
+            refusal = self._refusal(invite, req.name)
+            if refusal is None:
+                def still_open(invite_id: bytes = invite.id, name: str = req.name) -> None:
+                    if self._refusal(s.log.invites[invite_id], name) is not None:
+                        raise _AlreadyDone()
+                try:
+                    await self.append("request", {"request": signed}, still_open)
+                except _AlreadyDone:
+                    refusal = self._refusal(s.log.invites[invite.id], req.name)
+            if refusal is None:
+                await self._drop_call(self.relay.mark_drop_used, drop)
+            else:
+                await self._drop_call(self.relay.post_to_drop, drop,
+                                      invitation.make_refusal(invite.box_key, random(24), req.id, refusal))
         with self.store.transaction():
             s.record["drops"] = head
             s.save(self.store)
+
+    def _refusal(self, invite: Invite, name: str) -> str | None:
+        """Why the group would not take a request for ``invite`` under ``name`` now."""
+        if invite.status != "open":
+            return invite.status
+        if invite.expires and time.time() >= invite.expires:
+            return "expired"
+        if self.s.log.name_taken(name) is not None:
+            return "name"
+        return None
+
+    async def _drop_call(self, call: Callable[..., Awaitable[None]], drop: bytes, *args: bytes) -> None:
+        """A call about one drop; a drop closed meanwhile needs nothing more."""
+        try:
+            await call(self.s.record["mailbox"], self.s.cap, drop, *args)
+        except RelayError as exc:
+            if exc.status != 404:
+                raise
 
     async def _send_welcome(self, request: bytes) -> None:
         s = self.s
@@ -325,12 +352,35 @@ class Engine:
         join = s.record["join"]
         secret = invitation.InvitationSecret(join["secret"])
         if not join.get("sent"):
-            await self.relay.guest_post(secret.drop_id, secret.drop_cap, join["message"])
+            try:
+                await self.relay.guest_post(secret.drop_id, secret.drop_cap, join["message"])
+            except RelayError as exc:
+                reason = _DROP_REFUSALS.get(exc.code or "") or ("revoked" if exc.status == 404 else None)
+                if reason is None:
+                    raise
+                if not await self._already_sent(secret, join["message"]):
+                    raise PolicyError(invitation.REFUSALS[reason]) from None
             with self.store.transaction():
                 join["sent"] = True
                 self.store.put_group(s.ref, s.record)
-        for _, sender, message in await self.relay.guest_read(secret.drop_id, secret.drop_cap):
+        try:
+            messages = await self.relay.guest_read(secret.drop_id, secret.drop_cap)
+        except RelayError as exc:
+            if exc.status != 404:
+                raise
+            self._refused("revoked")
+            return False
+        for _, sender, message in messages:
             if sender != "member":
+                continue
+            try:
+                refused, reason = invitation.open_refusal(secret.box_key, message)
+            except HramadaError:
+                pass
+            else:
+                if refused == join["request"]:
+                    self._refused(reason)
+                    return False
                 continue
             try:
                 request, generation = invitation.open_welcome(s.identity.boxing, message, s.group_id)
@@ -341,6 +391,21 @@ class Engine:
             await self._adopt_log(generation)
             return True
         return False
+
+    async def _already_sent(self, secret: invitation.InvitationSecret, message: bytes) -> bool:
+        """Whether our own join request is in the drop (an earlier answer got lost)."""
+        try:
+            return any(sender == "guest" and crypto.equal(m, message)
+                       for _, sender, m in await self.relay.guest_read(secret.drop_id, secret.drop_cap))
+        except RelayError:
+            return False
+
+    def _refused(self, reason: str) -> None:
+        s = self.s
+        with self.store.transaction():
+            s.record["status"] = "refused"
+            s.record["refused"] = invitation.REFUSALS[reason]
+            self.store.put_group(s.ref, s.record)
 
     async def _adopt_log(self, generation) -> None:
         """Fetch the whole log with the welcome's key, walk back to every older key,
@@ -369,6 +434,9 @@ class Engine:
             s.record["status"] = "active"
             s.record.pop("join", None)
             s.save(self.store)
+
+
+_DROP_REFUSALS = {"drop_used": "used", "drop_expired": "expired"}
 
 
 class _AlreadyDone(Exception):

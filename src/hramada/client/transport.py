@@ -111,9 +111,16 @@ class Relay:
 
     # -- drop boxes ---------------------------------------------------------------
 
-    async def open_drop(self, mailbox: bytes, cap: bytes, drop: bytes, drop_cap_hash: bytes) -> None:
+    async def open_drop(self, mailbox: bytes, cap: bytes, drop: bytes, drop_cap_hash: bytes,
+                        expires: int = 0) -> None:
         await self._call("POST", f"/v1/mailboxes/{b64e(mailbox)}/drops", cap=cap,
-                         json={"drop": b64e(drop), "cap_hash": b64e(drop_cap_hash)})
+                         json={"drop": b64e(drop), "cap_hash": b64e(drop_cap_hash), "expires": expires})
+
+    async def close_drop(self, mailbox: bytes, cap: bytes, drop: bytes) -> None:
+        await self._call("DELETE", f"/v1/mailboxes/{b64e(mailbox)}/drops/{b64e(drop)}", cap=cap)
+
+    async def mark_drop_used(self, mailbox: bytes, cap: bytes, drop: bytes) -> None:
+        await self._call("POST", f"/v1/mailboxes/{b64e(mailbox)}/drops/{b64e(drop)}/used", cap=cap)
 
     async def post_to_drop(self, mailbox: bytes, cap: bytes, drop: bytes, message: bytes) -> None:
         await self._call("POST", f"/v1/mailboxes/{b64e(mailbox)}/drops/{b64e(drop)}/messages",

@@ -194,6 +194,34 @@ def open_guest_message(box_key: bytes, message: bytes) -> bytes:
     return crypto.decrypt(box_key, v["n"], v["c"], b"hramada:v1:guest-message")
 
 
+# -- refusals --------------------------------------------------------------------
+
+REFUSALS = {
+    "used": "this invitation was already used by another request; ask a member for a new code",
+    "revoked": "this invitation was revoked (withdrawn, or its inviter left or was removed from the "
+               "group); ask a member for a new code",
+    "expired": "this invitation has expired; ask a member for a new code",
+    "name": "the group already has a member or a pending request with this name, or one that looks "
+            "the same; ask for a new code and join with another name (`hramada join CODE --name NAME`)",
+}
+
+
+def make_refusal(box_key: bytes, nonce: bytes, request: bytes, reason: str) -> bytes:
+    """A member's answer in the drop to a join request the group will not take:
+    ``reason`` is one of :data:`REFUSALS`. Sealed like a guest message (under the
+    invitation's request key), so only holders of the code and members read it."""
+    if reason not in REFUSALS:
+        raise ValueError(f"unknown refusal {reason!r}")
+    return seal_guest_message(box_key, nonce, encode({"refused": request, "reason": reason}))
+
+
+def open_refusal(box_key: bytes, message: bytes) -> tuple[bytes, str]:
+    """``(request id, reason)`` of a refusal; raises DecryptionError or EncodingError."""
+    v = fields(decode(open_guest_message(box_key, message)), "refusal", {"refused": bytes, "reason": str})
+    expect(v["reason"] in REFUSALS and len(v["refused"]) == REQUEST_ID_BYTES, "refusal")
+    return v["refused"], v["reason"]
+
+
 # -- welcomes --------------------------------------------------------------------
 
 def make_welcome(newcomer: BoxPublicKey, ephemeral_secret: bytes, group: bytes,
