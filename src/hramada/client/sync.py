@@ -54,7 +54,7 @@ class Engine:
 
     async def sync(self) -> None:
         s = self.s
-        if s.status in ("alarm", "removed", "left"):
+        if s.status in ("alarm", "removed", "left", "refused"):
             return
         try:
             if s.status == "pending":
