@@ -40,6 +40,8 @@ STATUS_OF = {
     "request_timeout": 408,
     "log_conflict": 409,
     "exists": 409,
+    "drop_used": 410,
+    "drop_expired": 410,
     "too_large": 413,
     "uri_too_long": 414,
     "unsupported_media_type": 415,
