@@ -24,6 +24,7 @@ from starlette.responses import Response
 from starlette.routing import Route
 
 from hramada.core.wire import CAP_BYTES, b64d, b64e, cap_hash
+from hramada.relay.storage.base import position_pad
 
 MAX_INT = 2**63 - 1  # what SQLite (and PostgreSQL BIGINT) can hold
 # Set in a request's ASGI scope by the connection layer when it closed the connection
@@ -135,6 +136,12 @@ def query_ints(request: Request, spec: Mapping[str, tuple[int, int, int]]) -> di
 
 def bearer_cap_hash(request: Request) -> bytes:
     """``cap_hash`` of the bearer capability, or 401 if it is missing or malformed."""
+    return bearer_cap(request)[0]
+
+
+def bearer_cap(request: Request) -> tuple[bytes, bytes]:
+    """``(cap_hash, position_pad)`` of the bearer capability (401 if missing or
+    malformed): the pad opens the sealed retirement position of this capability."""
     header = request.headers.get("authorization")
     if header is None:
         raise unauthorized("a capability is required (Authorization: Bearer ...)")
@@ -142,9 +149,10 @@ def bearer_cap_hash(request: Request) -> bytes:
     if scheme.lower() != "bearer":
         raise unauthorized("use Authorization: Bearer <capability>")
     try:
-        return cap_hash(b64d(token.strip(), CAP_BYTES, field="capability"))
+        cap = b64d(token.strip(), CAP_BYTES, field="capability")
     except ValueError:
         raise unauthorized("malformed capability") from None
+    return cap_hash(cap), position_pad(cap)
 
 
 def unauthorized(message: str = "unknown mailbox or capability") -> ApiError:
