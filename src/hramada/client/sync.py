@@ -14,12 +14,14 @@ Rules it keeps:
 from __future__ import annotations
 
 import asyncio
+import copy
 import time
 from concurrent.futures import ThreadPoolExecutor
 from typing import Awaitable, Callable
 
 import nacl.utils
 
+from hramada.client.numbering import Numbering
 from hramada.client.session import GroupSession
 from hramada.client.store import Store
 from hramada.client.transport import LogConflict, Relay
@@ -136,10 +138,12 @@ class Engine:
         s = self.s
 
         async def make() -> build.NewEntry:
-            _, items_head = await self.relay.read_items(s.record["mailbox"], s.cap, 0, 1)
+            # the item cut-off: what this device has verified, never what the relay reports
+            await self.pull_items()
+            cutoff = Numbering(s.record.get("item_seqs", {})).cutoff()
             return build.rotation(s.log, author=s.identity, keys=s.keys, seed=random(32), auth_nonce=random(24),
                                   ephemeral_secret=random(32), nonce=random(24),
-                                  items_cutoff=items_head, remove=remove)
+                                  items_cutoff=cutoff, remove=remove)
         await self._write(make, check)
 
     async def _write(self, make: Callable[[], Awaitable[build.NewEntry]],
@@ -187,45 +191,90 @@ class Engine:
     # -- items --------------------------------------------------------------------
 
     async def pull_items(self) -> int:
-        """Fetch, verify, decrypt and store new items, page by page. The next page is
-        fetched while this one is verified, on two threads (libsodium releases the GIL)."""
+        """Fetch, verify, decrypt and store new items; then look for what is missing.
+
+        Items that refer to log entries not yet seen wait (at most ``MAX_PENDING``) and
+        are retried after the log is pulled again. An author's number that is still
+        missing after one more fetch, or items still waiting for entries the relay does
+        not deliver, set the group's ``suspicion`` (not an alarm)."""
+        s = self.s
+        got = await self._pull_items_after(s.record["items"])
+        if s.record.get("pending_items"):  # the log may have moved on meanwhile
+            await self.pull_log()
+            got += await self._pull_items_after(s.record["items"])
+        numbering = Numbering(copy.deepcopy(s.record.get("item_seqs", {})))
+        numbering.expect_bounds(s.log, s.keys.generations)
+        since = numbering.refetch_from()
+        if since is not None:
+            numbering.tried()
+            with self.store.transaction():
+                s.record["item_seqs"] = numbering.table
+                s.save(self.store)
+            got += await self._pull_items_after(since, only_missing=True)
+        with self.store.transaction():
+            self._set_item_suspicion()
+            s.save(self.store)
+        return got
+
+    async def _pull_items_after(self, after: int, only_missing: bool = False) -> int:
+        """Fetch items after cursor ``after`` up to the head, page by page; the next page
+        is fetched while this one is verified, on two threads (libsodium releases the
+        GIL). ``only_missing``: fetching again, keep only numbers this device is missing."""
         s = self.s
         mailbox, got = s.record["mailbox"], 0
-        fetch: asyncio.Future | None = asyncio.ensure_future(
-            self.relay.read_items(mailbox, s.cap, s.record["items"], PAGE))
+        stored: set[int] | None = None
+        fetch: asyncio.Future | None = asyncio.ensure_future(self.relay.read_items(mailbox, s.cap, after, PAGE))
         try:
             while fetch is not None:
                 batch, head = await fetch
                 fetch = None
                 if batch and batch[-1][0] < head:
                     fetch = asyncio.ensure_future(self.relay.read_items(mailbox, s.cap, batch[-1][0], PAGE))
-                pending = [(c, ct) for c, ct in s.record.get("pending_items", [])]
+                pending = [] if only_missing else [(c, ct) for c, ct in s.record.get("pending_items", [])]
                 if not batch and not pending:
                     return got
-                outcomes = await asyncio.to_thread(self._open_items, pending + batch)
-                still, rows = [], []
-                for (cursor, ct), outcome in zip(pending + batch, outcomes):
+                received = pending + batch
+                outcomes = await asyncio.to_thread(self._open_items, received)
+                numbering = Numbering(copy.deepcopy(s.record.get("item_seqs", {})))
+                still: list[list] = []
+                rows: list[tuple[int, dict]] = []
+                stale: list[items_mod.Item] = []
+                last = batch[-1][0] if batch else s.record["items"]
+                for index, ((cursor, ct), outcome) in enumerate(zip(received, outcomes)):
                     if isinstance(outcome, items_mod.NotYet):
-                        still.append([cursor, ct])
-                    elif isinstance(outcome, items_mod.Stale):
-                        if outcome.item.author == s.identity.public.id:  # ours lost a race: send again
-                            self.store.add_outbox(s.ref, {"t": "item", "kind": outcome.item.kind,
-                                                          "body": outcome.item.body, "id": b"", "ct": b"",
-                                                          "gen": -1})
-                    elif isinstance(outcome, Exception):
+                        if len(still) == MAX_PENDING:  # keep no more: fetch the rest again later
+                            last = max(s.record["items"], received[index - 1][0] if index else after)
+                            if fetch is not None:
+                                fetch.cancel()
+                                fetch = None
+                            break
+                        if not only_missing:
+                            still.append([cursor, ct])
+                        continue
+                    if isinstance(outcome, Exception) and not isinstance(outcome, items_mod.Stale):
                         raise outcome
-                    else:
-                        rows.append((cursor, {"id": outcome.id, "kind": outcome.kind, "author": outcome.author,
-                                              "time": outcome.time, "body": outcome.body,
-                                              "gen": outcome.generation}))
-                if len(still) > MAX_PENDING:
-                    raise ForkError(f"the relay serves {len(still)} items that refer to log entries "
-                                    "or keys it does not show")
+                    item = outcome.item if isinstance(outcome, items_mod.Stale) else outcome
+                    if only_missing and not numbering.is_missing(item.author, item.seq):
+                        continue
+                    numbering.saw(item.author, item.seq, cursor)
+                    if isinstance(outcome, items_mod.Stale):
+                        stale.append(item)
+                        continue
+                    if only_missing:
+                        stored = stored if stored is not None else {c for c, _ in self.store.items(s.ref)}
+                        if cursor in stored:
+                            raise ForkError(f"the relay served two different items at cursor {cursor}")
+                    rows.append((cursor, {"id": item.id, "kind": item.kind, "author": item.author,
+                                          "seq": item.seq, "time": item.time, "body": item.body,
+                                          "gen": item.generation}))
                 with self.store.transaction():
                     self.store.add_items(s.ref, rows)
-                    s.record["pending_items"] = still
-                    if batch:
-                        s.record["items"] = batch[-1][0]
+                    for item in stale:
+                        self._republish_if_never_confirmed(item)
+                    s.record["item_seqs"] = numbering.table
+                    if not only_missing:
+                        s.record["pending_items"] = still
+                        s.record["items"] = max(s.record["items"], last)
                     s.save(self.store)
                 got += len(rows)
                 self.progress("items", s.record["items"], head)
@@ -233,6 +282,41 @@ class Engine:
         finally:
             if fetch is not None:
                 fetch.cancel()
+
+    def _republish_if_never_confirmed(self, item: items_mod.Item) -> None:
+        """Our own item lost a race with a rotation. Send it again — under the current key
+        and with the same number — only if this device never saw it confirmed (shown at a
+        valid position), and only once per number: a relay that re-serves an old item
+        cannot make this device repeat it."""
+        s = self.s
+        if item.author != s.identity.public.id:
+            return
+        handled = s.record.setdefault("republished", [])
+        if item.seq in handled:
+            return
+        handled.append(item.seq)
+        if any(v["author"] == item.author and v.get("seq") == item.seq for _, v in self.store.items(s.ref)):
+            return  # confirmed here before: never again
+        self.store.add_outbox(s.ref, {"t": "item", "kind": item.kind, "body": item.body, "seq": item.seq,
+                                      "id": b"", "ct": b"", "gen": -1})
+
+    def _set_item_suspicion(self) -> None:
+        """What the relay may be withholding from this group's items, or clear it."""
+        s = self.s
+        text = None
+        first = Numbering(s.record.get("item_seqs", {})).first_missing()
+        if first is not None:
+            author, number, count = first
+            text = f"item {number} of member {s.name_of(author)}"
+            if count > 1:
+                text += f" (and {count - 1} more items)"
+        pending = s.record.get("pending_items", [])
+        if pending and text is None:
+            text = (f"log entries after entry {s.log.head[0]}, which {len(pending)} items refer to")
+        if text is not None:
+            s.record["suspicion"], s.record["suspicion_items"] = text, True
+        elif s.record.pop("suspicion_items", False):
+            s.record["suspicion"] = None
 
     def _open_items(self, received: list[tuple[int, bytes]]) -> list[object]:
         """Open each item; the outcome is the item, or the exception it raised (in order)."""
@@ -253,13 +337,17 @@ class Engine:
         return open_all(received[:half]) + second.result()
 
     async def post_item(self, kind: str, body: dict) -> bytes:
-        """Queue an item and send it; returns its id."""
+        """Number, seal and queue an item (one local transaction), then send it; returns its id."""
         s = self.s
-        item_id, ct = items_mod.seal_item(group=s.group_id, kind=kind, body=body, author=s.identity.signing,
-                                          head=s.log.head, time=now_ms(), generation=s.generation,
-                                          nonce=random(24))
-        self.store.add_outbox(s.ref, {"t": "item", "kind": kind, "body": body, "id": item_id,
-                                      "ct": ct, "gen": s.generation.number})
+        with self.store.transaction():
+            seq = s.record.get("next_item", 1)
+            item_id, ct = items_mod.seal_item(group=s.group_id, kind=kind, body=body, author=s.identity.signing,
+                                              seq=seq, head=s.log.head, time=now_ms(), generation=s.generation,
+                                              nonce=random(24))
+            self.store.add_outbox(s.ref, {"t": "item", "kind": kind, "body": body, "seq": seq, "id": item_id,
+                                          "ct": ct, "gen": s.generation.number})
+            s.record["next_item"] = seq + 1
+            s.save(self.store)
         await self._flush_outbox()
         return item_id
 
@@ -269,10 +357,11 @@ class Engine:
         s = self.s
         for oid, job in self.store.outbox(s.ref):
             if job["t"] == "item":
-                if job["gen"] != s.generation.number:  # the key rotated: seal again
+                if job["gen"] != s.generation.number:  # never sent under this key: seal again, same number
                     job["id"], job["ct"] = items_mod.seal_item(
                         group=s.group_id, kind=job["kind"], body=job["body"], author=s.identity.signing,
-                        head=s.log.head, time=now_ms(), generation=s.generation, nonce=random(24))
+                        seq=job["seq"], head=s.log.head, time=now_ms(), generation=s.generation,
+                        nonce=random(24))
                 await self.relay.append_items(s.record["mailbox"], s.cap, [job["ct"]])
             elif job["t"] == "welcome":
                 await self._send_welcome(job["request"])
