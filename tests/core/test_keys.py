@@ -6,7 +6,7 @@ import pytest
 
 from hramada.core import crypto
 from hramada.core.encoding import encode
-from hramada.core.keys import (Generation, KeyBlock, box_label, check_commitment, commitment,
+from hramada.core.keys import (HistoryNotShared, Generation, KeyBlock, box_label, check_commitment, commitment,
                                decode_key_block, key_block_author, make_key_block, open_key_block,
                                walk_back)
 from hramada.errors import DecryptionError, EncodingError, ForgeryError, KeyWithheldError
@@ -36,7 +36,7 @@ def test_generation_seed_must_be_32_bytes_and_stays_out_of_repr():
 
 def test_commitment_check():
     gen = Generation(0, R.bytes(32))
-    check_commitment(gen, commitment(gen.seed))  # no error
+    check_commitment(gen, commitment(gen.log_seed))  # no error
     with pytest.raises(ForgeryError, match="generation 0"):
         check_commitment(gen, commitment(R.bytes(32)))
 
@@ -132,7 +132,7 @@ def test_a_sealed_seed_of_the_wrong_size_is_refused(rotation):
 def test_a_previous_seed_of_the_wrong_size_is_refused():
     new = Generation(1, R.bytes(32))
     back = crypto.encrypt(new.back_key, bytes(24), b"short",
-                          aad=encode(["hramada:v1:prev-seed", 0]))
+                          aad=encode(["hramada:v1:prev-log-seed", 0]))
     with pytest.raises(ForgeryError):
         walk_back(KeyBlock(bytes(32), (), back), new)
 
@@ -147,22 +147,24 @@ def test_key_block_round_trips_and_digest_leaves_out_the_authorisation(rotation)
     _, _, _, block = rotation
     again = decode_key_block(encode(block.to_value()))
     assert again == block
-    assert set(block.to_value()) == {"e", "b", "p", "a"}
-    core = {"e": block.ephemeral, "b": [list(b) for b in block.boxes], "p": block.back}
+    assert set(block.to_value()) == {"e", "b", "p", "q", "a"}
+    core = {"e": block.ephemeral, "b": [list(b) for b in block.boxes], "p": block.back,
+            "q": block.back_content}
     assert block.digest == crypto.hash32("hramada:v1:key-block", encode(core))
     # the digest is what the authorisation signs, so it cannot cover the authorisation
-    assert KeyBlock(block.ephemeral, block.boxes, block.back, b"other").digest == block.digest
+    assert KeyBlock(block.ephemeral, block.boxes, block.back, b"other", block.back_content).digest == block.digest
 
 
 @pytest.mark.parametrize("value", [
-    {"e": bytes(32), "b": [], "p": b"", "a": b"", "x": 1},        # unknown field
-    {"e": bytes(32), "b": [], "p": b""},                          # no authorisation
-    {"e": bytes(32), "b": [], "p": b"", "a": "auth"},             # authorisation not bytes
-    {"e": bytes(31), "b": [], "p": b"", "a": b""},                # short ephemeral key
-    {"e": bytes(32), "b": [[bytes(7), b"box"]], "p": b"", "a": b""},  # short label
-    {"e": bytes(32), "b": [[bytes(8)]], "p": b"", "a": b""},       # box missing
-    {"e": bytes(32), "b": [[bytes(8), "box"]], "p": b"", "a": b""},  # box not bytes
-    {"e": bytes(32), "b": {}, "p": b"", "a": b""},                 # boxes not a list
+    {"e": bytes(32), "b": [], "p": b"", "q": b"", "a": b"", "x": 1},  # unknown field
+    {"e": bytes(32), "b": [], "p": b"", "q": b""},                # no authorisation
+    {"e": bytes(32), "b": [], "p": b"", "a": b""},                # no content link (even empty)
+    {"e": bytes(32), "b": [], "p": b"", "q": b"", "a": "auth"},             # authorisation not bytes
+    {"e": bytes(31), "b": [], "p": b"", "q": b"", "a": b""},                # short ephemeral key
+    {"e": bytes(32), "b": [[bytes(7), b"box"]], "p": b"", "q": b"", "a": b""},  # short label
+    {"e": bytes(32), "b": [[bytes(8)]], "p": b"", "q": b"", "a": b""},       # box missing
+    {"e": bytes(32), "b": [[bytes(8), "box"]], "p": b"", "q": b"", "a": b""},  # box not bytes
+    {"e": bytes(32), "b": {}, "p": b"", "q": b"", "a": b""},                 # boxes not a list
     [bytes(32), [], b"", b""],                                     # not a map
 ])
 def test_malformed_key_blocks_are_encoding_errors(value):
@@ -183,7 +185,7 @@ def test_the_authorisation_names_the_admin_for_anyone_holding_the_old_generation
                            encode(["hramada:v1:key-block-auth", SEQ]))
     assert plain == encode([ADMIN.public.id, b"", crypto.sign(
         ADMIN.signing, "hramada:v1:key-block-auth", encode([GROUP, SEQ, block.digest, b""]))])
-    assert old.auth_key == crypto.derive_key(old.seed, "hramada:v1:key-block-auth")
+    assert old.auth_key == crypto.derive_key(old.log_seed, "hramada:v1:key-block-auth")
 
 
 def test_the_authorisation_is_sealed_under_the_old_generation(rotation):
@@ -305,3 +307,26 @@ def test_a_key_block_removes_a_member_id_or_no_one(removed):
     with pytest.raises(ValueError):
         make_key_block(old, Generation(2, R.bytes(32)), [], R.bytes(32), author=ADMIN.signing,
                        group=GROUP, seq=SEQ, auth_nonce=R.bytes(24), removed=removed)
+
+
+def test_a_history_cut_walks_back_to_the_log_half_only():
+    people = [ADMIN]
+    old, new = Generation(4, R.bytes(32)), Generation(5, R.bytes(32))
+    block = make_key_block(old, new, [p.boxing.public for p in people], R.bytes(32), author=ADMIN.signing,
+                           group=GROUP, seq=SEQ, auth_nonce=R.bytes(24), cut=True)
+    back = walk_back(block, new)
+    assert (back.number, back.full, back.log_seed) == (4, False, old.log_seed)
+    check_commitment(back, old.commitment)  # the log half is still checked against the log
+    assert back.log_key == old.log_key and back.label_key == old.label_key
+    with pytest.raises(HistoryNotShared):
+        back.content_key
+    assert old.seed not in encode(block.to_value())
+
+
+def test_a_content_link_that_does_not_match_its_log_seed_is_a_forgery():
+    old, new = Generation(4, R.bytes(32)), Generation(5, R.bytes(32))
+    block = make_key_block(old, new, [ADMIN.boxing.public], R.bytes(32), author=ADMIN.signing,
+                           group=GROUP, seq=SEQ, auth_nonce=R.bytes(24))
+    other = crypto.encrypt(new.content_back_key, bytes(24), R.bytes(32), aad=encode(["hramada:v1:prev-seed", 4]))
+    with pytest.raises(ForgeryError, match="does not match its log seed"):
+        walk_back(KeyBlock(block.ephemeral, block.boxes, block.back, block.auth, other), new)

@@ -166,13 +166,17 @@ def test_generation_vectors():
                 g.auth_key.hex()) == \
                (c["commitment"], c["log_key"], c["content_key"], c["relay_cap"], c["cap_hash"],
                 c["label_key"], c["back_key"], c["auth_key"])
-        # the purpose strings, as keys.md names them
-        for field, purpose in (("log_key", "log-key"), ("content_key", "content-key"),
-                               ("relay_cap", "relay-cap"), ("label_key", "box-label"),
-                               ("back_key", "prev-seed-key"), ("auth_key", "key-block-auth")):
-            assert blake2b(f"hramada:v1:{purpose}".encode(), key=g.seed,
+        # the purpose strings, as keys.md names them: content from the seed, the log's
+        # keys from the log seed (itself derived from the seed)
+        assert blake2b(b"hramada:v1:log-seed", key=g.seed, digest_size=32).hexdigest() == c["log_seed"]
+        for field, purpose, key in (
+                ("log_key", "log-key", g.log_seed), ("content_key", "content-key", g.seed),
+                ("relay_cap", "relay-cap", g.log_seed), ("label_key", "box-label", g.log_seed),
+                ("back_key", "prev-log-seed-key", g.log_seed), ("content_back_key", "prev-seed-key", g.seed),
+                ("auth_key", "key-block-auth", g.log_seed)):
+            assert blake2b(f"hramada:v1:{purpose}".encode(), key=key,
                            digest_size=32).hexdigest() == c[field]
-        assert blake2b(g.seed, key=b"hramada:v1:seed-commit", digest_size=32).hexdigest() == \
+        assert blake2b(g.log_seed, key=b"hramada:v1:seed-commit", digest_size=32).hexdigest() == \
             c["commitment"]
     kb = v["key_block"]
     a = kb["authorisation"]
@@ -192,7 +196,8 @@ def test_generation_vectors():
         assert person.public.raw.hex() == r["box_public"]
         assert box_label(gens[0], BoxPublicKey(h(r["box_public"]))).hex() == r["label"]
         assert open_key_block(block, gens[0], person).seed == gens[1].seed
-    assert encode(["hramada:v1:prev-seed", 0]).hex() == kb["back_aad"]
+    assert encode(["hramada:v1:prev-log-seed", 0]).hex() == kb["back_aad"]
+    assert encode(["hramada:v1:prev-seed", 0]).hex() == kb["content_back_aad"]
     assert walk_back(block, gens[1]).seed == gens[0].seed
     # the authorisation, step by step (keys.md §4)
     assert encode([h(a["group"]), a["seq"], block.digest, removed]).hex() == a["signed"]
@@ -262,7 +267,8 @@ def state_summary(log: GroupLog) -> dict:
                       "status": r.status} for k, r in log.requests.items()],
         "generations": [{"number": g.number, "commitment": g.commitment.hex(),
                          "cap_hash": g.cap_hash.hex(), "start": g.start, "end": g.end,
-                         "items_cutoff": g.items_cutoff} for g in log.generations],
+                         "items_cutoff": None if g.items_cutoff is None else
+                         [[a.hex(), n] for a, n in sorted(g.items_cutoff.items())]} for g in log.generations],
         "ignored": [seq for seq, _ in log.warnings],
     }
 
@@ -284,7 +290,8 @@ def replay_log(v: dict) -> tuple[GroupLog, Keyring, dict[str, Identity]]:
         elif step["kind"] in ("remove", "rotate"):
             new = build.rotation(log, author=author, keys=keys, seed=h(i["seed"]),
                                  ephemeral_secret=h(i["ephemeral_secret"]), nonce=h(i["nonce"]),
-                                 auth_nonce=h(i["auth_nonce"]), items_cutoff=i["items_cutoff"],
+                                 auth_nonce=h(i["auth_nonce"]),
+                                 items_cutoff={h(a): n for a, n in i["items_cutoff"]},
                                  remove=people[i["remove"]].public.id if "remove" in i else None)
         else:
             new = build.entry(log, step["kind"], untyped(step["body"]), author=author, keys=keys,
@@ -342,16 +349,20 @@ def test_item_vectors():
     gen = keys.generations[v["generation"]]
     head = (v["head"]["seq"], h(v["head"]["hash"]))
     assert log.hash_at(head[0]) == head[1]
-    iid, ct = items.seal_item(group=log.group, kind=v["kind"], body=untyped(v["body"]),
-                              author=people[v["author"]].signing, head=head, time=v["time"],
-                              generation=gen, nonce=h(v["nonce"]))
+    author = people[v["author"]].signing
+    iid, ct = items.seal_item(group=log.group, kind=v["kind"], body=untyped(v["body"]), author=author,
+                              seq=v["seq"], head=head, time=v["time"], generation=gen, nonce=h(v["nonce"]))
     assert ct.hex() == v["ciphertext"] and iid.hex() == v["id"]
-    # the layout: suite || generation (4, big-endian) || nonce || AEAD(signature || inner)
+    # the layout: suite || generation (4, big-endian) || nonce || AEAD(signature || inner || padding)
     assert ct[0] == crypto.SUITE and int.from_bytes(ct[1:5], "big") == v["generation"]
     assert ct[5:29] == h(v["nonce"])
     assert h(v["aad"]) == b"hramada:v1:item\x00" + ct[:5]
-    signed = crypto.decrypt(gen.content_key, ct[5:29], ct[29:], h(v["aad"]))
-    assert signed.hex() == v["signed"] == v["signature"] + v["inner"]
+    padded = crypto.decrypt(gen.content_key, ct[5:29], ct[29:], h(v["aad"]))
+    assert padded.hex() == v["padded"]
+    signed = h(v["signed"])
+    assert len(padded) == items.padded_size(len(signed) + 1)
+    assert padded == signed + b"\x80" + bytes(len(padded) - len(signed) - 1)
+    assert signed.hex() == v["signature"] + v["inner"]
     assert encode(decode(h(v["inner"]))).hex() == v["inner"]
     assert crypto.hash32("hramada:v1:item-id", signed)[:16].hex() == v["id"]
     for verdict in v["verdicts"]:
@@ -361,3 +372,12 @@ def test_item_vectors():
         else:
             with pytest.raises(ForgeryError):
                 open_item(ct, verdict["cursor"], log, keys.generations)
+    late = v["late"]
+    _, late_ct = items.seal_item(group=log.group, kind="bulletin", body=untyped(late["body"]),
+                                 author=author, seq=late["seq"], head=head, time=late["time"],
+                                 generation=gen, nonce=h(late["nonce"]))
+    assert late_ct.hex() == late["ciphertext"]
+    for verdict in late["verdicts"]:
+        assert verdict["result"] == "forgery"
+        with pytest.raises(ForgeryError, match="after their removal"):
+            open_item(late_ct, verdict["cursor"], log, keys.generations)

@@ -16,7 +16,7 @@ VOUCHES_NOTE = ("Vouches: valid vouches so far / vouches needed; the number need
 
 
 def register(cli: click.Group) -> None:
-    for command in (invite, invites, join, requests, vouch, admit, role, remove, leave, rotate):
+    for command in (invite, invites, join, requests, vouch, admit, role, policy, remove, leave, rotate):
         cli.add_command(command)
     from hramada.cli.groups import group
     group.add_command(forget)
@@ -228,3 +228,23 @@ def forget(group_: str, as_json_: bool) -> None:
         return h.forget_group(group_)
     r = with_profile(go)
     emit(r, as_json_, lambda r: out_console.print(f"Forgot {clean(r['forgotten'])}."))
+
+
+@click.command()
+@click.argument("group")
+@click.option("--history", type=click.Choice(["since-join", "all"]), default=None,
+              help="What newcomers admitted from now on can read.")
+@click.option("--vouches", type=click.IntRange(1, 100), default=None,
+              help="How many members must vouch for a newcomer.")
+@json_option
+def policy(group: str, history: str | None, vouches: int | None, as_json_: bool) -> None:
+    """Change the group's history policy or vouches needed (admins only; everyone sees it).
+
+    Under since-join each admission rotates the group key, and the newcomer gets no key
+    to anything written before it; under all a newcomer reads the group's history.
+
+    Example: hramada policy "Mutual aid Tbilisi" --history since-join
+    """
+    info = with_profile(lambda h: h.set_policy(group, history=history, vouches=vouches))
+    emit(info, as_json_, lambda i: out_console.print(
+        f"{clean(i.name)}: history {i.history}; a newcomer needs {i.vouches} vouch(es)."))

@@ -22,14 +22,21 @@ def group() -> None:
 @click.option("--relay", "relay_url", required=True, help="The relay's address, e.g. http://127.0.0.1:8470")
 @click.option("--vouches", default=1, show_default=True, type=click.IntRange(1, 100),
               help="How many members must vouch for a newcomer.")
+@click.option("--history", default="since-join", show_default=True, type=click.Choice(["since-join", "all"]),
+              help="What a newcomer can read: only what is written from their admission on, or everything.")
 @json_option
-def create(name: str, relay_url: str, vouches: int, as_json_: bool) -> None:
+def create(name: str, relay_url: str, vouches: int, history: str, as_json_: bool) -> None:
     """Create a group on a relay; you become its first admin.
 
     Example: hramada group create "Mutual aid Tbilisi" --relay http://127.0.0.1:8470 --vouches 2
     """
-    info = with_profile(lambda h: h.create_group(name, relay_url, vouches))
-    emit(info, as_json_, lambda i: out_console.print(f"Created {clean(i.name)!r} ({i.group})."))
+    info = with_profile(lambda h: h.create_group(name, relay_url, vouches, history))
+    emit(info, as_json_, lambda i: out_console.print(
+        f"Created {clean(i.name)!r} ({i.group}); newcomers read {_HISTORY[i.history]}."))
+
+
+_HISTORY = {"since-join": "only what is written after their admission", "all": "everything since the start",
+            "": "(not known yet)"}
 
 
 @group.command("list")
@@ -37,14 +44,19 @@ def create(name: str, relay_url: str, vouches: int, as_json_: bool) -> None:
 def list_(as_json_: bool) -> None:
     """List your groups (from this device, without syncing).
 
+    "Alarm" is proven tampering (the group is stopped); "Suspicion" is what the relay
+    may be withholding (sync again; if it stays, compare with another member).
+
     Example: hramada group list --json
     """
     async def go(h: Hramada):
         return h.groups()
     emit(with_profile(go), as_json_, lambda v: table(
-        [{**i.__dict__, "role": i.role or "", "alarm": i.alarm or ""} for i in v],
+        [{**i.__dict__, "role": i.role or "", "alarm": i.alarm or "", "suspicion": i.suspicion or ""}
+         for i in v],
         [("name", "Group"), ("group", "Id"), ("status", "Status"), ("role", "Role"),
-         ("members", "Members"), ("alarm", "Alarm")], empty="No groups yet."))
+         ("members", "Members"), ("history", "History"), ("alarm", "Alarm"), ("suspicion", "Suspicion")],
+        empty="No groups yet."))
 
 
 @group.command("members")

@@ -8,6 +8,7 @@ caller sends the entry and, once the relay accepts it, applies it like any other
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Mapping
 
 from hramada.core import wire
 from hramada.core.entries import seal_entry
@@ -32,15 +33,19 @@ class NewEntry:
 
 
 def create_group(*, name: str, creator: Identity, creator_name: str, vouches: int,
-                 seed: bytes, group_nonce: bytes, nonce: bytes) -> tuple[NewEntry, Generation]:
-    """The first entry of a new group and its generation 0."""
+                 seed: bytes, group_nonce: bytes, nonce: bytes, history: str = "all"
+                 ) -> tuple[NewEntry, Generation]:
+    """The first entry of a new group and its generation 0. ``history`` is the group's
+    history policy: ``"since-join"`` or ``"all"`` (log.md §5.1)."""
     if not isinstance(vouches, int) or vouches < 1:
         raise ValueError("a group needs at least one vouch per newcomer")
+    if history not in ("since-join", "all"):
+        raise ValueError("the history policy is since-join or all")
     gen0 = Generation(0, seed)
     body = {"name": check_name(name), "nonce": group_nonce, "vouches": vouches,
             "member": {"name": check_name(creator_name), "sign": creator.public.sign.raw,
                        "box": creator.public.box.raw},
-            "commit": gen0.commitment, "cap": wire.cap_hash(gen0.relay_cap)}
+            "commit": gen0.commitment, "cap": wire.cap_hash(gen0.relay_cap), "history": history}
     ct = seal_entry(group=b"", seq=1, prev=wire.GENESIS_PREV, kind="create", body=body,
                     author=creator.signing, generation=gen0, nonce=nonce)
     return NewEntry(1, wire.GENESIS_PREV, ct), gen0
@@ -57,25 +62,43 @@ def entry(log: GroupLog, kind: str, body: dict, *, author: Identity, keys: Keyri
 
 
 def rotation(log: GroupLog, *, author: Identity, keys: Keyring, seed: bytes,
-             ephemeral_secret: bytes, nonce: bytes, auth_nonce: bytes, items_cutoff: int,
-             remove: bytes | None = None) -> NewEntry:
+             ephemeral_secret: bytes, nonce: bytes, auth_nonce: bytes,
+             items_cutoff: Mapping[bytes, int], remove: bytes | None = None,
+             admit: tuple[bytes, str] | None = None) -> NewEntry:
     """A ``rotate`` entry, or a ``remove`` entry when ``remove`` names a member.
 
     The new seed is sealed to every member who remains; the entry is encrypted under
     the new generation, so whoever is removed cannot read even this entry.
+    ``items_cutoff`` maps each author to the number of their last item that the rotating
+    device has verified (items.md §3); it is signed into the entry as a sorted list.
+    Authors who are not (or no longer) in the log are left out.
+    ``admit`` = ``(request id, role)`` makes it an ``admit`` entry that rotates the key:
+    under the ``since-join`` history policy the new key leads back to no older content.
     """
+    if admit is not None and remove is not None:
+        raise ValueError("one rotation admits or removes, not both")
     previous = keys.generations[log.generation]
     new = Generation(previous.number + 1, seed)
     remaining = [m.key.box for pk, m in log.members.items() if pk != remove]
     seq, prev = log.head
     block = make_key_block(previous, new, remaining, ephemeral_secret, author=author.signing,
                            group=log.group, seq=seq + 1, auth_nonce=auth_nonce,
-                           removed=remove or b"")
+                           removed=remove or b"", cut=admit is not None and log.history == "since-join")
     body: dict = {"commit": new.commitment, "cap": wire.cap_hash(new.relay_cap),
-                  "keys": block.digest, "items": items_cutoff}
+                  "keys": block.digest, "items": items_cutoff_pairs(log, items_cutoff)}
     if remove is not None:
         body["member"] = remove
-    ct = seal_entry(group=log.group, seq=seq + 1, prev=prev,
-                    kind="remove" if remove is not None else "rotate", body=body,
+    if admit is not None:
+        body["request"], body["role"] = admit
+    kind = "remove" if remove is not None else "admit" if admit is not None else "rotate"
+    ct = seal_entry(group=log.group, seq=seq + 1, prev=prev, kind=kind, body=body,
                     author=author.signing, generation=new, nonce=nonce, key_block=block)
     return NewEntry(seq + 1, prev, ct, new)
+
+
+def items_cutoff_pairs(log: GroupLog, cutoff: Mapping[bytes, int]) -> list[list]:
+    """The signed form of an item cut-off: ``[[author, last item number], …]`` by author,
+    for members and former members only, numbers above zero."""
+    known = log.members.keys() | log.former.keys()
+    return [[author, n] for author, n in sorted(cutoff.items())
+            if author in known and type(n) is int and 0 < n < 2**32]

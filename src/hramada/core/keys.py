@@ -2,12 +2,15 @@
 
 Generation 0 is made with the group. Every rotation (and every removal, which is a
 rotation) makes generation ``g + 1``: a fresh seed, sealed to each remaining member in
-a *key block* that travels beside the rotating log entry, plus the previous seed
-encrypted under a key derived from the new one, so that members — and newcomers who
-were only given the newest seed — can walk back to every older generation.
+a *key block* that travels beside the rotating log entry, plus two links back: the
+previous *log seed* under a key derived from the new log seed, and the previous seed
+under a key derived from the new seed. Newcomers who were only given the newest seed
+walk back through them: the log links always (every device verifies the whole log),
+the content links unless a rotation left its out — a *history cut*, made by the
+admission of a newcomer when the group's history policy is ``since-join``.
 
-The log commits to each generation (``commitment(seed)``) in a signed entry; a client
-checks every seed it opens against that commitment before using it.
+The log commits to each generation (``commitment(log seed)``) in a signed entry; a
+client checks every seed it opens against that commitment before using it.
 """
 
 from __future__ import annotations
@@ -26,54 +29,105 @@ LABEL_BYTES = 8
 _ZERO_NONCE = bytes(crypto.NONCE_BYTES)
 
 
+class HistoryNotShared(DecryptionError):
+    """This device holds only the log half of a generation from before its admission
+    (the group's history policy is ``since-join``): it cannot open that content."""
+
+
 @dataclass(frozen=True, repr=False)
 class Generation:
-    """The keys of one generation, all derived from its seed."""
+    """The keys of one generation. A full generation holds its seed; every key derives
+    from it. Its *log seed* derives from the seed, and the log's keys (log key, relay
+    capability, box labels, rotation authorisation, the link back to the previous log
+    seed) derive from the log seed alone, so a device can hold only the log half of a
+    generation: it verifies the log under it but opens none of its content."""
 
     number: int
-    seed: bytes
+    seed: bytes | None
+    log_seed_: bytes | None = None
 
     def __post_init__(self) -> None:
-        if len(self.seed) != SEED_BYTES:
-            raise ValueError("a generation seed is 32 bytes")
+        if self.seed is not None:
+            if len(self.seed) != SEED_BYTES:
+                raise ValueError("a generation seed is 32 bytes")
+            object.__setattr__(self, "log_seed_", log_seed(self.seed))
+        elif self.log_seed_ is None or len(self.log_seed_) != SEED_BYTES:
+            raise ValueError("a generation needs its seed or its 32-byte log seed")
+
+    @classmethod
+    def log_only(cls, number: int, log_seed_value: bytes) -> "Generation":
+        return cls(number, None, log_seed_value)
+
+    @property
+    def log_seed(self) -> bytes:
+        return self.log_seed_  # type: ignore[return-value]  # set by __post_init__
+
+    @property
+    def full(self) -> bool:
+        return self.seed is not None
+
+    def stored(self) -> list:
+        """How a device stores it: ``[number, seed]`` or ``[number, b"", log seed]``."""
+        return [self.number, self.seed] if self.seed is not None else [self.number, b"", self.log_seed]
+
+    @classmethod
+    def restore(cls, number: int, seed: bytes, log_seed_value: bytes | None = None) -> "Generation":
+        return cls(number, seed) if seed else cls.log_only(number, log_seed_value or b"")
 
     @cached_property
     def commitment(self) -> bytes:
-        return commitment(self.seed)
+        return commitment(self.log_seed)
 
     @cached_property
     def log_key(self) -> bytes:
-        return crypto.derive_key(self.seed, "hramada:v1:log-key")
+        return crypto.derive_key(self.log_seed, "hramada:v1:log-key")
 
     @cached_property
     def content_key(self) -> bytes:
+        if self.seed is None:
+            raise HistoryNotShared(f"this device holds no content key for generation {self.number}, "
+                                   "from before its admission")
         return crypto.derive_key(self.seed, "hramada:v1:content-key")
 
     @cached_property
     def relay_cap(self) -> bytes:
         """The bearer capability for the group's mailbox during this generation."""
-        return crypto.derive_key(self.seed, "hramada:v1:relay-cap")
+        return crypto.derive_key(self.log_seed, "hramada:v1:relay-cap")
 
     @cached_property
     def label_key(self) -> bytes:
-        return crypto.derive_key(self.seed, "hramada:v1:box-label")
+        return crypto.derive_key(self.log_seed, "hramada:v1:box-label")
 
     @cached_property
     def auth_key(self) -> bytes:
         """Seals who authorised the key block leaving this generation."""
-        return crypto.derive_key(self.seed, "hramada:v1:key-block-auth")
+        return crypto.derive_key(self.log_seed, "hramada:v1:key-block-auth")
 
     @cached_property
     def back_key(self) -> bytes:
-        """Encrypts exactly one message: the previous generation's seed."""
+        """Encrypts exactly one message: the previous generation's log seed."""
+        return crypto.derive_key(self.log_seed, "hramada:v1:prev-log-seed-key")
+
+    @cached_property
+    def content_back_key(self) -> bytes:
+        """Encrypts exactly one message: the previous generation's seed (absent at a
+        history cut)."""
+        if self.seed is None:
+            raise HistoryNotShared(f"generation {self.number} is held without its seed")
         return crypto.derive_key(self.seed, "hramada:v1:prev-seed-key")
 
     def __repr__(self) -> str:
-        return f"Generation({self.number})"
+        return f"Generation({self.number}{'' if self.full else ', log only'})"
 
 
-def commitment(seed: bytes) -> bytes:
-    return crypto.hash32("hramada:v1:seed-commit", seed)
+def log_seed(seed: bytes) -> bytes:
+    return crypto.derive_key(seed, "hramada:v1:log-seed")
+
+
+def commitment(log_seed_value: bytes) -> bytes:
+    """What the log signs for a generation: a commitment to its log seed (which is
+    itself derived from the seed, so a full seed is checked through it)."""
+    return crypto.hash32("hramada:v1:seed-commit", log_seed_value)
 
 
 def check_commitment(gen: Generation, expected: bytes) -> None:
@@ -94,18 +148,20 @@ class KeyBlock:
 
     ephemeral: bytes
     boxes: tuple[tuple[bytes, bytes], ...]  # (label, sealed seed)
-    back: bytes
+    back: bytes             # the previous log seed, under the new log seed's back key
     auth: bytes = b""
+    back_content: bytes = b""  # the previous seed under the new seed's; empty: a history cut
 
     def _core(self) -> dict:
-        return {"e": self.ephemeral, "b": [[lab, box] for lab, box in self.boxes], "p": self.back}
+        return {"e": self.ephemeral, "b": [[lab, box] for lab, box in self.boxes], "p": self.back,
+                "q": self.back_content}
 
     def to_value(self) -> dict:
         return {**self._core(), "a": self.auth}
 
     @classmethod
     def from_value(cls, value: object) -> "KeyBlock":
-        v = fields(value, "key block", {"e": bytes, "b": list, "p": bytes, "a": bytes})
+        v = fields(value, "key block", {"e": bytes, "b": list, "p": bytes, "q": bytes, "a": bytes})
         expect(len(v["e"]) == 32, "key block (ephemeral key)")
         pairs = []
         for pair in v["b"]:
@@ -113,7 +169,7 @@ class KeyBlock:
                    and isinstance(pair[0], bytes) and len(pair[0]) == LABEL_BYTES
                    and isinstance(pair[1], bytes), "key block (box)")
             pairs.append((pair[0], pair[1]))
-        return cls(v["e"], tuple(pairs), v["p"], v["a"])
+        return cls(v["e"], tuple(pairs), v["p"], v["a"], v["q"])
 
     @property
     def digest(self) -> bytes:
@@ -127,23 +183,28 @@ class KeyBlock:
 
 def make_key_block(previous: Generation, new: Generation, recipients: list[BoxPublicKey],
                    ephemeral_secret: bytes, *, author: SigningKey, group: bytes, seq: int,
-                   auth_nonce: bytes, removed: bytes = b"") -> KeyBlock:
-    """Seal ``new`` to every recipient, ``previous`` under ``new``, and ``author``'s
-    signature over the block (for entry ``seq`` of ``group``, removing the member
-    ``removed``, or no one if empty) under ``previous``."""
+                   auth_nonce: bytes, removed: bytes = b"", cut: bool = False) -> KeyBlock:
+    """Seal ``new`` to every recipient, ``previous`` under ``new`` (only its log seed if
+    ``cut``: a history cut, after which ``new`` leads back to no older content), and
+    ``author``'s signature over the block (for entry ``seq`` of ``group``, removing the
+    member ``removed``, or no one if empty) under ``previous``."""
+    if new.seed is None or previous.seed is None:
+        raise ValueError("a key block is made from full generations")
     if removed and len(removed) != 32:
         raise ValueError("removed must be a member id or empty")
     if new.number != previous.number + 1:
         raise ValueError("a key block goes from one generation to the next")
     epk, boxes = crypto.seal_many(recipients, ephemeral_secret, new.seed)
     labels = [box_label(previous, r) for r in recipients]
-    back = crypto.encrypt(new.back_key, _ZERO_NONCE, previous.seed,
-                          aad=encode(["hramada:v1:prev-seed", previous.number]))
-    block = KeyBlock(epk, tuple(zip(labels, boxes)), back)
+    back = crypto.encrypt(new.back_key, _ZERO_NONCE, previous.log_seed,
+                          aad=encode(["hramada:v1:prev-log-seed", previous.number]))
+    content = b"" if cut else crypto.encrypt(new.content_back_key, _ZERO_NONCE, previous.seed,
+                                             aad=encode(["hramada:v1:prev-seed", previous.number]))
+    block = KeyBlock(epk, tuple(zip(labels, boxes)), back, back_content=content)
     signature = crypto.sign(author, _AUTH_PURPOSE, encode([group, seq, block.digest, removed]))
     sealed = crypto.encrypt(previous.auth_key, auth_nonce, encode([author.public.raw, removed, signature]),
                             aad=encode([_AUTH_PURPOSE, seq]))
-    return KeyBlock(epk, block.boxes, back, auth_nonce + sealed)
+    return KeyBlock(epk, block.boxes, back, auth_nonce + sealed, content)
 
 
 def key_block_author(block: KeyBlock, previous: Generation, group: bytes, seq: int
@@ -191,11 +252,19 @@ def open_key_block(block: KeyBlock, previous: Generation, me: BoxPrivateKey) -> 
 
 
 def walk_back(block: KeyBlock, new: Generation) -> Generation:
-    """The generation before ``new``, from the key block that made ``new``."""
-    seed = crypto.decrypt(new.back_key, _ZERO_NONCE, block.back,
+    """The generation before ``new``, from the key block that made ``new``: in full if
+    ``new`` is held in full and the block links back to the older content, else only
+    its log half."""
+    older = crypto.decrypt(new.back_key, _ZERO_NONCE, block.back,
+                           aad=encode(["hramada:v1:prev-log-seed", new.number - 1]))
+    if len(older) != SEED_BYTES:
+        raise ForgeryError("a previous generation's log seed has the wrong size")
+    if new.seed is None or not block.back_content:
+        return Generation.log_only(new.number - 1, older)
+    seed = crypto.decrypt(new.content_back_key, _ZERO_NONCE, block.back_content,
                           aad=encode(["hramada:v1:prev-seed", new.number - 1]))
-    if len(seed) != SEED_BYTES:
-        raise ForgeryError("a previous generation seed has the wrong size")
+    if len(seed) != SEED_BYTES or not crypto.equal(log_seed(seed), older):
+        raise ForgeryError("a previous generation seed does not match its log seed")
     return Generation(new.number - 1, seed)
 
 

@@ -33,6 +33,7 @@ from hramada.errors import (DecryptionError, EncodingError, ForgeryError, ForkEr
                             VerificationError)
 
 ROLES = ("admin", "member", "newcomer")
+HISTORY_POLICIES = ("since-join", "all")  # what a newcomer may read: from their admission, or everything
 VOUCHING_ROLES = ("admin", "member")
 
 
@@ -84,7 +85,7 @@ class GenerationInfo:
     cap_hash: bytes
     start: int                 # seq of the entry that made it
     end: int | None = None     # seq of the entry that replaced it
-    items_cutoff: int | None = None  # highest item cursor accepted under it, once replaced
+    items_cutoff: dict[bytes, int] | None = None  # once replaced: each author's last item number under it
 
 
 @dataclass
@@ -105,6 +106,8 @@ class GroupLog:
         self.group: bytes = b""
         self.name = ""
         self.vouches_required = 1
+        self.history = "all"          # the group's history policy (``create`` and ``policy`` entries)
+        self._rotating_admit = 0      # seq of an admit entry that rotated the key, while it applies
         self.members: dict[bytes, Member] = {}
         self.former: dict[bytes, Member] = {}
         self.invites: dict[bytes, Invite] = {}
@@ -179,11 +182,13 @@ class GroupLog:
             if author is None:
                 raise ForgeryError(f"entry {seq} is signed by someone who is not a member")
             verify_signature(entry, signature)
-            if (envelope.key_block is not None) != (entry.kind in ROTATING_KINDS):
+            rotating = entry.kind in ROTATING_KINDS or (entry.kind == "admit" and envelope.key_block is not None)
+            if (envelope.key_block is not None) != rotating:
                 raise VerificationError(f"entry {seq}: key rotation data where none belongs")
-            if entry.kind in ROTATING_KINDS:
+            if rotating:
                 self._check_rotation(entry, envelope, generation, author, keys)
-            else:
+            if entry.kind not in ROTATING_KINDS:
+                self._rotating_admit = seq if rotating else 0
                 self._apply_rules(entry, author)
         if new_generation is not None:
             keys.generations[new_generation.number] = new_generation
@@ -231,10 +236,11 @@ class GroupLog:
     def _check_create(self, entry: Entry, signature: bytes, generation: Generation) -> None:
         b = fields(entry.body, "create entry",
                    {"name": str, "nonce": bytes, "vouches": int, "member": dict,
-                    "commit": bytes, "cap": bytes})
+                    "commit": bytes, "cap": bytes}, {"history": str})
         m = fields(b["member"], "create entry (member)", {"name": str, "sign": bytes, "box": bytes})
         expect(len(m["sign"]) == 32 and len(m["box"]) == 32 and len(b["cap"]) == 32, "create entry")
-        expect(b["vouches"] >= 1 and entry.group == b"", "create entry")
+        expect(b["vouches"] >= 1 and entry.group == b"" and b.get("history", "all") in HISTORY_POLICIES,
+               "create entry")
         if not crypto.equal(m["sign"], entry.author):
             raise ForgeryError("the group's creation is not signed by its creator")
         verify_signature(entry, signature)
@@ -247,15 +253,18 @@ class GroupLog:
         except ValueError:
             raise EncodingError("malformed create entry (name)") from None
         self.group, self.name, self.vouches_required = group, name, b["vouches"]
+        self.history = b.get("history", "all")
         key = MemberKey(VerifyKey(m["sign"]), BoxPublicKey(m["box"]))
         self.members[entry.author] = Member(member_name, key, "admin", since=1)
         self.generations.append(GenerationInfo(0, b["commit"], b["cap"], start=1))
 
     def _check_rotation(self, entry: Entry, envelope: Envelope, generation: Generation,
                         author: Member, keys: Keyring) -> None:
-        required = {"commit": bytes, "cap": bytes, "keys": bytes, "items": int}
+        required = {"commit": bytes, "cap": bytes, "keys": bytes, "items": list}
         if entry.kind == "remove":
             required["member"] = bytes
+        if entry.kind == "admit":  # an admission that rotates the key (history policy)
+            required.update(request=bytes, role=str)
         b = fields(entry.body, f"{entry.kind} entry", required)
         block = envelope.key_block
         if block is None:
@@ -264,6 +273,11 @@ class GroupLog:
             raise ForgeryError(f"entry {entry.seq}: only an admin may rotate the group key")
         if not crypto.equal(b["keys"], block.digest):
             raise ForgeryError(f"entry {entry.seq}: the key block was tampered with")
+        cut = entry.kind == "admit" and self.history == "since-join"
+        if cut != (not block.back_content):
+            raise VerificationError(f"entry {entry.seq}: " + (
+                "an admission under the since-join history policy links the new key back to "
+                "older content" if cut else "a rotation that cuts the group's history"))
         if generation.number != self.generation + 1:
             raise VerificationError(f"entry {entry.seq}: key generations out of order")
         check_commitment(generation, b["commit"])
@@ -282,17 +296,33 @@ class GroupLog:
         if len(block.boxes) != len(remaining) or block.labels != expected:
             raise VerificationError(f"entry {entry.seq}: the new key was not given to exactly the "
                                     "remaining members")
-        expect(len(b["cap"]) == 32 and b["items"] >= 0, f"{entry.kind} entry")
+        expect(len(b["cap"]) == 32, f"{entry.kind} entry")
+        items_cutoff = self._items_cutoff(b["items"], entry.seq)
         if entry.kind == "remove":
             gone = self.members.pop(b["member"])
             gone.until = entry.seq
             self.former[b["member"]] = gone
             self._revoke_invites_of(b["member"], entry.seq)
         old = self.generations[-1]
-        old.end, old.items_cutoff = entry.seq, b["items"]
+        old.end, old.items_cutoff = entry.seq, items_cutoff
         self.generations.append(GenerationInfo(generation.number, b["commit"], b["cap"],
                                                start=entry.seq))
         self.rotation_due = False
+
+    def _items_cutoff(self, pairs: list, seq: int) -> dict[bytes, int]:
+        """A rotation's item cut-off: ``[[author, last item number], …]``, authors strictly
+        ascending, each a member or former member, numbers 1 … 2**32 - 1 (items.md §3)."""
+        out: dict[bytes, int] = {}
+        previous = b""
+        for pair in pairs:
+            expect(isinstance(pair, list) and len(pair) == 2 and isinstance(pair[0], bytes)
+                   and type(pair[1]) is int and 1 <= pair[1] < 2**32 and pair[0] > previous,
+                   f"rotation entry {seq} (items)")
+            if pair[0] not in self.members and pair[0] not in self.former:
+                raise VerificationError(f"entry {seq}: the item cut-off names someone who is not a member")
+            out[pair[0]] = pair[1]
+            previous = pair[0]
+        return out
 
     def _apply_rules(self, entry: Entry, author: Member) -> None:
         rule = _RULES.get(entry.kind)  # "create" is valid only as entry 1
@@ -387,7 +417,11 @@ class GroupLog:
         return None
 
     def _admit(self, entry: Entry, author: Member) -> str | None:
-        b = fields(entry.body, "admit entry", {"request": bytes, "role": str})
+        rotation = {"commit": bytes, "cap": bytes, "keys": bytes, "items": list}
+        b = fields(entry.body, "admit entry", {"request": bytes, "role": str},
+                   rotation if self._rotating_admit == entry.seq else None)
+        if self.history == "since-join" and self._rotating_admit != entry.seq:
+            return "under the since-join history policy an admission rotates the group key"
         req = self.requests.get(b["request"])
         if req is None or req.status != "pending":
             return "no such pending request"
@@ -440,12 +474,17 @@ class GroupLog:
         return None
 
     def _policy(self, entry: Entry, author: Member) -> str | None:
-        b = fields(entry.body, "policy entry", {"vouches": int})
+        b = fields(entry.body, "policy entry", {}, {"vouches": int, "history": str})
+        if not b:
+            return "changes nothing"
         if author.role != "admin":
             return "only admins change the policy"
-        if b["vouches"] < 1:
+        if b.get("vouches", 1) < 1:
             return "a request needs at least one vouch"
-        self.vouches_required = b["vouches"]
+        if b.get("history", self.history) not in HISTORY_POLICIES:
+            return f"no history policy {b['history']!r}"
+        self.vouches_required = b.get("vouches", self.vouches_required)
+        self.history = b.get("history", self.history)
         return None
 
 
