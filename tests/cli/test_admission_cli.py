@@ -161,3 +161,30 @@ def test_an_active_group_cannot_be_forgotten(relay_process, tmp_path):
     [a] = _group(relay_process(), tmp_path, "Ales")
     p = run(a, "group", "forget", "Circle", check=False)
     assert p.returncode == 1 and "leave it first" in p.stderr
+
+
+def test_under_since_join_a_newcomer_reads_only_what_follows_the_admission(relay_process, tmp_path):
+    a, b = _group(relay_process(), tmp_path, "Ales", "Hanna")
+    assert js(a, "group", "list")[0]["history"] == "since-join"
+    run(a, "post", "Circle", "Written before Hanna came")
+    _admit(a, b)
+    assert js(b, "read", "Circle") == []
+    assert js(b, "group", "list")[0]["history"] == "since-join"  # shown to everyone
+    run(a, "post", "Circle", "Written after")
+    assert [i["text"] for i in js(b, "read", "Circle")] == ["Written after"]
+
+
+def test_under_all_a_newcomer_reads_the_history_and_only_admins_change_the_policy(relay_process, tmp_path):
+    relay = relay_process()
+    a, b = tmp_path / "a", tmp_path / "b"
+    run(a, "init", "--name", "Ales")
+    run(b, "init", "--name", "Hanna")
+    run(a, "group", "create", "Circle", "--relay", relay.url, "--history", "all")
+    run(a, "post", "Circle", "Written before Hanna came")
+    _admit(a, b)
+    assert [i["text"] for i in js(b, "read", "Circle")] == ["Written before Hanna came"]
+    denied = run(b, "policy", "Circle", "--history", "since-join", check=False)
+    assert denied.returncode == 1 and "only admins" in denied.stderr
+    assert js(a, "policy", "Circle", "--history", "since-join")["history"] == "since-join"
+    run(b, "sync")
+    assert js(b, "group", "list")[0]["history"] == "since-join"
