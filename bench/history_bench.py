@@ -53,7 +53,7 @@ async def main(n: int) -> None:
         proc, url = start_relay(folder)
         try:
             ales = Hramada.init(folder / "ales", "a", "Ales")
-            g = (await ales.create_group("History", url)).group
+            g = (await ales.create_group("History", url, history="all")).group
             s = ales._find(g)
             relay = ales._relay(url)
             t = time.perf_counter()

@@ -6,6 +6,8 @@ sockets; everything else uses real HTTP.
 
 from __future__ import annotations
 
+import functools
+import ssl
 from dataclasses import dataclass
 from typing import Any
 
@@ -31,6 +33,13 @@ class RetiredCapability(RelayError):
     """The group key rotated since this device last synced."""
 
 
+@functools.lru_cache(maxsize=1)
+def _tls() -> ssl.SSLContext:
+    """One TLS context (the default, verifying) per process: loading the certificate
+    store costs tens of milliseconds, and every relay connection can share it."""
+    return httpx.create_ssl_context()
+
+
 class Relay:
     """A connection to one relay."""
 
@@ -38,7 +47,7 @@ class Relay:
                  timeout: float = 40.0) -> None:
         self.url = url.rstrip("/")
         self._http = httpx.AsyncClient(base_url=self.url, transport=transport, timeout=timeout,
-                                       headers={"User-Agent": "hramada"})
+                                       headers={"User-Agent": "hramada"}, verify=_tls())
 
     async def close(self) -> None:
         await self._http.aclose()
