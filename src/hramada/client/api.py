@@ -492,7 +492,7 @@ class Hramada:
             await engine.rotate(check=check, admit=(req.id, role))
         else:
             await engine.append("admit", {"request": req.id, "role": role}, check)
-        await engine.sync()
+        await engine._flush_outbox()  # the welcome the journal queued with the entry
         m = s.log.members[req.key.id]
         return MemberInfo(m.name, m.role, fingerprint(m.key), m.since, [s.name_of(v) for v in m.vouchers], False)
 
