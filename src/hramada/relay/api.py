@@ -136,12 +136,19 @@ def query_ints(request: Request, spec: Mapping[str, tuple[int, int, int]]) -> di
 
 def bearer_cap_hash(request: Request) -> bytes:
     """``cap_hash`` of the bearer capability, or 401 if it is missing or malformed."""
-    return bearer_cap(request)[0]
+    return cap_hash(bearer_capability(request))
 
 
 def bearer_cap(request: Request) -> tuple[bytes, bytes]:
     """``(cap_hash, position_pad)`` of the bearer capability (401 if missing or
-    malformed): the pad opens the sealed retirement position of this capability."""
+    malformed): the pad opens the sealed retirement position of this capability.
+    Only routes that may need that position pay for the second hash."""
+    cap = bearer_capability(request)
+    return cap_hash(cap), position_pad(cap)
+
+
+def bearer_capability(request: Request) -> bytes:
+    """The bearer capability itself, or 401 if it is missing or malformed."""
     header = request.headers.get("authorization")
     if header is None:
         raise unauthorized("a capability is required (Authorization: Bearer ...)")
@@ -149,10 +156,9 @@ def bearer_cap(request: Request) -> tuple[bytes, bytes]:
     if scheme.lower() != "bearer":
         raise unauthorized("use Authorization: Bearer <capability>")
     try:
-        cap = b64d(token.strip(), CAP_BYTES, field="capability")
+        return b64d(token.strip(), CAP_BYTES, field="capability")
     except ValueError:
         raise unauthorized("malformed capability") from None
-    return cap_hash(cap), position_pad(cap)
 
 
 def unauthorized(message: str = "unknown mailbox or capability") -> ApiError:
