@@ -42,31 +42,46 @@ def sync(watch: bool, as_json_: bool) -> None:
     with progress_bar(disabled=as_json_) as progress:
         infos = with_profile(lambda h: h.sync(progress=progress))
     emit(infos, as_json_, lambda v: table(
-        [{**i.__dict__, "alarm": i.alarm or ""} for i in v],
-        [("name", "Group"), ("status", "Status"), ("members", "Members"), ("alarm", "Alarm")]))
+        [{**i.__dict__, "alarm": i.alarm or "", "error": i.error or ""} for i in v],
+        [("name", "Group"), ("status", "Status"), ("members", "Members"), ("alarm", "Alarm"),
+         ("error", "Not synced")]))
     if any(i.status == "alarm" for i in infos):
         raise SystemExit(3)
+    if any(i.error for i in infos):
+        click.echo("error: some groups could not be synced (see the table); the others were", err=True)
+        raise SystemExit(1)
 
 
 def _watch(as_json_: bool) -> None:
+    said: dict[str, str] = {}
+
+    def say(info) -> None:
+        line = _line(info, as_json_)
+        if said.get(info.group) != line:  # an outage is shown once, not at every retry
+            said[info.group] = line
+            if as_json_:
+                click.echo(line)
+            else:
+                out_console.print(line)
+
     async def go(h: Hramada) -> None:
         for info in await h.sync():
-            _say(info, as_json_)
+            say(info)
         while True:
             for info in await h.watch():
-                _say(info, as_json_)
+                say(info)
     try:
         with_profile(go)
     except KeyboardInterrupt:
         pass
 
 
-def _say(info, as_json_: bool) -> None:
+def _line(info, as_json_: bool) -> str:
     if as_json_:
-        click.echo(json.dumps(as_json(info), ensure_ascii=False))
-    else:
-        out_console.print(f"{clean(info.name)}: {info.status}, {info.members} members"
-                          + (f" — ALARM: {clean(info.alarm)}" if info.alarm else ""))
+        return json.dumps(as_json(info), ensure_ascii=False)
+    return (f"{clean(info.name)}: {info.status}, {info.members} members"
+            + (f" — ALARM: {clean(info.alarm)}" if info.alarm else "")
+            + (f" — not synced: {clean(info.error)}" if info.error else ""))
 
 
 @click.command()

@@ -28,7 +28,8 @@ from hramada.core.identity import Identity, fingerprint, safety_code
 from hramada.core.invitation import InvitationCode, InvitationSecret, check_name
 from hramada.core.items import ITEM_ID_BYTES, check_body
 from hramada.core.state import GroupLog, Keyring, Request
-from hramada.errors import HramadaError, NotFoundError, PolicyError, RelayError
+from hramada.core.urls import check_relay_url
+from hramada.errors import HramadaError, NotFoundError, PolicyError
 
 
 @dataclass
@@ -42,6 +43,7 @@ class GroupInfo:
     generation: int = 0
     alarm: str | None = None
     warnings: list[str] = field(default_factory=list)
+    error: str | None = None  # what stopped the last sync of this group (not an alarm)
 
 
 @dataclass
@@ -156,8 +158,7 @@ class Hramada:
 
     async def create_group(self, name: str, relay_url: str, vouches: int = 1) -> GroupInfo:
         name = check_name(name)
-        if not relay_url.startswith(("http://", "https://")):
-            raise ValueError("the relay address must start with http:// or https://")
+        relay_url = check_relay_url(relay_url)
         if not isinstance(vouches, int) or vouches < 1:
             raise ValueError("--vouches must be at least 1")
         identity = Identity.from_secrets(random(32), random(32))
@@ -192,30 +193,55 @@ class Hramada:
         return [self._info(s) for s in self._sessions()]
 
     async def sync(self, group: str | None = None, progress: Progress | None = None) -> list[GroupInfo]:
-        sessions = [self._find(group)] if group else self._sessions()
+        """Sync every group (or one). Each group's outcome is reported for that group:
+        one group's failure (its relay unreachable or hostile, its record damaged)
+        never stops the others; it is in that group's ``error``."""
+        if group:
+            targets = [(None, None, self._find(group))]
+        else:
+            targets = [(ref, rec, None) for ref, rec in self.store.groups()]
         out = []
-        for s in sessions:
+        for ref, rec, session in targets:
             try:
-                await self._engine(s, progress).sync()
-            except RelayError as exc:
-                info = self._info(s)
-                info.alarm = info.alarm or f"relay unreachable: {exc}"
+                session = session or GroupSession.load(self.store, ref, rec)
+                await self._engine(session, progress).sync()
+            except (HramadaError, ValueError) as exc:
+                info = self._info(session) if session is not None else self._bare_info(rec)
+                info.error = str(exc)
                 out.append(info)
                 continue
-            out.append(self._info(s))
+            out.append(self._info(session))
         return out
+
+    @staticmethod
+    def _bare_info(rec: dict) -> GroupInfo:
+        """What can be said about a group whose record could not be loaded."""
+        group = rec.get("group")
+        return GroupInfo(group=group.hex() if isinstance(group, bytes) else "?", name=str(rec.get("name", "?")),
+                         relay=str(rec.get("relay", "?")), status=str(rec.get("status", "?")))
 
     async def watch(self, timeout: int = 25) -> list[GroupInfo]:
         """Wait until any active group has news (or ``timeout`` passes), then sync the
-        groups that have it. Returns their new state (empty if nothing happened)."""
+        groups that have it. Returns their new state, and the state of each group whose
+        wait failed (with its ``error``); empty if nothing happened."""
         sessions = [s for s in self._sessions() if s.status == "active"]
         if not sessions:
             await asyncio.sleep(min(timeout, 5))
             return []
         news = await asyncio.gather(*(self._engine(s).wait(timeout) for s in sessions),
                                     return_exceptions=True)
+        failed = []
+        for s, n in zip(sessions, news):
+            if isinstance(n, (HramadaError, ValueError)):
+                info = self._info(s)
+                info.error = str(n)
+                failed.append(info)
+            elif isinstance(n, BaseException):
+                raise n
+        if failed and len(failed) == len(sessions):
+            await asyncio.sleep(min(timeout, 5))  # every relay failed at once: do not spin
         changed = [s.group_id.hex() for s, n in zip(sessions, news) if n is True]
-        return [info for g in changed for info in await self.sync(g)]
+        return failed + [info for g in changed for info in await self.sync(g)]
 
     async def members(self, group: str) -> list[MemberInfo]:
         s = await self._synced(group)

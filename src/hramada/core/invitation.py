@@ -23,10 +23,12 @@ from hramada.core.crypto import BoxPrivateKey, BoxPublicKey, SigningKey, VerifyK
 from hramada.core.encoding import decode, encode, expect, fields
 from hramada.core.identity import Identity, MemberKey
 from hramada.core.keys import Generation
+from hramada.core.urls import check_relay_url
 from hramada.errors import EncodingError, ForgeryError
 
 CODE_PREFIX = "hramada1-"
 REQUEST_ID_BYTES = 8
+MAX_CODE_CHARS = 2048  # a code with the longest relay address has about 1,000
 MAX_NAME_CHARS = 64
 _REQUEST_FIELDS = {"group": bytes, "invite": bytes, "name": str, "sign": bytes, "box": bytes}
 
@@ -91,6 +93,7 @@ class InvitationCode:
     secret: InvitationSecret
 
     def to_text(self) -> str:
+        check_relay_url(self.relay)
         payload = encode([1, self.relay, self.mailbox, self.group, self.secret.secret])
         check = crypto.hash32("hramada:v1:code-check", payload)[:4]
         return CODE_PREFIX + base64.b32encode(payload + check).decode().rstrip("=").lower()
@@ -99,7 +102,11 @@ class InvitationCode:
     def from_text(cls, text: str) -> "InvitationCode":
         if not isinstance(text, str):
             raise ValueError("an invitation code must be text")
+        if len(text) > 4 * MAX_CODE_CHARS:
+            raise ValueError("this is far too long to be a Hramada invitation code")
         compact = "".join(text.split()).lower()
+        if len(compact) > MAX_CODE_CHARS:
+            raise ValueError("this is far too long to be a Hramada invitation code")
         if not compact.startswith(CODE_PREFIX):
             raise ValueError(f"this is not a Hramada invitation code (it should start with {CODE_PREFIX!r})")
         body = compact[len(CODE_PREFIX):].upper()
@@ -113,11 +120,15 @@ class InvitationCode:
             v = decode(raw[:-4])
             expect(isinstance(v, list) and len(v) == 5 and v[0] == 1, "invitation code")
             _, relay, mailbox, group, secret = v
-            expect(isinstance(relay, str) and relay.startswith(("http://", "https://")), "relay address")
+            expect(isinstance(relay, str), "relay address")
             expect(isinstance(mailbox, bytes) and len(mailbox) == 16, "mailbox")
             expect(isinstance(group, bytes) and len(group) == 16, "group id")
             expect(isinstance(secret, bytes) and len(secret) == 32, "secret")
         except EncodingError as exc:
+            raise ValueError(f"the invitation code is not valid: {exc}") from None
+        try:
+            relay = check_relay_url(relay)
+        except ValueError as exc:
             raise ValueError(f"the invitation code is not valid: {exc}") from None
         return cls(relay, mailbox, group, InvitationSecret(secret))
 
