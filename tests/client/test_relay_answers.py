@@ -53,7 +53,7 @@ json_values = st.recursive(
     lambda inner: st.lists(inner, max_size=4) | st.dictionaries(
         st.sampled_from(["entries", "items", "messages", "head", "seq", "hash", "prev", "cursor",
                          "ciphertext", "drop", "from", "message", "first", "last", "log", "drops",
-                         "changed", "mailbox", "closed", "ok", "version", "x"]), inner, max_size=5),
+                         "changed", "mailbox", "closed", "used", "ok", "version", "x"]), inner, max_size=5),
     max_leaves=12)
 
 hostile_bytes = st.one_of(
@@ -85,6 +85,7 @@ CALLS = {
     "read_items": lambda r: r.read_items(MAILBOX, CAP, 0, 10),
     "open_drop": lambda r: r.open_drop(MAILBOX, CAP, DROP, bytes(32)),
     "close_drop": lambda r: r.close_drop(MAILBOX, CAP, DROP),
+    "mark_drop_used": lambda r: r.mark_drop_used(MAILBOX, CAP, DROP),
     "post_to_drop": lambda r: r.post_to_drop(MAILBOX, CAP, DROP, b"x"),
     "read_drops": lambda r: r.read_drops(MAILBOX, CAP, 0, 10),
     "guest_post": lambda r: r.guest_post(DROP, CAP, b"x"),

@@ -17,7 +17,7 @@ import pytest
 from hramada.client import Hramada
 from hramada.core import crypto
 from hramada.core.encoding import encode
-from hramada.core.invitation import CODE_PREFIX, InvitationCode, InvitationSecret
+from hramada.core.invitation import CODE_PREFIX, CODE_VERSION, InvitationCode, InvitationSecret
 from hramada.core.urls import MAX_URL_CHARS, check_relay_url
 
 PASSPHRASE = "quiet lantern orbit meadow"
@@ -26,7 +26,7 @@ PASSPHRASE = "quiet lantern orbit meadow"
 def crafted_code(relay: str) -> str:
     """An invitation code with a correct checksum around any relay text, as an attacker
     would write it (the code's own writer refuses to)."""
-    payload = encode([1, relay, os.urandom(16), os.urandom(16), os.urandom(32)])
+    payload = encode([CODE_VERSION, relay, os.urandom(16), os.urandom(16), os.urandom(32), 0])
     check = crypto.hash32("hramada:v1:code-check", payload)[:4]
     return CODE_PREFIX + base64.b32encode(payload + check).decode().rstrip("=").lower()
 

@@ -20,7 +20,7 @@ SCHEMA = {
     "caps": ["mid", "cap_hash", "retired_at"],
     "entries": ["mid", "seq", "prev", "hash", "ciphertext"],
     "items": ["mid", "cursor", "ciphertext"],
-    "drops": ["id", "mid", "cap_hash", "closed", "guest_messages"],
+    "drops": ["id", "mid", "cap_hash", "closed", "guest_messages", "used", "expires"],
     "drop_messages": ["mid", "cursor", "drop_id", "from_guest", "message"],
 }
 

@@ -7,8 +7,13 @@ Rules it keeps:
   stored, and every later command on it refuses with that alarm (never a log line).
 * The pin: the highest ``(seq, hash)`` this device has seen. A relay whose log is
   shorter than the pin, or disagrees with it, is rolling back or forking: alarm.
-* The journal rule: state and the outgoing queue are committed in one local
-  transaction, and only then sent. A send that fails stays queued for the next sync.
+* The journal rule (:mod:`hramada.client.journal`): state and the outgoing queue are
+  committed in one local transaction, and only then sent. A send that fails stays
+  queued for the next sync. The relay is reached only through the journal's guard,
+  which refuses a call while a transaction is open.
+* Withholding that cannot be proven (a head the relay claims but never serves) is a
+  *suspicion* (``record["suspicion"]``), not an alarm; a full sync that sees none
+  clears it.
 """
 
 from __future__ import annotations
@@ -20,13 +25,15 @@ from typing import Awaitable, Callable
 
 import nacl.utils
 
+from hramada.client.journal import Journal, fault
 from hramada.client.session import GroupSession
 from hramada.client.store import Store
-from hramada.client.transport import LogConflict, Relay
-from hramada.core import build, crypto, invitation, items as items_mod
+from hramada.client.transport import LogConflict, Relay, RetiredCapability
+from hramada.core import build, crypto, invitation, items as items_mod, wire
 from hramada.core.state import GroupLog, Keyring, walk_back_generations
 from hramada.errors import (DecryptionError, EncodingError, ForkError, HramadaError,
-                            KeyWithheldError, PolicyError, RelayError, VerificationError)
+                            KeyWithheldError, PolicyError, RelayError, RelayUnreachable,
+                            VerificationError)
 
 Progress = Callable[[str, int, int], None]  # (what, done, total)
 PAGE = 1000
@@ -47,8 +54,11 @@ class Engine:
 
     def __init__(self, store: Store, session: GroupSession, relay: Relay,
                  progress: Progress | None = None) -> None:
-        self.store, self.s, self.relay = store, session, relay
+        self.store, self.s = store, session
+        self.journal = Journal(store)
+        self.relay = self.journal.guard(relay)
         self.progress = progress or (lambda what, done, total: None)
+        self.news = 0  # entries and items the last sync applied
 
     # -- the whole sync -----------------------------------------------------------
 
@@ -56,19 +66,25 @@ class Engine:
         s = self.s
         if s.status in ("alarm", "removed", "left"):
             return
+        s.suspected = False
+        self.news = 0
         try:
             if s.status == "pending":
                 if not await self._finish_joining():
                     return
-            await self.pull_log()
+            self.news += await self.pull_log()
             if s.status != "active":
                 return
             await self._flush_outbox()
             await self._rotate_if_due()
             await self._take_join_requests()
-            await self.pull_items()
+            self.news += await self.pull_items()
         except (VerificationError, DecryptionError, EncodingError) as exc:
             self._stop(exc)
+            return
+        if not s.suspected and s.record.get("suspicion"):
+            with self.journal.change(s) as ch:
+                ch.record["suspicion"] = None
 
     async def wait(self, timeout: int = 25) -> bool:
         """Block until the relay has news for this group (or ``timeout`` seconds pass),
@@ -81,19 +97,21 @@ class Engine:
         return bool(answer.get("changed"))
 
     def _stop(self, exc: HramadaError) -> None:
-        s = self.s
-        with self.store.transaction():
+        with self.journal.change(self.s) as ch:  # reloads what the failed change left behind
             if isinstance(exc, KeyWithheldError):
-                s.record["status"] = "removed"
+                ch.record["status"] = "removed"
             else:
-                s.record["status"] = "alarm"
-                s.record["alarm"] = f"{type(exc).__name__}: {exc}"
-            self.store.put_group(s.ref, s.record)
+                ch.record["status"] = "alarm"
+                ch.record["alarm"] = f"{type(exc).__name__}: {exc}"
 
     # -- the log ------------------------------------------------------------------
 
     async def pull_log(self) -> int:
-        """Fetch, verify and store new log entries. Returns how many were applied."""
+        """Fetch, verify and store new log entries. Returns how many were applied.
+
+        A relay head below the pin, or a different hash at the pin or at our head, is
+        a rollback or a fork (alarm). A head above ours that the relay does not serve
+        is withholding that cannot be proven: a suspicion."""
         s = self.s
         applied = 0
         while True:
@@ -103,25 +121,25 @@ class Engine:
             if head_seq < pin_seq:
                 raise ForkError(f"the relay rolled the log back to {head_seq} entries; "
                                 f"this device has already seen {pin_seq}")
+            if head_seq == pin_seq and not crypto.equal(head_hash, pin_hash):
+                raise ForkError(f"the relay's entry {head_seq} differs from the one this device pinned")
             ours_seq, ours_hash = s.log.head
             if head_seq == ours_seq and not crypto.equal(head_hash, ours_hash):
                 raise ForkError(f"the relay's entry {head_seq} differs from the one this device verified")
             if not entries:
                 if head_seq > ours_seq:
-                    raise ForkError(f"the relay claims {head_seq} entries but withholds them")
+                    with self.journal.change(s) as ch:
+                        ch.suspect(f"log entries {ours_seq + 1} to {head_seq}, which the relay says "
+                                   "exist but does not serve")
                 return applied
-            with self.store.transaction():
+            with self.journal.change(s) as ch:
                 for e in entries:
                     expected = s.log.head[0] + 1
                     if e.seq != expected:
                         raise ForkError(f"the relay served entry {e.seq} where entry {expected} belongs "
                                         "(dropped or reordered)")
-                    s.log.apply(e.seq, e.prev, e.ciphertext, s.keys)
-                    if not crypto.equal(s.log.head[1], e.hash):
-                        raise ForkError(f"the relay misreports the hash of entry {e.seq}")
-                    self.store.add_log(s.ref, e.seq, e.prev, e.ciphertext)
+                    ch.entry(e.seq, e.prev, e.ciphertext, e.hash)
                     applied += 1
-                s.save(self.store)
 
     async def append(self, kind: str, body: dict, check: Callable[[], None] | None = None) -> None:
         """Append one entry at the head; on a race, pull and try again."""
@@ -169,6 +187,9 @@ class Engine:
             pass
 
     async def _send_entry(self, ne: build.NewEntry) -> bool:
+        """Append at the relay; once it accepts, store the entry (and whatever it sets off,
+        see the journal's reactions) in one transaction. A crash between the two loses
+        nothing: the next sync pulls the entry and runs the same reactions."""
         s = self.s
         try:
             await self.relay.append_log(s.record["mailbox"], s.cap, ne.seq, ne.prev, ne.ciphertext,
@@ -176,12 +197,13 @@ class Engine:
         except LogConflict:
             await self.pull_log()
             return False
-        with self.store.transaction():
+        fault("entry-appended")
+        with self.journal.change(s) as ch:
             if ne.new_generation is not None:
                 s.keys.generations[ne.new_generation.number] = ne.new_generation
-            s.log.apply(ne.seq, ne.prev, ne.ciphertext, s.keys)
-            self.store.add_log(s.ref, ne.seq, ne.prev, ne.ciphertext)
-            s.save(self.store)
+            ch.entry(ne.seq, ne.prev, ne.ciphertext, wire.entry_hash(s.record["mailbox"], ne.seq, ne.prev,
+                                                                     ne.ciphertext))
+        fault("entry-stored")
         return True
 
     # -- items --------------------------------------------------------------------
@@ -203,15 +225,14 @@ class Engine:
                 if not batch and not pending:
                     return got
                 outcomes = await asyncio.to_thread(self._open_items, pending + batch)
-                still, rows = [], []
+                still, rows, again = [], [], []
                 for (cursor, ct), outcome in zip(pending + batch, outcomes):
                     if isinstance(outcome, items_mod.NotYet):
                         still.append([cursor, ct])
                     elif isinstance(outcome, items_mod.Stale):
                         if outcome.item.author == s.identity.public.id:  # ours lost a race: send again
-                            self.store.add_outbox(s.ref, {"t": "item", "kind": outcome.item.kind,
-                                                          "body": outcome.item.body, "id": b"", "ct": b"",
-                                                          "gen": -1})
+                            again.append({"t": "item", "kind": outcome.item.kind, "body": outcome.item.body,
+                                          "id": b"", "ct": b"", "gen": -1})
                     elif isinstance(outcome, Exception):
                         raise outcome
                     else:
@@ -221,12 +242,13 @@ class Engine:
                 if len(still) > MAX_PENDING:
                     raise ForkError(f"the relay serves {len(still)} items that refer to log entries "
                                     "or keys it does not show")
-                with self.store.transaction():
-                    self.store.add_items(s.ref, rows)
-                    s.record["pending_items"] = still
+                with self.journal.change(s) as ch:
+                    ch.items(rows)
+                    for job in again:
+                        ch.queue(job)
+                    ch.record["pending_items"] = still
                     if batch:
-                        s.record["items"] = batch[-1][0]
-                    s.save(self.store)
+                        ch.record["items"] = batch[-1][0]
                 got += len(rows)
                 self.progress("items", s.record["items"], head)
             return got
@@ -252,22 +274,36 @@ class Engine:
         second = _POOL.submit(open_all, received[half:])
         return open_all(received[:half]) + second.result()
 
-    async def post_item(self, kind: str, body: dict) -> bytes:
-        """Queue an item and send it; returns its id."""
+    async def post_item(self, kind: str, body: dict) -> tuple[bytes, bool]:
+        """Queue an item, then send what is queued: one round trip, without syncing first
+        (a rotation this device has not seen yet shows as a retired capability: then
+        sync, which seals the item again under the new key, and send). Returns the
+        item's id and whether it is still queued (the relay could not be reached)."""
         s = self.s
         item_id, ct = items_mod.seal_item(group=s.group_id, kind=kind, body=body, author=s.identity.signing,
                                           head=s.log.head, time=now_ms(), generation=s.generation,
                                           nonce=random(24))
-        self.store.add_outbox(s.ref, {"t": "item", "kind": kind, "body": body, "id": item_id,
-                                      "ct": ct, "gen": s.generation.number})
-        await self._flush_outbox()
-        return item_id
+        with self.journal.change(s) as ch:
+            ch.queue({"t": "item", "kind": kind, "body": body, "id": item_id, "ct": ct,
+                      "gen": s.generation.number})
+        try:
+            try:
+                await self._flush_outbox()
+            except RetiredCapability:
+                await self.sync()
+                s.require_active()
+                await self._flush_outbox()
+        except RelayUnreachable:
+            return item_id, True
+        return item_id, any(job.get("id") == item_id for _, job in self.journal.jobs(s))
 
     # -- the outgoing queue -------------------------------------------------------
 
     async def _flush_outbox(self) -> None:
+        """Send the committed queue, oldest first; each message leaves the queue once the
+        relay has it. A message that cannot be sent stops the flush (order is kept)."""
         s = self.s
-        for oid, job in self.store.outbox(s.ref):
+        for oid, job in self.journal.jobs(s):
             if job["t"] == "item":
                 if job["gen"] != s.generation.number:  # the key rotated: seal again
                     job["id"], job["ct"] = items_mod.seal_item(
@@ -276,7 +312,8 @@ class Engine:
                 await self.relay.append_items(s.record["mailbox"], s.cap, [job["ct"]])
             elif job["t"] == "welcome":
                 await self._send_welcome(job["request"])
-            self.store.done_outbox(oid)
+            with self.journal.change(s) as ch:
+                ch.done(oid)
 
     # -- admission ----------------------------------------------------------------
 
@@ -286,7 +323,17 @@ class Engine:
         me = s.me
         if me is None or me.role not in ("admin", "member"):
             return
-        messages, head = await self.relay.read_drops(s.record["mailbox"], s.cap, s.record["drops"])
+        while await self._take_join_request_page():
+            pass
+
+    async def _take_join_request_page(self) -> bool:
+        """One page of drop messages after the stored cursor; the cursor moves to the
+        last message read (never to the relay's claimed head, so a long backlog is read
+        to its end). Returns True if there may be more."""
+        s = self.s
+        after = s.record["drops"]
+        messages, head = await self.relay.read_drops(s.record["mailbox"], s.cap, after)
+        messages = [m for m in messages if m[0] > after]
         by_drop = {inv.drop: inv for inv in s.log.invites.values()}
         for _, drop, sender, message in messages:
             invite = by_drop.get(drop)
@@ -307,9 +354,10 @@ class Engine:
                 await self.append("request", {"request": signed}, still_open)
             except _AlreadyDone:
                 pass
-        with self.store.transaction():
-            s.record["drops"] = head
-            s.save(self.store)
+        if messages:
+            with self.journal.change(s) as ch:
+                ch.record["drops"] = max(after, messages[-1][0])
+        return bool(messages) and messages[-1][0] < head
 
     async def _send_welcome(self, request: bytes) -> None:
         s = self.s
@@ -326,9 +374,8 @@ class Engine:
         secret = invitation.InvitationSecret(join["secret"])
         if not join.get("sent"):
             await self.relay.guest_post(secret.drop_id, secret.drop_cap, join["message"])
-            with self.store.transaction():
-                join["sent"] = True
-                self.store.put_group(s.ref, s.record)
+            with self.journal.change(s) as ch:
+                ch.record["join"]["sent"] = True
         for _, sender, message in await self.relay.guest_read(secret.drop_id, secret.drop_cap):
             if sender != "member":
                 continue
@@ -362,13 +409,12 @@ class Engine:
             log.apply(e.seq, e.prev, e.ciphertext, keys)
         if s.identity.public.id not in log.members:
             raise PolicyError("the welcome arrived but the log does not show this device admitted")
-        with self.store.transaction():
+        with self.journal.change(s) as ch:
             for e in entries:
                 self.store.add_log(s.ref, e.seq, e.prev, e.ciphertext)
             s.log, s.keys = log, keys
-            s.record["status"] = "active"
-            s.record.pop("join", None)
-            s.save(self.store)
+            ch.record["status"] = "active"
+            ch.record.pop("join", None)
 
 
 class _AlreadyDone(Exception):

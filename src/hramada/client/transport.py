@@ -31,7 +31,8 @@ from hramada.errors import RelayError, RelayUnreachable
 
 MAX_ANSWER_BYTES = 24 * 1024 * 1024  # a read page holds at most 8 MiB of records (11 MiB in base64)
 KNOWN_CODES = frozenset({"bad_request", "unauthorized", "retired_capability", "not_found",
-                         "method_not_allowed", "log_conflict", "exists", "too_large",
+                         "method_not_allowed", "log_conflict", "exists", "drop_used", "drop_expired",
+                         "too_large",
                          "unsupported_media_type", "rate_limited", "internal"})
 _UNPRINTABLE = re.compile(r"[^\x20-\x7e\u00a0-\uffff]|[\u200e\u200f\u2028-\u202e\u2066-\u2069]")
 
@@ -211,15 +212,20 @@ class Relay:
 
     # -- drop boxes ---------------------------------------------------------------
 
-    async def open_drop(self, mailbox: bytes, cap: bytes, drop: bytes, drop_cap_hash: bytes) -> None:
+    async def open_drop(self, mailbox: bytes, cap: bytes, drop: bytes, drop_cap_hash: bytes,
+                        expires: int = 0) -> None:
         body = await self._call("POST", f"/v1/mailboxes/{b64e(mailbox)}/drops", 201, cap=cap,
-                                json={"drop": b64e(drop), "cap_hash": b64e(drop_cap_hash)})
+                                json={"drop": b64e(drop), "cap_hash": b64e(drop_cap_hash), "expires": expires})
         if self._shape(body, "the new drop", {"drop": binary(16)})["drop"] != drop:
             raise self._broken("it names another drop than the one opened")
 
     async def close_drop(self, mailbox: bytes, cap: bytes, drop: bytes) -> None:
         body = await self._call("DELETE", f"/v1/mailboxes/{b64e(mailbox)}/drops/{b64e(drop)}", 200, cap=cap)
         self._shape(body, "the closed drop", {"closed": literal(True)})
+
+    async def mark_drop_used(self, mailbox: bytes, cap: bytes, drop: bytes) -> None:
+        body = await self._call("POST", f"/v1/mailboxes/{b64e(mailbox)}/drops/{b64e(drop)}/used", 200, cap=cap)
+        self._shape(body, "the used drop", {"used": literal(True)})
 
     async def post_to_drop(self, mailbox: bytes, cap: bytes, drop: bytes, message: bytes) -> int:
         body = await self._call("POST", f"/v1/mailboxes/{b64e(mailbox)}/drops/{b64e(drop)}/messages", 201,

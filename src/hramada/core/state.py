@@ -26,6 +26,7 @@ from hramada.core.entries import (ROTATING_KINDS, Entry, Envelope, check_positio
                                   group_id_of, open_entry, verify_signature)
 from hramada.core.identity import MemberKey
 from hramada.core.invitation import check_name, peek_invite_id, verify_join_request
+from hramada.core.names import names_collide
 from hramada.core.keys import (Generation, box_label, check_commitment, key_block_author,
                                open_key_block, walk_back)
 from hramada.errors import (DecryptionError, EncodingError, ForgeryError, ForkError, KeyWithheldError,
@@ -54,7 +55,14 @@ class Invite:
     drop: bytes
     by: bytes
     seq: int
+    expires: int = 0              # Unix time the inviter's client set; enforced where a clock is
     request: bytes | None = None  # the request that used it
+    revoked: int | None = None    # seq of the entry that revoked it (or removed its author)
+
+    @property
+    def status(self) -> str:
+        """``used``, ``revoked`` or ``open`` (expiry needs a clock: see the client)."""
+        return "used" if self.request is not None else "revoked" if self.revoked is not None else "open"
 
 
 @dataclass
@@ -279,6 +287,7 @@ class GroupLog:
             gone = self.members.pop(b["member"])
             gone.until = entry.seq
             self.former[b["member"]] = gone
+            self._revoke_invites_of(b["member"], entry.seq)
         old = self.generations[-1]
         old.end, old.items_cutoff = entry.seq, b["items"]
         self.generations.append(GenerationInfo(generation.number, b["commit"], b["cap"],
@@ -297,17 +306,46 @@ class GroupLog:
     # -- the rule for each kind; return None if applied, else why it was ignored --
 
     def _invite(self, entry: Entry, author: Member) -> str | None:
-        b = fields(entry.body, "invite entry", {"invite": bytes, "sign": bytes, "key": bytes, "drop": bytes})
+        b = fields(entry.body, "invite entry", {"invite": bytes, "sign": bytes, "key": bytes, "drop": bytes,
+                                                "expires": int})
         expect(len(b["invite"]) == 16 and len(b["sign"]) == 32 and len(b["key"]) == 32
-               and len(b["drop"]) == 16, "invite entry")
+               and len(b["drop"]) == 16 and b["expires"] >= 0, "invite entry")
         if author.role not in VOUCHING_ROLES:
             return "newcomers cannot invite"
         if b["invite"] in self.invites:
             return "invitation already exists"
         self.invites[b["invite"]] = Invite(b["invite"], VerifyKey(b["sign"]), b["key"], b["drop"],
-                                           entry.author, entry.seq)
+                                           entry.author, entry.seq, b["expires"])
         return None
 
+    def _revoke(self, entry: Entry, author: Member) -> str | None:
+        b = fields(entry.body, "revoke entry", {"invite": bytes})
+        invite = self.invites.get(b["invite"])
+        if invite is None:
+            return "no such invitation"
+        if author.role != "admin" and entry.author != invite.by:
+            return "only its inviter or an admin may revoke an invitation"
+        if invite.status != "open":
+            return f"the invitation is {invite.status} already"
+        invite.revoked = entry.seq
+        return None
+
+    def _revoke_invites_of(self, member: bytes, seq: int) -> None:
+        """A member who leaves or is removed takes their unused invitations along."""
+        for invite in self.invites.values():
+            if invite.by == member and invite.status == "open":
+                invite.revoked = seq
+
+    def name_taken(self, name: str, *, request: bytes | None = None) -> str | None:
+        """The member or pending requester (other than ``request``) whose name ``name``
+        equals or imitates, if any (``core.names``)."""
+        for m in self.members.values():
+            if names_collide(m.name, name):
+                return m.name
+        for r in self.requests.values():
+            if r.status == "pending" and r.id != request and names_collide(r.name, name):
+                return r.name
+        return None
     def _request(self, entry: Entry, author: Member) -> str | None:
         b = fields(entry.body, "request entry", {"request": bytes})
         invite = self.invites.get(peek_invite_id(b["request"]))
@@ -321,6 +359,11 @@ class GroupLog:
             return "request already posted"
         if invite.request is not None:
             return "invitation already used"
+        if invite.revoked is not None:
+            return "invitation revoked"
+        taken = self.name_taken(req.name)
+        if taken is not None:
+            return f"the name {req.name!r} is, or looks like, {taken!r}'s"
         if req.key.id in self.members:
             return "already a member"
         if req.key.id in self.former:
@@ -359,6 +402,9 @@ class GroupLog:
             return "that identity was a member already"
         if self._box_key_taken(req.key.box.raw):
             return "its box key belongs to someone else"
+        taken = self.name_taken(req.name, request=req.id)
+        if taken is not None:
+            return f"the name {req.name!r} is, or looks like, {taken!r}'s"
         req.status = "admitted"
         self.members[req.key.id] = Member(req.name, req.key, b["role"], since=entry.seq,
                                           request=req.id, vouchers=tuple(self.valid_vouches(req)))
@@ -376,6 +422,7 @@ class GroupLog:
         gone = self.members.pop(entry.author)
         gone.until = entry.seq
         self.former[entry.author] = gone
+        self._revoke_invites_of(entry.author, entry.seq)
         self.rotation_due = True
         return None
 
@@ -404,6 +451,7 @@ class GroupLog:
 
 _RULES = {
     "invite": GroupLog._invite,
+    "revoke": GroupLog._revoke,
     "request": GroupLog._request,
     "vouch": GroupLog._vouch,
     "admit": GroupLog._admit,

@@ -36,6 +36,8 @@ STATUS_OF = {
     "method_not_allowed": 405,
     "log_conflict": 409,
     "exists": 409,
+    "drop_used": 410,
+    "drop_expired": 410,
     "too_large": 413,
     "unsupported_media_type": 415,
     "rate_limited": 429,

@@ -41,6 +41,7 @@ from hramada.relay.storage import open_storage
 from hramada.relay.storage.base import (
     CapabilityReused,
     DropNotFound,
+    DropSealed,
     Exists,
     GuestLimitReached,
     LogConflict,
@@ -67,6 +68,8 @@ def refusal_to_api(exc: StorageRefusal) -> ApiError:
         return ApiError("bad_request", str(exc))
     if isinstance(exc, DropNotFound):
         return ApiError("not_found", "no such open drop")
+    if isinstance(exc, DropSealed):
+        return ApiError(f"drop_{exc.reason}", str(exc))
     if isinstance(exc, GuestLimitReached):
         return ApiError("too_large", str(exc))
     return ApiError("internal", "internal error")

@@ -40,7 +40,9 @@ CREATE TABLE drops (
     mid            INTEGER NOT NULL,
     cap_hash       BLOB NOT NULL,
     closed         INTEGER NOT NULL DEFAULT 0,
-    guest_messages INTEGER NOT NULL DEFAULT 0
+    guest_messages INTEGER NOT NULL DEFAULT 0,
+    used           INTEGER NOT NULL DEFAULT 0,  -- no more guest messages; still readable
+    expires        INTEGER NOT NULL DEFAULT 0   -- Unix seconds after which guests may not post; 0: never
 ) WITHOUT ROWID;
 
 CREATE TABLE drop_messages (

@@ -77,6 +77,15 @@ class DropNotFound(StorageRefusal):
     """No such drop in this mailbox, or it is closed."""
 
 
+class DropSealed(StorageRefusal):
+    """The drop takes no more guest messages: ``reason`` is ``"used"`` (a member marked
+    its invitation used) or ``"expired"`` (past the expiry it was opened with)."""
+
+    def __init__(self, reason: str) -> None:
+        super().__init__(f"this drop's invitation is {reason}")
+        self.reason = reason
+
+
 class GuestLimitReached(StorageRefusal):
     """The drop already holds its maximum number of guest messages."""
 
@@ -229,12 +238,18 @@ class Storage(ABC):
 
     @abstractmethod
     async def open_drop(self, mailbox: bytes, cap_hash: bytes, drop: bytes,
-                        drop_cap_hash: bytes) -> None:
-        """Open a drop of ``mailbox`` reachable with the drop capability. Raises :class:`Exists`."""
+                        drop_cap_hash: bytes, expires: int = 0) -> None:
+        """Open a drop of ``mailbox`` reachable with the drop capability, taking guest
+        messages until Unix time ``expires`` (0: no expiry). Raises :class:`Exists`."""
 
     @abstractmethod
     async def close_drop(self, mailbox: bytes, cap_hash: bytes, drop: bytes) -> None:
         """Close the drop; its capability stops working. Raises :class:`DropNotFound`."""
+
+    @abstractmethod
+    async def mark_drop_used(self, mailbox: bytes, cap_hash: bytes, drop: bytes) -> None:
+        """The drop takes no more guest messages (its invitation was used); members and
+        the guest can still read and members still write. Raises :class:`DropNotFound`."""
 
     @abstractmethod
     async def post_member_message(self, mailbox: bytes, cap_hash: bytes, drop: bytes,
@@ -243,9 +258,10 @@ class Storage(ABC):
 
     @abstractmethod
     async def post_guest_message(self, drop: bytes, drop_cap_hash: bytes, message: bytes,
-                                 max_guest_messages: int) -> int:
+                                 max_guest_messages: int, now: int = 0) -> int:
         """A guest's message into an open drop. Returns its cursor. Raises
-        :class:`Unauthorized`, :class:`DropNotFound` (closed), :class:`GuestLimitReached`."""
+        :class:`Unauthorized`, :class:`DropNotFound` (closed), :class:`DropSealed` (used, or
+        expired at Unix time ``now``), :class:`GuestLimitReached`."""
 
     @abstractmethod
     async def guest_message_count(self, drop: bytes, drop_cap_hash: bytes) -> int:

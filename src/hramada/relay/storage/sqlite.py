@@ -42,6 +42,7 @@ from hramada.relay.storage.base import (
     CapabilityReused,
     DropMessage,
     DropNotFound,
+    DropSealed,
     Entry,
     Exists,
     Grant,
@@ -284,20 +285,23 @@ class SQLiteStorage(Storage):
         return await self._read(_read_items, mailbox, cap_hash, after, limit, max_bytes)
 
     async def open_drop(self, mailbox: bytes, cap_hash: bytes, drop: bytes,
-                        drop_cap_hash: bytes) -> None:
-        await self._write(_open_drop, mailbox, cap_hash, drop, drop_cap_hash)
+                        drop_cap_hash: bytes, expires: int = 0) -> None:
+        await self._write(_open_drop, mailbox, cap_hash, drop, drop_cap_hash, expires)
 
     async def close_drop(self, mailbox: bytes, cap_hash: bytes, drop: bytes) -> None:
         await self._write(_close_drop, mailbox, cap_hash, drop)
+
+    async def mark_drop_used(self, mailbox: bytes, cap_hash: bytes, drop: bytes) -> None:
+        await self._write(_mark_drop_used, mailbox, cap_hash, drop)
 
     async def post_member_message(self, mailbox: bytes, cap_hash: bytes, drop: bytes,
                                   message: bytes) -> int:
         return await self._write(_post_member_message, mailbox, cap_hash, drop, message)
 
     async def post_guest_message(self, drop: bytes, drop_cap_hash: bytes, message: bytes,
-                                 max_guest_messages: int) -> int:
+                                 max_guest_messages: int, now: int = 0) -> int:
         return await self._write(_post_guest_message, drop, drop_cap_hash, message,
-                                 max_guest_messages)
+                                 max_guest_messages, now)
 
     async def guest_message_count(self, drop: bytes, drop_cap_hash: bytes) -> int:
         return await self._read(_guest_message_count, drop, drop_cap_hash)
@@ -448,12 +452,12 @@ def _read_items(conn: sqlite3.Connection, mailbox: bytes, cap_hash: bytes, after
 
 
 def _open_drop(conn: sqlite3.Connection, mailbox: bytes, cap_hash: bytes, drop: bytes,
-               drop_cap_hash: bytes) -> tuple:
+               drop_cap_hash: bytes, expires: int) -> tuple:
     mid = _current(conn, mailbox, cap_hash)[0]
     if conn.execute("SELECT 1 FROM drops WHERE id = ?", (drop,)).fetchone():
         raise Exists("drop id already taken")
-    conn.execute("INSERT INTO drops (id, mid, cap_hash) VALUES (?, ?, ?)",
-                 (drop, mid, drop_cap_hash))
+    conn.execute("INSERT INTO drops (id, mid, cap_hash, expires) VALUES (?, ?, ?, ?)",
+                 (drop, mid, drop_cap_hash, expires))
     return None, mailbox
 
 
@@ -467,6 +471,13 @@ def _close_drop(conn: sqlite3.Connection, mailbox: bytes, cap_hash: bytes, drop:
     mid = _current(conn, mailbox, cap_hash)[0]
     _open_drop_of(conn, mid, drop)
     conn.execute("UPDATE drops SET closed = 1 WHERE id = ?", (drop,))
+    return None, mailbox
+
+
+def _mark_drop_used(conn: sqlite3.Connection, mailbox: bytes, cap_hash: bytes, drop: bytes) -> tuple:
+    mid = _current(conn, mailbox, cap_hash)[0]
+    _open_drop_of(conn, mid, drop)
+    conn.execute("UPDATE drops SET used = 1 WHERE id = ?", (drop,))
     return None, mailbox
 
 
@@ -499,8 +510,13 @@ def _guest_drop(conn: sqlite3.Connection, drop: bytes, drop_cap_hash: bytes) -> 
 
 
 def _post_guest_message(conn: sqlite3.Connection, drop: bytes, drop_cap_hash: bytes,
-                        message: bytes, max_guest_messages: int) -> tuple:
+                        message: bytes, max_guest_messages: int, now: int) -> tuple:
     mid, _, count, head, mailbox = _guest_drop(conn, drop, drop_cap_hash)
+    used, expires = conn.execute("SELECT used, expires FROM drops WHERE id = ?", (drop,)).fetchone()
+    if used:
+        raise DropSealed("used")
+    if expires and now >= expires:
+        raise DropSealed("expired")
     if count >= max_guest_messages:
         raise GuestLimitReached(f"a drop takes at most {max_guest_messages} guest messages")
     conn.execute("UPDATE drops SET guest_messages = guest_messages + 1 WHERE id = ?", (drop,))
