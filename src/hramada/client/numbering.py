@@ -4,16 +4,16 @@ Every author numbers their items 1, 2, 3, … (items.md §1). A device notes eac
 it has verified (shown, or stale after a rotation), and expects every number up to
 the highest it has seen and up to each author's bound in the rotations that retired
 the keys it holds (items.md §3). A number it expects and has not seen is *missing*:
-the relay dropped or delays it. The sync engine fetches again once from where a
+the relay dropped or delays it. Each sync fetches one page again from where the first
 missing item must lie, and reports what is still missing as a suspicion.
 
 The table lives in the group record, ``record["item_seqs"]``::
 
-    {author: [high, high_cursor, verified, [[number, from_cursor, tried], ...]]}
+    {author: [high, high_cursor, verified, [[number, from_cursor], ...]]}
 
 ``high`` is the highest number expected, ``verified`` the highest number verified,
 ``high_cursor`` the cursor at which ``high`` was seen, and each missing number keeps
-the cursor after which it must lie (``from_cursor``) and whether it was fetched again.
+the cursor after which it must lie (``from_cursor``).
 """
 
 from __future__ import annotations
@@ -36,7 +36,7 @@ class Numbering:
     def _expect(self, entry: list, upto: int) -> None:
         high, since, _, missing = entry
         room = MAX_MISSING - len(missing)
-        missing.extend([n, since, False] for n in range(high + 1, min(upto, high + 1 + room)))
+        missing.extend([n, since] for n in range(high + 1, min(upto, high + 1 + room)))
         entry[0] = max(high, upto - 1)
 
     def saw(self, author: bytes, number: int, cursor: int) -> None:
@@ -67,14 +67,9 @@ class Numbering:
                     self._expect(entry, bound + 1)
 
     def refetch_from(self) -> int | None:
-        """The lowest cursor after which a missing number not yet fetched again lies."""
-        cursors = [m[1] for e in self.table.values() for m in e[3] if not m[2]]
+        """The lowest cursor after which a missing number lies."""
+        cursors = [m[1] for e in self.table.values() for m in e[3]]
         return min(cursors) if cursors else None
-
-    def tried(self) -> None:
-        for entry in self.table.values():
-            for m in entry[3]:
-                m[2] = True
 
     def first_missing(self) -> tuple[bytes, int, int] | None:
         """(author, number, how many missing in all) of the first missing item, if any."""

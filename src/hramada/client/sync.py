@@ -217,9 +217,9 @@ class Engine:
 
         Items that refer to log entries not yet seen wait (at most ``MAX_PENDING``; the
         rest is fetched again later) and are retried after the log is pulled again. An
-        author's number still missing after one more fetch from where it must lie, or
-        items still waiting for entries the relay does not deliver, are a suspicion
-        (not an alarm)."""
+        author's number still missing after fetching one page again from where it must
+        lie, or items still waiting for entries the relay does not deliver, are a
+        suspicion (not an alarm)."""
         s = self.s
         got = await self._pull_items_after(s.record["items"])
         if s.record.get("pending_items"):  # the log may have moved on meanwhile
@@ -229,7 +229,6 @@ class Engine:
         numbering.expect_bounds(s.log, s.keys.generations)
         since = numbering.refetch_from()
         if since is not None:
-            numbering.tried()
             with self.journal.change(s) as ch:
                 ch.record["item_seqs"] = numbering.table
             got += await self._pull_items_after(since, only_missing=True)
@@ -242,7 +241,7 @@ class Engine:
     async def _pull_items_after(self, after: int, only_missing: bool = False) -> int:
         """Fetch items after cursor ``after`` up to the head, page by page; the next page
         is fetched while this one is verified, on two threads (libsodium releases the
-        GIL). ``only_missing``: fetching again, keep only numbers this device is missing."""
+        GIL). ``only_missing``: fetch one page again, keep only numbers this device is missing."""
         s = self.s
         mailbox, got = s.record["mailbox"], 0
         fetch: asyncio.Future | None = asyncio.ensure_future(self.relay.read_items(mailbox, s.cap, after, PAGE))
@@ -250,7 +249,7 @@ class Engine:
             while fetch is not None:
                 batch, head = await fetch
                 fetch = None
-                if batch and batch[-1][0] < head:
+                if batch and batch[-1][0] < head and not only_missing:
                     fetch = asyncio.ensure_future(self.relay.read_items(mailbox, s.cap, batch[-1][0], PAGE))
                 pending = [] if only_missing else [(c, ct) for c, ct in s.record.get("pending_items", [])]
                 if not batch and not pending:
