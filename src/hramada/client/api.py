@@ -255,7 +255,8 @@ class Hramada:
                          alarm=s.record.get("alarm") if s.status == "alarm" else None,
                          suspicion=s.record.get("suspicion"), offline=self._offline.get(s.ref),
                          news=self._news.get(s.ref, 0),
-                         warnings=[f"entry {seq}: {text}" for seq, text in s.log.warnings])
+                         warnings=[f"entry {seq}: {text}" for seq, text in s.log.warnings]
+                         + [f"refused: {text}" for text in s.record.get("void_items", [])])
 
     def groups(self) -> list[GroupInfo]:
         return [self._info(s) for s in self._sessions()]
