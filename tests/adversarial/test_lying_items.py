@@ -248,3 +248,32 @@ def test_items_citing_a_withheld_log_entry_are_a_suspicion_not_an_alarm(relay_pr
         finally:
             await _close(ales, hanna)
     asyncio.run(go())
+
+
+def test_a_member_who_left_cannot_backdate_a_post_before_the_next_rotation(relay_process, bring_in,
+                                                                          tmp_path: Path) -> None:
+    """Until an admin's client rotates, someone who left still holds the key and the
+    relay capability, and can post naming a head from before they left. Their leaving
+    signed their last item number: the post is refused by every member and named."""
+    relay = relay_process()
+
+    async def go() -> None:
+        ales = Hramada.init(tmp_path / "ales", "a", "Ales")
+        hanna = Hramada.init(tmp_path / "hanna", "h", "Hanna")
+        mikola = Hramada.init(tmp_path / "mikola", "m", "Mikola")
+        try:
+            g = (await ales.create_group("Circle", relay.url)).group
+            await bring_in(ales, hanna, g)
+            await bring_in(ales, mikola, g)
+            await hanna.post(g, "while a member")
+            before = hanna._find(g)
+            forged = _seal(before, "backdated after leaving", seq=2)  # named head: before she left
+            await hanna.leave(g)
+            await _put_items(relay.url, hanna, g, [forged])
+            [info] = await mikola.sync()
+            assert info.status == "active", info.alarm
+            assert any("item 2 of Hanna was posted after they left" in w for w in info.warnings)
+            assert await _texts(mikola, g) == ["while a member"]
+        finally:
+            await _close(ales, hanna, mikola)
+    asyncio.run(go())

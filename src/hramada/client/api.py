@@ -413,7 +413,9 @@ class Hramada:
         admins = [m for m in s.log.members.values() if m.role == "admin"]
         if me.role == "admin" and len(admins) == 1 and len(s.log.members) > 1:
             raise PolicyError("you are the group's only admin: make another member admin first")
-        await self._engine(s).append("leave", {})  # the journal marks the group left with it
+        # the journal marks the group left with it; the entry names this device's last item
+        # number, so nothing numbered after it can pass as written before leaving
+        await self._engine(s).append("leave", {"items": s.record.get("next_item", 1) - 1})
         return {"left": s.name}
 
     async def rotate(self, group: str) -> dict:

@@ -210,6 +210,9 @@ def open_item(ciphertext: bytes, cursor: int, log: GroupLog,
     member = log.member_at(v["author"], seq)
     if member is None:
         raise ForgeryError(f"item at {cursor} is signed by someone who was not a member")
+    if member.last_item is not None and v["seq"] > member.last_item:
+        raise PostedAfterRemoval(f"item {v['seq']} of {member.name} was posted after they left (their "
+                                 f"leaving names item {member.last_item} as their last)", v["author"], v["seq"])
     item = Item(item_id(signed), v["kind"], v["author"], v["seq"], (seq, seen), v["time"], v["body"],
                 gen.number)
     info = log.generations[gen.number]
