@@ -277,3 +277,45 @@ def test_a_member_who_left_cannot_backdate_a_post_before_the_next_rotation(relay
         finally:
             await _close(ales, hanna, mikola)
     asyncio.run(go())
+
+
+def test_the_cli_exits_4_on_a_dropped_item_and_shows_any_item_time_in_range(relay_process, lying_proxy,
+                                                                            tmp_path: Path) -> None:
+    """Everyone reaches the relay through the lying proxy (its address is the group's
+    relay). It drops an item: `hramada sync` exits 4 and says what may be withheld. An
+    item whose time is the largest a reader accepts (2**53 - 1 ms) reads without a
+    traceback."""
+    import subprocess
+    import sys
+    relay = relay_process()
+    proxy = lying_proxy(relay.url)
+    home = tmp_path / "ales"
+
+    def hramada(*args: str) -> subprocess.CompletedProcess:
+        env = {**os.environ, "HRAMADA_HOME": str(home), "HRAMADA_PASSPHRASE": "a"}
+        return subprocess.run([sys.executable, "-m", "hramada.cli.main", *args], env=env, text=True,
+                              capture_output=True, timeout=120, stdin=subprocess.DEVNULL)
+
+    async def setup() -> None:
+        ales = Hramada.init(home, "a", "Ales")
+        try:
+            g = (await ales.create_group("Circle", proxy.url)).group
+            for text in ("one", "two"):
+                await ales.post(g, text)
+            s = ales._find(g)
+            far = items_mod.seal_item(group=s.group_id, kind="bulletin", body={"text": "far future"},
+                                      author=s.identity.signing, seq=3, head=s.log.head, time=2**53 - 1,
+                                      generation=s.generation, nonce=os.urandom(24))[1]
+            await _put_items(relay.url, ales, g, [far])
+        finally:
+            await ales.close()
+    asyncio.run(setup())
+    proxy.lie = drop_items(lambda cursor, ct: cursor != 2)
+    synced = hramada("sync")
+    assert synced.returncode == 4, synced.stderr
+    assert "item 2 of member Ales" in synced.stderr and "Traceback" not in synced.stderr
+    proxy.lie = None
+    read = hramada("read", "Circle")
+    assert read.returncode == 0, read.stderr
+    assert "far future" in read.stdout and "(time out of range)" in read.stdout
+    assert "two" in read.stdout
