@@ -112,7 +112,8 @@ async def story(folder: Path, relay_url: str) -> None:
         await ales.admit(g.group, j.request)
         say("Ales", "admits Mikola")
         await mikola.sync()
-        say("Mikola", "is in and reads the history:")
+        say("Mikola", "is in; the group's history policy is since-join, so he reads only what "
+                      "is written from his admission on (nothing yet):")
         sees("Mikola", await mikola.read(g.group))
         codes = {n: (await p.safety_code(g.group, "Mikola"))["code"] for n, p in people.items()}
         say("Mikola", f"safety code, as Ales's device shows it: {codes['Ales']}")
