@@ -76,7 +76,7 @@ def test_an_inflated_item_head_never_becomes_the_removals_cut_off(relay_process,
         hanna = Hramada.init(tmp_path / "hanna", "h", "Hanna")
         mikola = Hramada.init(tmp_path / "mikola", "m", "Mikola")
         try:
-            g = (await ales.create_group("Circle", relay.url)).group
+            g = (await ales.create_group("Circle", relay.url, history="all")).group
             await bring_in(ales, hanna, g)
             await bring_in(ales, mikola, g)
             await hanna.post(g, "before my removal")
@@ -105,7 +105,7 @@ def test_an_own_item_re_served_past_a_rotation_is_not_posted_again(relay_process
         ales = Hramada.init(tmp_path / "ales", "a", "Ales")
         hanna = Hramada.init(tmp_path / "hanna", "h", "Hanna", transport=proxy.transport())
         try:
-            g = (await ales.create_group("Circle", relay.url)).group
+            g = (await ales.create_group("Circle", relay.url, history="all")).group
             await bring_in(ales, hanna, g)
             await hanna.post(g, "hello")
             await hanna.sync()
@@ -135,7 +135,7 @@ def test_a_raced_item_is_sent_again_once_and_a_re_served_copy_never(relay_proces
         ales = Hramada.init(tmp_path / "ales", "a", "Ales", transport=to_ales.transport())
         hanna = Hramada.init(tmp_path / "hanna", "h", "Hanna", transport=to_hanna.transport())
         try:
-            g = (await ales.create_group("Circle", relay.url)).group
+            g = (await ales.create_group("Circle", relay.url, history="all")).group
             await bring_in(ales, hanna, g)
             to_ales.lie = drop_items(lambda cursor, ct: False)
             await hanna.post(g, "raced with the rotation")
@@ -166,7 +166,7 @@ def test_a_dropped_item_is_a_suspicion_until_the_relay_serves_it(relay_process, 
         ales = Hramada.init(tmp_path / "ales", "a", "Ales")
         hanna = Hramada.init(tmp_path / "hanna", "h", "Hanna", transport=proxy.transport())
         try:
-            g = (await ales.create_group("Circle", relay.url)).group
+            g = (await ales.create_group("Circle", relay.url, history="all")).group
             await bring_in(ales, hanna, g)
             proxy.lie = drop_items(lambda cursor, ct: cursor != 2)
             for text in ("one", "two", "three"):
@@ -199,7 +199,7 @@ def test_a_removed_members_backdated_item_shown_to_a_newcomer_is_refused(relay_p
         hanna = Hramada.init(tmp_path / "hanna", "h", "Hanna")
         dana = Hramada.init(tmp_path / "dana", "d", "Dana", transport=proxy.transport())
         try:
-            g = (await ales.create_group("Circle", relay.url)).group
+            g = (await ales.create_group("Circle", relay.url, history="all")).group
             await bring_in(ales, hanna, g)
             await hanna.post(g, "before my removal")
             await ales.sync()
@@ -229,7 +229,7 @@ def test_items_citing_a_withheld_log_entry_are_a_suspicion_not_an_alarm(relay_pr
         ales = Hramada.init(tmp_path / "ales", "a", "Ales")
         hanna = Hramada.init(tmp_path / "hanna", "h", "Hanna", transport=proxy.transport())
         try:
-            g = (await ales.create_group("Circle", relay.url)).group
+            g = (await ales.create_group("Circle", relay.url, history="all")).group
             await bring_in(ales, hanna, g)
             await hanna.sync()
             frozen = hanna._find(g).log.head[0]
@@ -262,7 +262,7 @@ def test_a_member_who_left_cannot_backdate_a_post_before_the_next_rotation(relay
         hanna = Hramada.init(tmp_path / "hanna", "h", "Hanna")
         mikola = Hramada.init(tmp_path / "mikola", "m", "Mikola")
         try:
-            g = (await ales.create_group("Circle", relay.url)).group
+            g = (await ales.create_group("Circle", relay.url, history="all")).group
             await bring_in(ales, hanna, g)
             await bring_in(ales, mikola, g)
             await hanna.post(g, "while a member")
@@ -299,7 +299,7 @@ def test_the_cli_exits_4_on_a_dropped_item_and_shows_any_item_time_in_range(rela
     async def setup() -> None:
         ales = Hramada.init(home, "a", "Ales")
         try:
-            g = (await ales.create_group("Circle", proxy.url)).group
+            g = (await ales.create_group("Circle", proxy.url, history="all")).group
             for text in ("one", "two"):
                 await ales.post(g, text)
             s = ales._find(g)

@@ -51,7 +51,7 @@ def two_members(bring_in):
     async def make(url: str, tmp: Path, liar: LyingRelay) -> tuple[Hramada, Hramada, str]:
         ales = Hramada.init(tmp / "ales", "a", "Ales")
         hanna = Hramada.init(tmp / "hanna", "h", "Hanna", transport=liar)
-        g = (await ales.create_group("Circle", url, vouches=1)).group
+        g = (await ales.create_group("Circle", url, vouches=1, history="all")).group
         await bring_in(ales, hanna, g)
         return ales, hanna, g
     return make

@@ -133,7 +133,7 @@ def test_a_broken_group_does_not_stop_the_sync_of_the_others(relay_process, brin
                 "mailbox": os.urandom(16), "me": "Hanna", "id": [os.urandom(32), os.urandom(32)],
                 "gens": [], "status": "pending", "pin": [0, bytes(32)], "items": 0, "drops": 0,
                 "join": {"secret": secret.secret, "request": os.urandom(8), "message": b"x", "sent": False}})
-            g = (await ales.create_group("Circle", relay.url)).group
+            g = (await ales.create_group("Circle", relay.url, history="all")).group
             await bring_in(ales, hanna, g)
             await ales.rotate(g)  # news that only a sync of Circle can bring to Hanna
         finally:

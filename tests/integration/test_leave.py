@@ -20,7 +20,7 @@ def test_leaving_rotates_the_key_at_the_next_admin_sync(relay_process, bring_in,
         ales = Hramada.init(tmp_path / "a", "a", "Ales")
         hanna = Hramada.init(tmp_path / "h", "h", "Hanna")
         try:
-            g = (await ales.create_group("Circle", relay.url)).group
+            g = (await ales.create_group("Circle", relay.url, history="all")).group
             await bring_in(ales, hanna, g)
             before = hanna._find(g)
             await hanna.leave(g)

@@ -42,7 +42,7 @@ async def _story(url: str, tmp: Path, bring_in) -> None:
     mikola = Hramada.init(tmp / "mikola", "pass-mikola", "Mikola Statkevich")
     volha = Hramada.init(tmp / "volha", "pass-volha", "Volha Harbunova")
     try:
-        g = (await ales.create_group("Solidarity Circle Kaunas", url, vouches=2)).group
+        g = (await ales.create_group("Solidarity Circle Kaunas", url, vouches=2, history="all")).group
 
         # Ales invites Hanna, vouches and admits her (needs min(2, 1 member) = 1 vouch)
         join = await hanna.join((await ales.invite(g))["code"])
