@@ -262,7 +262,8 @@ class Hramada:
                          alarm=s.record.get("alarm") if s.status == "alarm" else None,
                          suspicion=s.record.get("suspicion"), offline=self._offline.get(s.ref),
                          news=self._news.get(s.ref, 0),
-                         warnings=[f"entry {seq}: {text}" for seq, text in s.log.warnings])
+                         warnings=[f"entry {seq}: {text}" for seq, text in s.log.warnings]
+                         + [f"refused: {text}" for text in s.record.get("void_items", [])])
 
     def groups(self) -> list[GroupInfo]:
         return [self._info(s) for s in self._sessions()]
@@ -461,7 +462,9 @@ class Hramada:
         admins = [m for m in s.log.members.values() if m.role == "admin"]
         if me.role == "admin" and len(admins) == 1 and len(s.log.members) > 1:
             raise PolicyError("you are the group's only admin: make another member admin first")
-        await self._engine(s).append("leave", {})  # the journal marks the group left with it
+        # the journal marks the group left with it; the entry names this device's last item
+        # number, so nothing numbered after it can pass as written before leaving
+        await self._engine(s).append("leave", {"items": s.record.get("next_item", 1) - 1})
         return {"left": s.name}
 
     async def rotate(self, group: str) -> dict:
@@ -526,9 +529,9 @@ class Hramada:
         except RelayUnreachable:
             pass
         s.require_active()
-        seen: dict[bytes, dict] = {}
-        for _, v in self.store.items(s.ref):
-            seen.setdefault(v["id"], v)
+        seen: dict[tuple[bytes, int], dict] = {}
+        for _, v in self.store.items(s.ref):  # one item per author and number (a re-sent item is one)
+            seen.setdefault((v["author"], v["seq"]), v)
         ordered = sorted(seen.values(), key=lambda v: (v["time"], v["id"]))
         bulletins = {v["id"]: ItemView(v["id"].hex(), s.name_of(v["author"]), v["time"], v["body"]["text"],
                                        v["body"].get("title", ""))

@@ -45,6 +45,7 @@ class Member:
     until: int | None = None  # seq of the entry that ended it
     request: bytes | None = None  # the join request that admitted them
     vouchers: tuple[bytes, ...] = ()
+    last_item: int | None = None  # for one who left: the number of their last item, signed in `leave`
 
 
 @dataclass
@@ -84,7 +85,7 @@ class GenerationInfo:
     cap_hash: bytes
     start: int                 # seq of the entry that made it
     end: int | None = None     # seq of the entry that replaced it
-    items_cutoff: int | None = None  # highest item cursor accepted under it, once replaced
+    items_cutoff: dict[bytes, int] | None = None  # once replaced: each author's last item number under it
 
 
 @dataclass
@@ -253,7 +254,7 @@ class GroupLog:
 
     def _check_rotation(self, entry: Entry, envelope: Envelope, generation: Generation,
                         author: Member, keys: Keyring) -> None:
-        required = {"commit": bytes, "cap": bytes, "keys": bytes, "items": int}
+        required = {"commit": bytes, "cap": bytes, "keys": bytes, "items": list}
         if entry.kind == "remove":
             required["member"] = bytes
         b = fields(entry.body, f"{entry.kind} entry", required)
@@ -282,17 +283,33 @@ class GroupLog:
         if len(block.boxes) != len(remaining) or block.labels != expected:
             raise VerificationError(f"entry {entry.seq}: the new key was not given to exactly the "
                                     "remaining members")
-        expect(len(b["cap"]) == 32 and b["items"] >= 0, f"{entry.kind} entry")
+        expect(len(b["cap"]) == 32, f"{entry.kind} entry")
+        items_cutoff = self._items_cutoff(b["items"], entry.seq)
         if entry.kind == "remove":
             gone = self.members.pop(b["member"])
             gone.until = entry.seq
             self.former[b["member"]] = gone
             self._revoke_invites_of(b["member"], entry.seq)
         old = self.generations[-1]
-        old.end, old.items_cutoff = entry.seq, b["items"]
+        old.end, old.items_cutoff = entry.seq, items_cutoff
         self.generations.append(GenerationInfo(generation.number, b["commit"], b["cap"],
                                                start=entry.seq))
         self.rotation_due = False
+
+    def _items_cutoff(self, pairs: list, seq: int) -> dict[bytes, int]:
+        """A rotation's item cut-off: ``[[author, last item number], …]``, authors strictly
+        ascending, each a member or former member, numbers 1 … 2**32 - 1 (items.md §3)."""
+        out: dict[bytes, int] = {}
+        previous = b""
+        for pair in pairs:
+            expect(isinstance(pair, list) and len(pair) == 2 and isinstance(pair[0], bytes)
+                   and type(pair[1]) is int and 1 <= pair[1] < 2**32 and pair[0] > previous,
+                   f"rotation entry {seq} (items)")
+            if pair[0] not in self.members and pair[0] not in self.former:
+                raise VerificationError(f"entry {seq}: the item cut-off names someone who is not a member")
+            out[pair[0]] = pair[1]
+            previous = pair[0]
+        return out
 
     def _apply_rules(self, entry: Entry, author: Member) -> None:
         rule = _RULES.get(entry.kind)  # "create" is valid only as entry 1
@@ -415,12 +432,13 @@ class GroupLog:
         return any(crypto.equal(m.key.box.raw, box) for m in (*self.members.values(), *self.former.values()))
 
     def _leave(self, entry: Entry, author: Member) -> str | None:
-        fields(entry.body, "leave entry", {})
+        b = fields(entry.body, "leave entry", {}, {"items": int})
+        expect(0 <= b.get("items", 0) < 2**32, "leave entry (items)")
         if author.role == "admin" and sum(m.role == "admin" for m in self.members.values()) == 1 \
                 and len(self.members) > 1:
             return "the last admin cannot leave while others remain"
         gone = self.members.pop(entry.author)
-        gone.until = entry.seq
+        gone.until, gone.last_item = entry.seq, b.get("items")
         self.former[entry.author] = gone
         self._revoke_invites_of(entry.author, entry.seq)
         self.rotation_due = True

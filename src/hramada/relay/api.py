@@ -24,8 +24,12 @@ from starlette.responses import Response
 from starlette.routing import Route
 
 from hramada.core.wire import CAP_BYTES, b64d, b64e, cap_hash
+from hramada.relay.storage.base import position_pad
 
 MAX_INT = 2**63 - 1  # what SQLite (and PostgreSQL BIGINT) can hold
+# Set in a request's ASGI scope by the connection layer when it closed the connection
+# because the body stalled (so the request is counted as a timeout, not a client abort).
+SCOPE_BODY_TIMEOUT = "hramada.body_timeout"
 _DIGITS = re.compile(r"[0-9]{1,19}")
 
 STATUS_OF = {
@@ -34,14 +38,19 @@ STATUS_OF = {
     "retired_capability": 403,
     "not_found": 404,
     "method_not_allowed": 405,
+    "request_timeout": 408,
     "log_conflict": 409,
     "exists": 409,
     "drop_used": 410,
     "drop_expired": 410,
     "too_large": 413,
+    "uri_too_long": 414,
     "unsupported_media_type": 415,
     "rate_limited": 429,
+    "too_many_connections": 429,
+    "headers_too_large": 431,
     "internal": 500,
+    "unavailable": 503,
 }
 
 
@@ -127,6 +136,19 @@ def query_ints(request: Request, spec: Mapping[str, tuple[int, int, int]]) -> di
 
 def bearer_cap_hash(request: Request) -> bytes:
     """``cap_hash`` of the bearer capability, or 401 if it is missing or malformed."""
+    return cap_hash(bearer_capability(request))
+
+
+def bearer_cap(request: Request) -> tuple[bytes, bytes]:
+    """``(cap_hash, position_pad)`` of the bearer capability (401 if missing or
+    malformed): the pad opens the sealed retirement position of this capability.
+    Only routes that may need that position pay for the second hash."""
+    cap = bearer_capability(request)
+    return cap_hash(cap), position_pad(cap)
+
+
+def bearer_capability(request: Request) -> bytes:
+    """The bearer capability itself, or 401 if it is missing or malformed."""
     header = request.headers.get("authorization")
     if header is None:
         raise unauthorized("a capability is required (Authorization: Bearer ...)")
@@ -134,7 +156,7 @@ def bearer_cap_hash(request: Request) -> bytes:
     if scheme.lower() != "bearer":
         raise unauthorized("use Authorization: Bearer <capability>")
     try:
-        return cap_hash(b64d(token.strip(), CAP_BYTES, field="capability"))
+        return b64d(token.strip(), CAP_BYTES, field="capability")
     except ValueError:
         raise unauthorized("malformed capability") from None
 
@@ -145,20 +167,70 @@ def unauthorized(message: str = "unknown mailbox or capability") -> ApiError:
 
 # -- bodies --------------------------------------------------------------------------
 
-async def read_json(request: Request, max_bytes: int) -> dict[str, Any]:
-    """The request body as a JSON object, refusing a wrong content type (415) and a
-    body over ``max_bytes`` (413) before or while reading it — never buffering more."""
+# What read_json counts as it reads: the characters that separate JSON values or open
+# containers. No base64url string and no integer holds one, so every valid body has
+# only a few (or one per item of a batch).
+_STRUCTURE = b",:{["
+_WINDOW = 65536  # a chunk's first bytes are counted on their own first (a bomb is dense)
+MAX_JSON_CONTAINERS = 4  # no valid body opens more than two (an object, a batch's list)
+
+
+def _structure_refusal(start: bytes) -> ApiError:
+    """400 for a body that nests more containers than any request (an object and one
+    list), 413 for one with more values; either way the connection is closed."""
+    close = {"Connection": "close"}
+    if start.count(b"{") + start.count(b"[") > MAX_JSON_CONTAINERS:
+        return ApiError("bad_request", "the body nests more objects or lists than any request "
+                        "takes", headers=close)
+    return ApiError("too_large", "the body holds more JSON values than any request takes",
+                    headers=close)
+
+
+def content_length(request: Request) -> int | None:
+    """The ``Content-Length`` header as a number (None if absent). Anything but
+    decimal digits is a bad_request; a number too long to be a size is ``MAX_INT + 1``
+    (so it is refused as too large), never handed to ``int()`` whole."""
+    raw = request.headers.get("content-length")
+    if raw is None:
+        return None
+    digits = raw.strip()
+    if not digits or not digits.isascii() or not digits.isdigit():
+        raise bad("malformed Content-Length: it must be decimal digits")
+    digits = digits.lstrip("0") or "0"
+    return int(digits) if len(digits) <= 19 else MAX_INT + 1
+
+
+async def read_json(request: Request, max_bytes: int, max_values: int = 16) -> dict[str, Any]:
+    """The request body as a JSON object, refusing a wrong content type (415), and a
+    body over ``max_bytes`` (413) before or while reading it — never buffering more.
+
+    While reading, it also counts the body's structural characters (``,`` ``:`` ``{``
+    ``[``) and refuses a body with more than ``max_values`` + 4 of them (and closes
+    the connection): 400 if it nests more than :data:`MAX_JSON_CONTAINERS` objects and
+    lists, else 413. A body of a million tiny keys, or nested a million deep, is never
+    parsed — parsing one would hold the event loop for a second or more. Every valid
+    body is far inside the bound."""
     media = request.headers.get("content-type", "").split(";", 1)[0].strip().lower()
     if media != "application/json":
         raise ApiError("unsupported_media_type", "the body must be application/json")
-    length = request.headers.get("content-length")
-    if length is not None and length.isascii() and length.isdigit() and int(length) > max_bytes:
+    length = content_length(request)
+    if length is not None and length > max_bytes:
         raise too_large(f"the body is over {max_bytes} bytes")
+    bound = max_values + 4
     body = bytearray()
+    structure = 0
     async for chunk in request.stream():
         body += chunk
         if len(body) > max_bytes:
             raise too_large(f"the body is over {max_bytes} bytes")
+        head = chunk[:_WINDOW]
+        counted = len(head) - len(head.translate(None, _STRUCTURE))
+        if len(chunk) > _WINDOW and structure + counted <= bound:
+            rest = chunk[_WINDOW:]
+            counted += len(rest) - len(rest.translate(None, _STRUCTURE))
+        structure += counted
+        if structure > bound:
+            raise _structure_refusal(bytes(body[:_WINDOW]))
     try:
         value = json.loads(body)
     except (ValueError, RecursionError):
