@@ -460,7 +460,8 @@ def test_policy_changes_that_are_ignored(w, author, vouches, reason):
 def test_removal_rotates_and_the_removed_member_cannot_follow(w):
     bob = w.person("bob")
     bob_keys = w.keys("bob")
-    c, _, _ = w.post_item("bob", "before removal")
+    w.post_item("bob", "before removal")
+    c = {bob.public.id: 1}
     new = w.rotate("alice", remove="bob", items_cutoff=c)
     log = w.log("alice")
     assert bob.public.id not in log.members and log.former[bob.public.id].until == new.seq
@@ -526,7 +527,7 @@ def test_rotation_by_a_non_admin_is_a_forgery(w):
     view = w.views["bob"]
     new = build.rotation(view.log, author=view.identity, keys=view.keys, seed=bytes(32),
                          ephemeral_secret=bytes(range(32)), nonce=bytes(24), auth_nonce=bytes(24),
-                         items_cutoff=0)
+                         items_cutoff={})
     assert_unchanged_after_failure(w.log("alice"), w.keys("alice"),
                                    (new.seq, new.prev, new.ciphertext), ForgeryError)
 
@@ -535,7 +536,7 @@ def test_removal_by_a_non_admin_is_a_forgery(w):
     view = w.views["bob"]
     new = build.rotation(view.log, author=view.identity, keys=view.keys, seed=bytes(32),
                          ephemeral_secret=bytes(range(32)), nonce=bytes(24), auth_nonce=bytes(24),
-                         items_cutoff=0, remove=w.person("alice").public.id)
+                         items_cutoff={}, remove=w.person("alice").public.id)
     # alice was left out and cannot read the entry, but she can tell that no admin
     # authorised the key block: an alarm, not "you were removed"
     assert_unchanged_after_failure(w.log("alice"), w.keys("alice"),
@@ -546,7 +547,7 @@ def test_removal_by_a_non_admin_is_a_forgery(w):
     view = w.views["bob"]
     new = build.rotation(view.log, author=view.identity, keys=view.keys, seed=bytes(32),
                          ephemeral_secret=bytes(range(32)), nonce=bytes(24), auth_nonce=bytes(24),
-                         items_cutoff=0, remove=w.person("alice").public.id)
+                         items_cutoff={}, remove=w.person("alice").public.id)
     assert_unchanged_after_failure(w.log("carol"), w.keys("carol"),
                                    (new.seq, new.prev, new.ciphertext), ForgeryError)
 
@@ -568,7 +569,7 @@ def _rotation_with(w: World, *, body_change=None, recipients=None, block_change=
     if block_change:
         block = block_change(block)
     body = {"commit": new.commitment, "cap": wire.cap_hash(new.relay_cap),
-            "keys": block.digest, "items": 0, **(body_change or {})}
+            "keys": block.digest, "items": [], **(body_change or {})}
     ct = seal_entry(group=log.group, seq=seq + 1, prev=prev, kind=kind, body=body,
                     author=w.person("alice").signing, generation=new, nonce=bytes(24),
                     key_block=block)
@@ -619,16 +620,26 @@ def test_removing_oneself_is_refused(w):
                                    "not a member")
 
 
-def test_a_rotation_with_a_negative_cut_off_is_refused(w):
-    entry = _rotation_with(w, body_change={"items": -1})
-    assert_unchanged_after_failure(w.log("alice"), w.keys("alice"), entry, EncodingError)
+@pytest.mark.parametrize(("cutoff", "error"), [
+    (lambda w: 5, EncodingError),                                           # a bare cursor
+    (lambda w: [[w.person("bob").public.id, -1]], EncodingError),           # a negative number
+    (lambda w: [[w.person("bob").public.id, 0]], EncodingError),            # zero (leave it out)
+    (lambda w: [[w.person("bob").public.id, 2**32]], EncodingError),        # out of range
+    (lambda w: sorted([[w.person("bob").public.id, 1], [w.person("alice").public.id, 1]],
+                      reverse=True), EncodingError),                       # not in author order
+    (lambda w: [[w.person("bob").public.id, 1]] * 2, EncodingError),        # an author twice
+    (lambda w: [[w.person("mallory").public.id, 3]], VerificationError),    # not a member
+], ids=["cursor", "negative", "zero", "too-large", "unsorted", "twice", "stranger"])
+def test_a_rotation_with_a_malformed_item_cut_off_is_refused(w, cutoff, error):
+    entry = _rotation_with(w, body_change={"items": cutoff(w)})
+    assert_unchanged_after_failure(w.log("alice"), w.keys("alice"), entry, error)
 
 
 def test_a_rotation_without_its_key_block_is_refused(w):
     log, keys = w.log("alice"), w.keys("alice")
     seq, prev = log.head
     ct = seal_entry(group=log.group, seq=seq + 1, prev=prev, kind="rotate",
-                    body={"commit": bytes(32), "cap": bytes(32), "keys": bytes(32), "items": 0},
+                    body={"commit": bytes(32), "cap": bytes(32), "keys": bytes(32), "items": []},
                     author=w.person("alice").signing, generation=keys.generations[0],
                     nonce=bytes(24))
     assert_unchanged_after_failure(log, keys, (seq + 1, prev, ct), VerificationError)

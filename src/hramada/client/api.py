@@ -477,9 +477,9 @@ class Hramada:
         except RelayUnreachable:
             pass
         s.require_active()
-        seen: dict[bytes, dict] = {}
-        for _, v in self.store.items(s.ref):
-            seen.setdefault(v["id"], v)
+        seen: dict[tuple[bytes, int], dict] = {}
+        for _, v in self.store.items(s.ref):  # one item per author and number (a re-sent item is one)
+            seen.setdefault((v["author"], v["seq"]), v)
         ordered = sorted(seen.values(), key=lambda v: (v["time"], v["id"]))
         bulletins = {v["id"]: ItemView(v["id"].hex(), s.name_of(v["author"]), v["time"], v["body"]["text"],
                                        v["body"].get("title", ""))

@@ -19,6 +19,7 @@ Rules it keeps:
 from __future__ import annotations
 
 import asyncio
+import copy
 import time
 from concurrent.futures import ThreadPoolExecutor
 from typing import Awaitable, Callable
@@ -26,6 +27,7 @@ from typing import Awaitable, Callable
 import nacl.utils
 
 from hramada.client.journal import Journal, fault
+from hramada.client.numbering import Numbering
 from hramada.client.session import GroupSession
 from hramada.client.store import Store
 from hramada.client.transport import LogConflict, Relay, RetiredCapability
@@ -154,10 +156,12 @@ class Engine:
         s = self.s
 
         async def make() -> build.NewEntry:
-            _, items_head = await self.relay.read_items(s.record["mailbox"], s.cap, 0, 1)
+            # the item cut-off: what this device has verified, never what the relay reports
+            await self.pull_items()
+            cutoff = Numbering(s.record.get("item_seqs", {})).cutoff()
             return build.rotation(s.log, author=s.identity, keys=s.keys, seed=random(32), auth_nonce=random(24),
                                   ephemeral_secret=random(32), nonce=random(24),
-                                  items_cutoff=items_head, remove=remove)
+                                  items_cutoff=cutoff, remove=remove)
         await self._write(make, check)
 
     async def _write(self, make: Callable[[], Awaitable[build.NewEntry]],
@@ -209,52 +213,123 @@ class Engine:
     # -- items --------------------------------------------------------------------
 
     async def pull_items(self) -> int:
-        """Fetch, verify, decrypt and store new items, page by page. The next page is
-        fetched while this one is verified, on two threads (libsodium releases the GIL)."""
+        """Fetch, verify, decrypt and store new items; then look for what is missing.
+
+        Items that refer to log entries not yet seen wait (at most ``MAX_PENDING``; the
+        rest is fetched again later) and are retried after the log is pulled again. An
+        author's number still missing after fetching one page again from where it must
+        lie, or items still waiting for entries the relay does not deliver, are a
+        suspicion (not an alarm)."""
+        s = self.s
+        got = await self._pull_items_after(s.record["items"])
+        if s.record.get("pending_items"):  # the log may have moved on meanwhile
+            await self.pull_log()
+            got += await self._pull_items_after(s.record["items"])
+        numbering = Numbering(copy.deepcopy(s.record.get("item_seqs", {})))
+        numbering.expect_bounds(s.log, s.keys.generations)
+        since = numbering.refetch_from()
+        if since is not None:
+            with self.journal.change(s) as ch:
+                ch.record["item_seqs"] = numbering.table
+            got += await self._pull_items_after(since, only_missing=True)
+        text = self._item_suspicion()
+        if text is not None:
+            with self.journal.change(s) as ch:
+                ch.suspect(text)
+        return got
+
+    async def _pull_items_after(self, after: int, only_missing: bool = False) -> int:
+        """Fetch items after cursor ``after`` up to the head, page by page; the next page
+        is fetched while this one is verified, on two threads (libsodium releases the
+        GIL). ``only_missing``: fetch one page again, keep only numbers this device is missing."""
         s = self.s
         mailbox, got = s.record["mailbox"], 0
-        fetch: asyncio.Future | None = asyncio.ensure_future(
-            self.relay.read_items(mailbox, s.cap, s.record["items"], PAGE))
+        fetch: asyncio.Future | None = asyncio.ensure_future(self.relay.read_items(mailbox, s.cap, after, PAGE))
         try:
             while fetch is not None:
                 batch, head = await fetch
                 fetch = None
-                if batch and batch[-1][0] < head:
+                if batch and batch[-1][0] < head and not only_missing:
                     fetch = asyncio.ensure_future(self.relay.read_items(mailbox, s.cap, batch[-1][0], PAGE))
-                pending = [(c, ct) for c, ct in s.record.get("pending_items", [])]
+                pending = [] if only_missing else [(c, ct) for c, ct in s.record.get("pending_items", [])]
                 if not batch and not pending:
                     return got
-                outcomes = await asyncio.to_thread(self._open_items, pending + batch)
-                still, rows, again = [], [], []
-                for (cursor, ct), outcome in zip(pending + batch, outcomes):
+                received = pending + batch
+                outcomes = await asyncio.to_thread(self._open_items, received)
+                numbering = Numbering(copy.deepcopy(s.record.get("item_seqs", {})))
+                still: list[list] = []
+                rows: list[tuple[int, dict]] = []
+                stale: list[items_mod.Item] = []
+                last = batch[-1][0] if batch else s.record["items"]
+                for index, ((cursor, ct), outcome) in enumerate(zip(received, outcomes)):
                     if isinstance(outcome, items_mod.NotYet):
-                        still.append([cursor, ct])
-                    elif isinstance(outcome, items_mod.Stale):
-                        if outcome.item.author == s.identity.public.id:  # ours lost a race: send again
-                            again.append({"t": "item", "kind": outcome.item.kind, "body": outcome.item.body,
-                                          "id": b"", "ct": b"", "gen": -1})
-                    elif isinstance(outcome, Exception):
+                        if len(still) == MAX_PENDING:  # keep no more: fetch the rest again later
+                            last = max(s.record["items"], received[index - 1][0] if index else after)
+                            if fetch is not None:
+                                fetch.cancel()
+                                fetch = None
+                            break
+                        if not only_missing:
+                            still.append([cursor, ct])
+                        continue
+                    if isinstance(outcome, Exception) and not isinstance(outcome, items_mod.Stale):
                         raise outcome
+                    item = outcome.item if isinstance(outcome, items_mod.Stale) else outcome
+                    if only_missing and not numbering.is_missing(item.author, item.seq):
+                        continue
+                    numbering.saw(item.author, item.seq, cursor)
+                    if isinstance(outcome, items_mod.Stale):
+                        stale.append(item)
                     else:
-                        rows.append((cursor, {"id": outcome.id, "kind": outcome.kind, "author": outcome.author,
-                                              "time": outcome.time, "body": outcome.body,
-                                              "gen": outcome.generation}))
-                if len(still) > MAX_PENDING:
-                    raise ForkError(f"the relay serves {len(still)} items that refer to log entries "
-                                    "or keys it does not show")
+                        rows.append((cursor, {"id": item.id, "kind": item.kind, "author": item.author,
+                                              "seq": item.seq, "time": item.time, "body": item.body,
+                                              "gen": item.generation}))
                 with self.journal.change(s) as ch:
                     ch.items(rows)
-                    for job in again:
-                        ch.queue(job)
-                    ch.record["pending_items"] = still
-                    if batch:
-                        ch.record["items"] = batch[-1][0]
+                    for item in stale:
+                        job = self._send_again(ch.record, item)
+                        if job is not None:
+                            ch.queue(job)
+                    ch.record["item_seqs"] = numbering.table
+                    if not only_missing:
+                        ch.record["pending_items"] = still
+                        ch.record["items"] = max(ch.record["items"], last)
                 got += len(rows)
                 self.progress("items", s.record["items"], head)
             return got
         finally:
             if fetch is not None:
                 fetch.cancel()
+
+    def _send_again(self, record: dict, item: items_mod.Item) -> dict | None:
+        """Our own item lost a race with a rotation. Send it again — under the current key,
+        with the same number — only if this device never saw it confirmed (shown at a
+        valid position), and only once per number: a relay that re-serves an old item
+        cannot make this device repeat it. Returns the outbox job, if any."""
+        s = self.s
+        if item.author != s.identity.public.id:
+            return None
+        handled = record.setdefault("republished", [])
+        if item.seq in handled:
+            return None
+        handled.append(item.seq)
+        if any(v["author"] == item.author and v.get("seq") == item.seq for _, v in self.store.items(s.ref)):
+            return None  # confirmed here before: never again
+        return {"t": "item", "kind": item.kind, "body": item.body, "seq": item.seq, "id": b"", "ct": b"",
+                "gen": -1}
+
+    def _item_suspicion(self) -> str | None:
+        """What the relay may be withholding from this group's items, if anything."""
+        s = self.s
+        first = Numbering(s.record.get("item_seqs", {})).first_missing()
+        if first is not None:
+            author, number, count = first
+            more = f" (and {count - 1} more items)" if count > 1 else ""
+            return f"item {number} of member {s.name_of(author)}{more}"
+        pending = s.record.get("pending_items", [])
+        if pending:
+            return f"log entries after entry {s.log.head[0]}, which {len(pending)} items refer to"
+        return None
 
     def _open_items(self, received: list[tuple[int, bytes]]) -> list[object]:
         """Open each item; the outcome is the item, or the exception it raised (in order)."""
@@ -280,12 +355,14 @@ class Engine:
         sync, which seals the item again under the new key, and send). Returns the
         item's id and whether it is still queued (the relay could not be reached)."""
         s = self.s
-        item_id, ct = items_mod.seal_item(group=s.group_id, kind=kind, body=body, author=s.identity.signing,
-                                          head=s.log.head, time=now_ms(), generation=s.generation,
-                                          nonce=random(24))
-        with self.journal.change(s) as ch:
-            ch.queue({"t": "item", "kind": kind, "body": body, "id": item_id, "ct": ct,
+        with self.journal.change(s) as ch:  # the number and the queued item commit together
+            seq = ch.record.get("next_item", 1)
+            item_id, ct = items_mod.seal_item(group=s.group_id, kind=kind, body=body, author=s.identity.signing,
+                                              seq=seq, head=s.log.head, time=now_ms(), generation=s.generation,
+                                              nonce=random(24))
+            ch.queue({"t": "item", "kind": kind, "body": body, "seq": seq, "id": item_id, "ct": ct,
                       "gen": s.generation.number})
+            ch.record["next_item"] = seq + 1
         try:
             try:
                 await self._flush_outbox()
@@ -305,10 +382,11 @@ class Engine:
         s = self.s
         for oid, job in self.journal.jobs(s):
             if job["t"] == "item":
-                if job["gen"] != s.generation.number:  # the key rotated: seal again
+                if job["gen"] != s.generation.number:  # never sent under this key: seal again, same number
                     job["id"], job["ct"] = items_mod.seal_item(
                         group=s.group_id, kind=job["kind"], body=job["body"], author=s.identity.signing,
-                        head=s.log.head, time=now_ms(), generation=s.generation, nonce=random(24))
+                        seq=job["seq"], head=s.log.head, time=now_ms(), generation=s.generation,
+                        nonce=random(24))
                 await self.relay.append_items(s.record["mailbox"], s.cap, [job["ct"]])
             elif job["t"] == "welcome":
                 await self._send_welcome(job["request"])

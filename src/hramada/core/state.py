@@ -84,7 +84,7 @@ class GenerationInfo:
     cap_hash: bytes
     start: int                 # seq of the entry that made it
     end: int | None = None     # seq of the entry that replaced it
-    items_cutoff: int | None = None  # highest item cursor accepted under it, once replaced
+    items_cutoff: dict[bytes, int] | None = None  # once replaced: each author's last item number under it
 
 
 @dataclass
@@ -253,7 +253,7 @@ class GroupLog:
 
     def _check_rotation(self, entry: Entry, envelope: Envelope, generation: Generation,
                         author: Member, keys: Keyring) -> None:
-        required = {"commit": bytes, "cap": bytes, "keys": bytes, "items": int}
+        required = {"commit": bytes, "cap": bytes, "keys": bytes, "items": list}
         if entry.kind == "remove":
             required["member"] = bytes
         b = fields(entry.body, f"{entry.kind} entry", required)
@@ -282,17 +282,33 @@ class GroupLog:
         if len(block.boxes) != len(remaining) or block.labels != expected:
             raise VerificationError(f"entry {entry.seq}: the new key was not given to exactly the "
                                     "remaining members")
-        expect(len(b["cap"]) == 32 and b["items"] >= 0, f"{entry.kind} entry")
+        expect(len(b["cap"]) == 32, f"{entry.kind} entry")
+        items_cutoff = self._items_cutoff(b["items"], entry.seq)
         if entry.kind == "remove":
             gone = self.members.pop(b["member"])
             gone.until = entry.seq
             self.former[b["member"]] = gone
             self._revoke_invites_of(b["member"], entry.seq)
         old = self.generations[-1]
-        old.end, old.items_cutoff = entry.seq, b["items"]
+        old.end, old.items_cutoff = entry.seq, items_cutoff
         self.generations.append(GenerationInfo(generation.number, b["commit"], b["cap"],
                                                start=entry.seq))
         self.rotation_due = False
+
+    def _items_cutoff(self, pairs: list, seq: int) -> dict[bytes, int]:
+        """A rotation's item cut-off: ``[[author, last item number], …]``, authors strictly
+        ascending, each a member or former member, numbers 1 … 2**32 - 1 (items.md §3)."""
+        out: dict[bytes, int] = {}
+        previous = b""
+        for pair in pairs:
+            expect(isinstance(pair, list) and len(pair) == 2 and isinstance(pair[0], bytes)
+                   and type(pair[1]) is int and 1 <= pair[1] < 2**32 and pair[0] > previous,
+                   f"rotation entry {seq} (items)")
+            if pair[0] not in self.members and pair[0] not in self.former:
+                raise VerificationError(f"entry {seq}: the item cut-off names someone who is not a member")
+            out[pair[0]] = pair[1]
+            previous = pair[0]
+        return out
 
     def _apply_rules(self, entry: Entry, author: Member) -> None:
         rule = _RULES.get(entry.kind)  # "create" is valid only as entry 1

@@ -9,7 +9,7 @@ from hramada.core.wire import HASH_BYTES, MAILBOX_ID_BYTES, b64e
 from hramada.relay.api import (
     MAX_INT,
     b64_field,
-    bearer_cap_hash,
+    bearer_cap,
     check_fields,
     head_json,
     int_field,
@@ -27,9 +27,9 @@ async def read_log(request: Request) -> Response:
     mailbox = path_id(request, "mailbox", MAILBOX_ID_BYTES)
     q = query_ints(request, {"after": (0, 0, MAX_INT),
                              "limit": (config.default_read_limit, 1, config.max_read_limit)})
-    cap_hash = bearer_cap_hash(request)
+    cap_hash, pad = bearer_cap(request)
     page = await storage(request).read_log(mailbox, cap_hash, q["after"], q["limit"],
-                                           config.max_read_bytes)
+                                           config.max_read_bytes, pad)
     entries = [{"seq": e.seq, "prev": b64e(e.prev), "ciphertext": b64e(e.ciphertext),
                 "hash": b64e(e.hash)} for e in page.entries]
     return json_response({"entries": entries, "head": head_json(page.head.seq, page.head.hash)})
@@ -40,7 +40,7 @@ async def append_entry(request: Request) -> Response:
     config = state.config
     mailbox = path_id(request, "mailbox", MAILBOX_ID_BYTES)
     query_ints(request, {})
-    cap_hash = bearer_cap_hash(request)
+    cap_hash, pad = bearer_cap(request)
     body = await read_json(request, config.max_body_bytes)
     check_fields(body, ("seq", "prev", "ciphertext"), ("new_cap_hash",))
     seq = int_field(body["seq"], "seq", minimum=1)
@@ -49,7 +49,7 @@ async def append_entry(request: Request) -> Response:
     new_cap = body.get("new_cap_hash")
     new_cap_hash = None if new_cap is None else b64_field(new_cap, "new_cap_hash", size=HASH_BYTES)
     head = await storage(request).append_entry(mailbox, cap_hash, seq, prev, ciphertext,
-                                               new_cap_hash)
+                                               new_cap_hash, pad)
     state.metrics.append("entry")
     if new_cap_hash is not None:
         state.metrics.append("rotation")
