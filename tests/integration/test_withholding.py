@@ -110,3 +110,27 @@ def test_join_requests_past_the_first_page_of_drop_messages_are_all_taken(
             for h in (ales, *joiners):
                 await h.close()
     asyncio.run(go())
+
+
+def test_a_relay_that_shows_the_pinned_entry_with_another_hash_raises_the_alarm(
+        proxy, bring_in, tmp_path: Path) -> None:
+    async def go() -> None:
+        ales = Hramada.init(tmp_path / "a", PASS, "Ales")
+        hanna = Hramada.init(tmp_path / "h", PASS, "Hanna")
+        try:
+            g = (await ales.create_group("Circle", proxy.url)).group
+            await bring_in(ales, hanna, g)
+            pin_seq, _ = hanna._find(g).record["pin"]
+
+            def other_hash(body: dict) -> dict:
+                if body["head"]["seq"] == pin_seq:
+                    body["head"]["hash"] = "A" * 43
+                return body
+            proxy.rewrite_log = other_hash
+            [info] = await hanna.sync()
+            assert info.status == "alarm" and f"entry {pin_seq}" in info.alarm
+            assert info.suspicion is None
+        finally:
+            await ales.close()
+            await hanna.close()
+    asyncio.run(go())
