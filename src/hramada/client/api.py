@@ -39,7 +39,7 @@ from hramada.core.invitation import InvitationCode, InvitationSecret, check_name
 from hramada.core.items import ITEM_ID_BYTES, check_body
 from hramada.core.state import GroupLog, Keyring, Request
 from hramada.core.urls import check_relay_url
-from hramada.errors import HramadaError, NotFoundError, PolicyError, ProfileError, RelayError, RelayUnreachable
+from hramada.errors import HramadaError, NotFoundError, PolicyError, RelayError, RelayUnreachable
 
 
 @dataclass
@@ -307,9 +307,9 @@ class Hramada:
         reported in its ``error`` and does not stop the others."""
         sessions = [s for s in self._sessions() if s.status == "active"]
         if not sessions:
-            await self._unless_wiped(asyncio.sleep(min(timeout, 5)))
+            await profile.unless_wiped(self.home, asyncio.sleep(min(timeout, 5)))
             return []
-        news = await self._unless_wiped(asyncio.gather(
+        news = await profile.unless_wiped(self.home, asyncio.gather(
             *(self._engine(s).wait(timeout) for s in sessions), return_exceptions=True))
         out, due, fresh = [], [], False
         for s, n in zip(sessions, news):
@@ -328,26 +328,10 @@ class Hramada:
             elif n is True or s.ref in self._offline:
                 due.append(s)
         if not due and not fresh and all(isinstance(n, (HramadaError, ValueError)) for n in news):
-            await self._unless_wiped(asyncio.sleep(min(timeout, 5)))  # every wait failed: do not spin
+            await profile.unless_wiped(self.home, asyncio.sleep(min(timeout, 5)))  # every wait failed: do not spin
         for s in due:
             out.extend(await self.sync(s.group_id.hex()))
         return out
-
-    async def _unless_wiped(self, waiting: Any) -> Any:
-        """Await ``waiting``, but stop as soon as the profile's keystore is gone (a
-        panic elsewhere): raise ProfileError so the caller closes and exits."""
-        task = asyncio.ensure_future(waiting)
-        try:
-            while True:
-                if not profile.exists(self.home):
-                    raise ProfileError("this profile was wiped (panic); stopping")
-                done, _ = await asyncio.wait({task}, timeout=profile.WIPE_CHECK_SECONDS)
-                if done:
-                    return task.result()
-        finally:
-            if not task.done():
-                task.cancel()
-                await asyncio.gather(task, return_exceptions=True)
 
     async def members(self, group: str) -> list[MemberInfo]:
         s = await self._synced(group)
