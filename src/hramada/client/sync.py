@@ -400,8 +400,7 @@ class Engine:
                 await self.relay.append_items(s.record["mailbox"], s.cap, [job["ct"]])
             elif job["t"] == "welcome":
                 await self._send_welcome(job["request"])
-            with self.journal.change(s) as ch:
-                ch.done(oid)
+            self.journal.sent(s, oid)
 
     # -- admission ----------------------------------------------------------------
 
