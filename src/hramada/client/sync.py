@@ -158,7 +158,11 @@ class Engine:
 
         async def make() -> build.NewEntry:
             # the item cut-off: what this device has verified, never what the relay reports
-            await self.pull_items()
+            try:
+                await self.pull_items()
+            except (VerificationError, DecryptionError, EncodingError) as exc:
+                self._stop(exc)  # found while verifying: the group stops, as in a sync
+                raise
             cutoff = Numbering(s.record.get("item_seqs", {})).cutoff()
             return build.rotation(s.log, author=s.identity, keys=s.keys, seed=random(32), auth_nonce=random(24),
                                   ephemeral_secret=random(32), nonce=random(24),
