@@ -257,7 +257,8 @@ class Engine:
                     return got
                 received = pending + batch
                 outcomes = await asyncio.to_thread(self._open_items, received)
-                numbering = Numbering(copy.deepcopy(s.record.get("item_seqs", {})))
+                numbering = Numbering(copy.deepcopy(s.record.get("item_seqs", {})),
+                                      from_start=0 in s.keys.generations)
                 still: list[list] = []
                 rows: list[tuple[int, dict]] = []
                 stale: list[items_mod.Item] = []
@@ -273,6 +274,8 @@ class Engine:
                             break
                         if not only_missing:
                             still.append([cursor, ct])
+                        continue
+                    if isinstance(outcome, items_mod.Predates):  # history kept from this member
                         continue
                     if isinstance(outcome, items_mod.PostedAfterRemoval):
                         void.append(str(outcome))  # signed by the member it names: void, not an alarm
@@ -347,7 +350,7 @@ class Engine:
             for cursor, ct in chunk:
                 try:
                     out.append(items_mod.open_item(ct, cursor, s.log, s.keys.generations))
-                except (HramadaError, items_mod.NotYet, items_mod.Stale) as exc:
+                except (HramadaError, items_mod.NotYet, items_mod.Stale, items_mod.Predates) as exc:
                     out.append(exc)
             return out
         if len(received) < 64:
