@@ -18,8 +18,6 @@ from hramada.core import items as items_mod
 from hramada.core.wire import b64d, b64e
 from conftest import PASSPHRASE
 
-from conftest import PASSPHRASE
-
 from .lying_proxy import add_items, drop_items, inflate_item_head, withhold_log_from
 
 
