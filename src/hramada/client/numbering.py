@@ -18,14 +18,20 @@ the cursor after which it must lie (``from_cursor``).
 
 from __future__ import annotations
 
+from typing import Callable
+
 from hramada.core.state import GroupLog
 
 MAX_MISSING = 1000  # per author: more than this is reported, not listed
 
 
 class Numbering:
-    def __init__(self, table: dict) -> None:
-        self.table = table
+    """``from_start``: this device reads the group from its first generation. A device
+    that does not (its member's history begins at their admission) expects nothing
+    below the first number it sees of each author."""
+
+    def __init__(self, table: dict, from_start: bool = True) -> None:
+        self.table, self.from_start = table, from_start
 
     def _entry(self, author: bytes) -> list:
         entry = self.table.get(author)
@@ -41,6 +47,8 @@ class Numbering:
 
     def saw(self, author: bytes, number: int, cursor: int) -> None:
         """A verified item ``number`` of ``author``, served at ``cursor``."""
+        if not self.from_start and author not in self.table:
+            self.table[author] = [number - 1, cursor, 0, []]
         entry = self._entry(author)
         if number > entry[0]:
             self._expect(entry, number)
@@ -83,3 +91,17 @@ class Numbering:
     def cutoff(self) -> dict[bytes, int]:
         """Each author's highest verified number: what a rotation this device signs binds."""
         return {author: entry[2] for author, entry in self.table.items() if entry[2] > 0}
+
+
+def suspicion(record: dict, log_head: int, name_of: Callable[[bytes], str]) -> str | None:
+    """What the relay may be withholding from a group's items, if anything: the first
+    missing number, or log entries that waiting items cite."""
+    first = Numbering(record.get("item_seqs", {})).first_missing()
+    if first is not None:
+        author, number, count = first
+        more = f" (and {count - 1} more items)" if count > 1 else ""
+        return f"item {number} of member {name_of(author)}{more}"
+    pending = record.get("pending_items", [])
+    if pending:
+        return f"log entries after entry {log_head}, which {len(pending)} items refer to"
+    return None
