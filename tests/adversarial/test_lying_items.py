@@ -334,7 +334,7 @@ def test_a_forged_item_found_while_signing_a_cut_off_stops_the_group(relay_proce
         ales = Hramada.init(tmp_path / "ales", PASSPHRASE, "Ales")
         hanna = Hramada.init(tmp_path / "hanna", PASSPHRASE, "Hanna")
         try:
-            g = (await ales.create_group("Circle", relay.url)).group
+            g = (await ales.create_group("Circle", relay.url, history="all")).group
             await bring_in(ales, hanna, g)
             await hanna.leave(g)
             s = ales._find(g)
