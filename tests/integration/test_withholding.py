@@ -17,13 +17,13 @@ import pytest
 
 from hramada.client import Hramada
 
-from .relay_proxy import RelayProxy, claim_more_entries
+from conftest import PASSPHRASE
 
-PASS = "correct horse battery staple 1848"
+from .relay_proxy import RelayProxy, claim_more_entries
 
 
 def cli(home: Path, *args: str) -> subprocess.CompletedProcess:
-    env = {**os.environ, "HRAMADA_HOME": str(home), "HRAMADA_PASSPHRASE": PASS}
+    env = {**os.environ, "HRAMADA_HOME": str(home), "HRAMADA_PASSPHRASE": PASSPHRASE}
     return subprocess.run([sys.executable, "-m", "hramada.cli.main", *args], env=env, capture_output=True,
                           text=True, timeout=120, stdin=subprocess.DEVNULL)
 
@@ -38,8 +38,8 @@ def proxy(relay_process):
 def test_entries_the_relay_claims_but_never_serves_are_a_suspicion_not_an_alarm(
         proxy, bring_in, tmp_path: Path) -> None:
     async def go() -> None:
-        ales = Hramada.init(tmp_path / "a", PASS, "Ales")
-        hanna = Hramada.init(tmp_path / "h", PASS, "Hanna")
+        ales = Hramada.init(tmp_path / "a", PASSPHRASE, "Ales")
+        hanna = Hramada.init(tmp_path / "h", PASSPHRASE, "Hanna")
         try:
             g = (await ales.create_group("Circle", proxy.url)).group
             await bring_in(ales, hanna, g)
@@ -63,8 +63,8 @@ def test_entries_the_relay_claims_but_never_serves_are_a_suspicion_not_an_alarm(
 def test_a_command_that_syncs_a_suspect_group_prints_its_output_then_exits_4(
         proxy, bring_in, tmp_path: Path) -> None:
     async def setup() -> str:
-        ales = Hramada.init(tmp_path / "a", PASS, "Ales")
-        hanna = Hramada.init(tmp_path / "h", PASS, "Hanna")
+        ales = Hramada.init(tmp_path / "a", PASSPHRASE, "Ales")
+        hanna = Hramada.init(tmp_path / "h", PASSPHRASE, "Hanna")
         try:
             g = (await ales.create_group("Circle", proxy.url)).group
             await bring_in(ales, hanna, g)
@@ -96,8 +96,8 @@ def test_join_requests_past_the_first_page_of_drop_messages_are_all_taken(
     relay = relay_process("--rate", "0", env={"HRAMADA_RELAY_DEFAULT_READ_LIMIT": "1"})
 
     async def go() -> None:
-        ales = Hramada.init(tmp_path / "a", PASS, "Ales")
-        joiners = [Hramada.init(tmp_path / f"j{i}", PASS, name)
+        ales = Hramada.init(tmp_path / "a", PASSPHRASE, "Ales")
+        joiners = [Hramada.init(tmp_path / f"j{i}", PASSPHRASE, name)
                    for i, name in enumerate(["Hanna", "Mikola", "Zoya"])]
         try:
             g = (await ales.create_group("Circle", relay.url)).group
@@ -115,8 +115,8 @@ def test_join_requests_past_the_first_page_of_drop_messages_are_all_taken(
 def test_a_relay_that_shows_the_pinned_entry_with_another_hash_raises_the_alarm(
         proxy, bring_in, tmp_path: Path) -> None:
     async def go() -> None:
-        ales = Hramada.init(tmp_path / "a", PASS, "Ales")
-        hanna = Hramada.init(tmp_path / "h", PASS, "Hanna")
+        ales = Hramada.init(tmp_path / "a", PASSPHRASE, "Ales")
+        hanna = Hramada.init(tmp_path / "h", PASSPHRASE, "Hanna")
         try:
             g = (await ales.create_group("Circle", proxy.url)).group
             await bring_in(ales, hanna, g)
