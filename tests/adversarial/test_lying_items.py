@@ -320,3 +320,32 @@ def test_the_cli_exits_4_on_a_dropped_item_and_shows_any_item_time_in_range(rela
     assert read.returncode == 0, read.stderr
     assert "far future" in read.stdout and "(time out of range)" in read.stdout
     assert "two" in read.stdout
+
+
+def test_a_forged_item_found_while_signing_a_cut_off_stops_the_group(relay_process, bring_in,
+                                                                    tmp_path: Path) -> None:
+    """Hanna leaves; the first admin sync rotates, and verifies the items before it signs
+    the cut-off. A forgery found then stops the group as a sync would, before anything
+    is signed: no rotation is appended over it."""
+    from hramada.core.identity import Identity
+    relay = relay_process()
+
+    async def go() -> None:
+        ales = Hramada.init(tmp_path / "ales", PASSPHRASE, "Ales")
+        hanna = Hramada.init(tmp_path / "hanna", PASSPHRASE, "Hanna")
+        try:
+            g = (await ales.create_group("Circle", relay.url)).group
+            await bring_in(ales, hanna, g)
+            await hanna.leave(g)
+            s = ales._find(g)
+            outsider = Identity.from_secrets(os.urandom(32), os.urandom(32))
+            forged = items_mod.seal_item(group=s.group_id, kind="bulletin", body={"text": "forged"},
+                                         author=outsider.signing, seq=1, head=s.log.head, time=1,
+                                         generation=s.generation, nonce=os.urandom(24))[1]
+            await _put_items(relay.url, ales, g, [forged])
+            [info] = await ales.sync()
+            assert info.status == "alarm" and "not a member" in info.alarm
+            assert info.generation == 0  # the rotation was not signed over the forgery
+        finally:
+            await _close(ales, hanna)
+    asyncio.run(go())

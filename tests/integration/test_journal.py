@@ -15,6 +15,7 @@ import sys
 from pathlib import Path
 
 import pytest
+from conftest import PASSPHRASE
 
 from conftest import PASSPHRASE
 

@@ -18,15 +18,16 @@ from pathlib import Path
 
 import pytest
 
-from hramada.client import Hramada
-
 from conftest import PASSPHRASE
+from hramada.client import Hramada
 
 from .relay_proxy import RelayProxy
 
+PASS = PASSPHRASE
+
 
 def cli(home: Path, *args: str, stdin: str | None = None) -> subprocess.CompletedProcess:
-    env = {**os.environ, "HRAMADA_HOME": str(home), "HRAMADA_PASSPHRASE": PASSPHRASE}
+    env = {**os.environ, "HRAMADA_HOME": str(home), "HRAMADA_PASSPHRASE": PASS}
     return subprocess.run([sys.executable, "-m", "hramada.cli.main", *args], env=env, capture_output=True,
                           text=True, timeout=120, input=stdin if stdin is not None else "")
 
@@ -39,8 +40,8 @@ def proxy(relay_process):
 
 
 async def _circle(proxy: RelayProxy, bring_in, tmp: Path) -> tuple[Hramada, Hramada, str]:
-    ales = Hramada.init(tmp / "a", PASSPHRASE, "Ales")
-    hanna = Hramada.init(tmp / "h", PASSPHRASE, "Hanna")
+    ales = Hramada.init(tmp / "a", PASS, "Ales")
+    hanna = Hramada.init(tmp / "h", PASS, "Hanna")
     g = (await ales.create_group("Circle", proxy.url)).group
     await bring_in(ales, hanna, g)
     return ales, hanna, g
@@ -130,10 +131,10 @@ def test_watch_reports_an_outage_once_and_then_what_is_new(proxy, bring_in, tmp_
         return g
 
     async def post(text: str) -> None:
-        async with Hramada.open(tmp_path / "a", PASSPHRASE) as ales:
+        async with Hramada.open(tmp_path / "a", PASS) as ales:
             await ales.post(g, text)
     g = asyncio.run(setup())
-    env = {**os.environ, "HRAMADA_HOME": str(tmp_path / "h"), "HRAMADA_PASSPHRASE": PASSPHRASE}
+    env = {**os.environ, "HRAMADA_HOME": str(tmp_path / "h"), "HRAMADA_PASSPHRASE": PASS}
     out_path = tmp_path / "watch.out"
     with open(out_path, "w") as out:
         watch = subprocess.Popen([sys.executable, "-m", "hramada.cli.main", "sync", "--watch"], env=env,

@@ -18,6 +18,7 @@ from collections import Counter
 from dataclasses import dataclass
 from pathlib import Path
 
+from conftest import PASSPHRASE
 from hramada.client import Hramada
 from hramada.client.store import CHUNK, ROW
 from hramada.client.transport import Relay

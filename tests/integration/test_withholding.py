@@ -15,15 +15,16 @@ from pathlib import Path
 
 import pytest
 
-from hramada.client import Hramada
-
 from conftest import PASSPHRASE
+from hramada.client import Hramada
 
 from .relay_proxy import RelayProxy, claim_more_entries
 
+PASS = PASSPHRASE
+
 
 def cli(home: Path, *args: str) -> subprocess.CompletedProcess:
-    env = {**os.environ, "HRAMADA_HOME": str(home), "HRAMADA_PASSPHRASE": PASSPHRASE}
+    env = {**os.environ, "HRAMADA_HOME": str(home), "HRAMADA_PASSPHRASE": PASS}
     return subprocess.run([sys.executable, "-m", "hramada.cli.main", *args], env=env, capture_output=True,
                           text=True, timeout=120, stdin=subprocess.DEVNULL)
 
@@ -38,8 +39,8 @@ def proxy(relay_process):
 def test_entries_the_relay_claims_but_never_serves_are_a_suspicion_not_an_alarm(
         proxy, bring_in, tmp_path: Path) -> None:
     async def go() -> None:
-        ales = Hramada.init(tmp_path / "a", PASSPHRASE, "Ales")
-        hanna = Hramada.init(tmp_path / "h", PASSPHRASE, "Hanna")
+        ales = Hramada.init(tmp_path / "a", PASS, "Ales")
+        hanna = Hramada.init(tmp_path / "h", PASS, "Hanna")
         try:
             g = (await ales.create_group("Circle", proxy.url)).group
             await bring_in(ales, hanna, g)
@@ -63,8 +64,8 @@ def test_entries_the_relay_claims_but_never_serves_are_a_suspicion_not_an_alarm(
 def test_a_command_that_syncs_a_suspect_group_prints_its_output_then_exits_4(
         proxy, bring_in, tmp_path: Path) -> None:
     async def setup() -> str:
-        ales = Hramada.init(tmp_path / "a", PASSPHRASE, "Ales")
-        hanna = Hramada.init(tmp_path / "h", PASSPHRASE, "Hanna")
+        ales = Hramada.init(tmp_path / "a", PASS, "Ales")
+        hanna = Hramada.init(tmp_path / "h", PASS, "Hanna")
         try:
             g = (await ales.create_group("Circle", proxy.url)).group
             await bring_in(ales, hanna, g)
@@ -96,8 +97,8 @@ def test_join_requests_past_the_first_page_of_drop_messages_are_all_taken(
     relay = relay_process("--rate", "0", env={"HRAMADA_RELAY_DEFAULT_READ_LIMIT": "1"})
 
     async def go() -> None:
-        ales = Hramada.init(tmp_path / "a", PASSPHRASE, "Ales")
-        joiners = [Hramada.init(tmp_path / f"j{i}", PASSPHRASE, name)
+        ales = Hramada.init(tmp_path / "a", PASS, "Ales")
+        joiners = [Hramada.init(tmp_path / f"j{i}", PASS, name)
                    for i, name in enumerate(["Hanna", "Mikola", "Zoya"])]
         try:
             g = (await ales.create_group("Circle", relay.url)).group
@@ -115,8 +116,8 @@ def test_join_requests_past_the_first_page_of_drop_messages_are_all_taken(
 def test_a_relay_that_shows_the_pinned_entry_with_another_hash_raises_the_alarm(
         proxy, bring_in, tmp_path: Path) -> None:
     async def go() -> None:
-        ales = Hramada.init(tmp_path / "a", PASSPHRASE, "Ales")
-        hanna = Hramada.init(tmp_path / "h", PASSPHRASE, "Hanna")
+        ales = Hramada.init(tmp_path / "a", PASS, "Ales")
+        hanna = Hramada.init(tmp_path / "h", PASS, "Hanna")
         try:
             g = (await ales.create_group("Circle", proxy.url)).group
             await bring_in(ales, hanna, g)
