@@ -31,9 +31,10 @@ R = os.urandom
 def new_group() -> tuple[Identity, GroupLog, Keyring, Generation]:
     """A group just created by ``me``, as ``me``'s client holds it."""
     me = Identity.from_secrets(R(32), R(32))
-    ne, gen0 = build.create_group(name="bench", creator=me, creator_name="me", vouches=1,
-                                  seed=R(32), group_nonce=R(16), nonce=R(24))
-    log = GroupLog(R(16))
+    mailbox = R(16)
+    ne, gen0 = build.create_group(mailbox=mailbox, name="bench", creator=me, creator_name="me",
+                                  vouches=1, seed=R(32), group_nonce=R(16), nonce=R(24))
+    log = GroupLog(mailbox)
     keys = Keyring(me.boxing, {0: gen0})
     log.apply(ne.seq, ne.prev, ne.ciphertext, keys)
     return me, log, keys, gen0

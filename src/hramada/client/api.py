@@ -18,7 +18,7 @@ from typing import Any
 
 import httpx
 
-from hramada.client import profile
+from hramada.client import notices, profile
 from hramada.client.session import GroupSession
 from hramada.client.store import Store
 from hramada.client.sync import Engine, Progress, random
@@ -161,10 +161,10 @@ class Hramada:
         if not isinstance(vouches, int) or vouches < 1:
             raise ValueError("--vouches must be at least 1")
         identity = Identity.from_secrets(random(32), random(32))
-        ne, gen0 = build.create_group(name=name, creator=identity, creator_name=self.name,
-                                      vouches=vouches, seed=random(32), group_nonce=random(16),
-                                      nonce=random(24))
         mailbox = random(wire.MAILBOX_ID_BYTES)
+        ne, gen0 = build.create_group(mailbox=mailbox, name=name, creator=identity,
+                                      creator_name=self.name, vouches=vouches, seed=random(32),
+                                      group_nonce=random(16), nonce=random(24))
         relay = self._relay(relay_url)
         await relay.create_mailbox(mailbox, wire.cap_hash(gen0.relay_cap))
         await relay.append_log(mailbox, gen0.relay_cap, ne.seq, ne.prev, ne.ciphertext)
@@ -186,7 +186,7 @@ class Hramada:
                          role=me.role if me else None, members=len(s.log.members),
                          generation=s.log.generation if s.log.generations else 0,
                          alarm=s.record.get("alarm"),
-                         warnings=[f"entry {seq}: {text}" for seq, text in s.log.warnings])
+                         warnings=[notices.render(s.log, code, params) for code, params in s.log.warnings])
 
     def groups(self) -> list[GroupInfo]:
         return [self._info(s) for s in self._sessions()]

@@ -24,7 +24,7 @@ from hramada.client.session import GroupSession
 from hramada.client.store import Store
 from hramada.client.transport import LogConflict, Relay
 from hramada.core import build, crypto, invitation, items as items_mod
-from hramada.core.state import GroupLog, Keyring, walk_back_generations
+from hramada.core.joining import WelcomeMismatch, adopt
 from hramada.errors import (DecryptionError, EncodingError, ForkError, HramadaError,
                             KeyWithheldError, PolicyError, RelayError, VerificationError)
 
@@ -315,7 +315,13 @@ class Engine:
         s = self.s
         req = s.log.requests[request]
         invite = s.log.invites[req.invite]
-        message = invitation.make_welcome(req.key.box, random(32), s.group_id, request, s.generation)
+        member = s.log.members.get(req.key.id)
+        if member is None:  # removed or gone before the welcome went out
+            return
+        message = invitation.make_welcome(
+            req.key.box, random(32), s.group_id, request, s.generation,
+            admit=(member.since, s.log.hash_at(member.since)),
+            starts=[g.start for g in s.log.generations[1:]])
         await self.relay.post_to_drop(s.record["mailbox"], s.cap, invite.drop, message)
 
     async def _finish_joining(self) -> bool:
@@ -333,35 +339,33 @@ class Engine:
             if sender != "member":
                 continue
             try:
-                request, generation = invitation.open_welcome(s.identity.boxing, message, s.group_id)
+                welcome = invitation.open_welcome(s.identity.boxing, message, s.group_id)
             except (HramadaError, ValueError):
                 continue
-            if request != join["request"]:
+            if welcome.request != join["request"]:
                 continue
-            await self._adopt_log(generation)
+            try:
+                await self._adopt_log(welcome)
+            except WelcomeMismatch:
+                continue  # stale, or made up by a member: try the next one
             return True
         return False
 
-    async def _adopt_log(self, generation) -> None:
-        """Fetch the whole log with the welcome's key, walk back to every older key,
-        and verify everything from the group's creation."""
+    async def _adopt_log(self, welcome: invitation.Welcome) -> None:
+        """Fetch the whole log with the welcome's key and fold it from the group's
+        creation; keep it only if the welcome fits it (``joining.adopt``)."""
         s = self.s
         entries = []
         while True:
-            page, head = await self.relay.read_log(s.record["mailbox"], generation.relay_cap,
+            page, head = await self.relay.read_log(s.record["mailbox"], welcome.generation.relay_cap,
                                                    len(entries), PAGE)
             entries.extend(page)
             if not page or len(entries) >= head[0]:
                 break
-        gens = walk_back_generations([(e.seq, e.ciphertext) for e in entries], generation)
-        log = GroupLog(s.record["mailbox"], s.group_id)
-        keys = Keyring(s.identity.boxing, dict(gens))
-        for e in entries:
-            if e.seq != log.head[0] + 1:
-                raise ForkError("the relay served the log out of order")
-            log.apply(e.seq, e.prev, e.ciphertext, keys)
-        if s.identity.public.id not in log.members:
-            raise PolicyError("the welcome arrived but the log does not show this device admitted")
+        if [e.seq for e in entries] != list(range(1, len(entries) + 1)):
+            raise WelcomeMismatch("the relay served the log out of order")
+        log, keys = adopt(s.record["mailbox"], s.group_id, [(e.seq, e.prev, e.ciphertext) for e in entries],
+                          welcome, s.identity.boxing, s.identity.public.id)
         with self.store.transaction():
             for e in entries:
                 self.store.add_log(s.ref, e.seq, e.prev, e.ciphertext)

@@ -23,7 +23,7 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 
-from hramada.core.wire import CAP_BYTES, b64d, b64e, cap_hash
+from hramada.core.wire import CAP_BYTES, MAILBOX_CAP_BYTES, b64d, b64e, cap_hash
 
 MAX_INT = 2**63 - 1  # what SQLite (and PostgreSQL BIGINT) can hold
 _DIGITS = re.compile(r"[0-9]{1,19}")
@@ -123,8 +123,9 @@ def query_ints(request: Request, spec: Mapping[str, tuple[int, int, int]]) -> di
     return values
 
 
-def bearer_cap_hash(request: Request) -> bytes:
-    """``cap_hash`` of the bearer capability, or 401 if it is missing or malformed."""
+def bearer_cap(request: Request) -> bytes:
+    """The bearer capability (32 bytes, or 64 for a mailbox capability that carries its
+    append key), or 401 if it is missing or malformed."""
     header = request.headers.get("authorization")
     if header is None:
         raise unauthorized("a capability is required (Authorization: Bearer ...)")
@@ -132,9 +133,17 @@ def bearer_cap_hash(request: Request) -> bytes:
     if scheme.lower() != "bearer":
         raise unauthorized("use Authorization: Bearer <capability>")
     try:
-        return cap_hash(b64d(token.strip(), CAP_BYTES, field="capability"))
+        cap = b64d(token.strip(), field="capability")
     except ValueError:
         raise unauthorized("malformed capability") from None
+    if len(cap) not in (CAP_BYTES, MAILBOX_CAP_BYTES):
+        raise unauthorized("malformed capability")
+    return cap
+
+
+def bearer_cap_hash(request: Request) -> bytes:
+    """``cap_hash`` of the bearer capability, or 401 if it is missing or malformed."""
+    return cap_hash(bearer_cap(request))
 
 
 def unauthorized(message: str = "unknown mailbox or capability") -> ApiError:

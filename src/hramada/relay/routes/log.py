@@ -5,10 +5,12 @@ from __future__ import annotations
 from starlette.requests import Request
 from starlette.responses import Response
 
-from hramada.core.wire import HASH_BYTES, MAILBOX_ID_BYTES, b64e
+from hramada.core.wire import HASH_BYTES, MAILBOX_ID_BYTES, appended_by_holder, b64e, cap_hash
 from hramada.relay.api import (
     MAX_INT,
     b64_field,
+    bad,
+    bearer_cap,
     bearer_cap_hash,
     check_fields,
     head_json,
@@ -40,7 +42,7 @@ async def append_entry(request: Request) -> Response:
     config = state.config
     mailbox = path_id(request, "mailbox", MAILBOX_ID_BYTES)
     query_ints(request, {})
-    cap_hash = bearer_cap_hash(request)
+    cap = bearer_cap(request)
     body = await read_json(request, config.max_body_bytes)
     check_fields(body, ("seq", "prev", "ciphertext"), ("new_cap_hash",))
     seq = int_field(body["seq"], "seq", minimum=1)
@@ -48,7 +50,11 @@ async def append_entry(request: Request) -> Response:
     ciphertext = b64_field(body["ciphertext"], "ciphertext", max_bytes=config.max_entry_bytes)
     new_cap = body.get("new_cap_hash")
     new_cap_hash = None if new_cap is None else b64_field(new_cap, "new_cap_hash", size=HASH_BYTES)
-    head = await storage(request).append_entry(mailbox, cap_hash, seq, prev, ciphertext,
+    if not appended_by_holder(cap, mailbox, seq, prev, ciphertext):
+        # Only a holder of the group's key can sign an entry; readers check the same
+        # signature, so an entry refused here could never have been folded.
+        raise bad("the entry is not signed with the append key of this capability")
+    head = await storage(request).append_entry(mailbox, cap_hash(cap), seq, prev, ciphertext,
                                                new_cap_hash)
     state.metrics.append("entry")
     if new_cap_hash is not None:
