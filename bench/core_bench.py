@@ -47,7 +47,7 @@ def per_item(n: int, reps: int) -> None:
 
     def ours_seal() -> list[bytes]:
         return [items_mod.seal_item(group=log.group, kind="bulletin", body=body, author=me.signing,
-                                    head=log.head, time=1_700_000_000_000, generation=gen0,
+                                    seq=i + 1, head=log.head, time=1_700_000_000_000, generation=gen0,
                                     nonce=nonces[i])[1] for i in range(n)]
 
     sk = me.signing._expanded
@@ -118,7 +118,7 @@ def rotation(sizes: list[int], reps: int) -> None:
         for _ in range(reps):
             t = time.perf_counter()
             entry = build.rotation(log, author=me, keys=keys, seed=R(32), ephemeral_secret=R(32),
-                                   nonce=R(24), auth_nonce=R(24), items_cutoff=0, remove=victim.public.id)
+                                   nonce=R(24), auth_nonce=R(24), items_cutoff={}, remove=victim.public.id)
             t_build.append(time.perf_counter() - t)
             view = copy.deepcopy(log)
             t = time.perf_counter()

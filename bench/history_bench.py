@@ -60,7 +60,7 @@ async def main(n: int) -> None:
             for start in range(0, n, 1000):
                 batch = [items_mod.seal_item(group=s.group_id, kind="bulletin",
                                              body={"title": f"No. {i}", "text": "news " * 40},
-                                             author=s.identity.signing, head=s.log.head, time=i,
+                                             author=s.identity.signing, seq=i + 1, head=s.log.head, time=i,
                                              generation=s.generation, nonce=os.urandom(24))[1]
                          for i in range(start, min(n, start + 1000))]
                 await relay.append_items(s.record["mailbox"], s.cap, batch)

@@ -169,7 +169,7 @@ def test_item_signed_by_non_member_is_rejected(relay_process, two_members, tmp_p
             s = ales._find(g)
             outsider = Identity.from_secrets(os.urandom(32), os.urandom(32))
             _, ct = items_mod.seal_item(group=s.group_id, kind="bulletin", body={"title": "", "text": "forged"},
-                                        author=outsider.signing, head=s.log.head, time=1,
+                                        author=outsider.signing, seq=1, head=s.log.head, time=1,
                                         generation=s.generation, nonce=os.urandom(24))
             await _inject_item(relay.url, ales, g, ct)
             [info] = await hanna.sync()
@@ -193,7 +193,7 @@ def test_item_by_removed_member_after_removal_is_rejected(relay_process, two_mem
             await ales.remove(g, "Hanna")
             _, ct = items_mod.seal_item(group=before.group_id, kind="bulletin",
                                         body={"title": "", "text": "backdated"},
-                                        author=before.identity.signing, head=before.log.head, time=1,
+                                        author=before.identity.signing, seq=1, head=before.log.head, time=1,
                                         generation=before.generation, nonce=os.urandom(24))
             await _inject_item(relay.url, ales, g, ct)
             [info] = await mikola.sync()

@@ -38,7 +38,8 @@ def test_every_member_reads_an_item_as_written(w):
         assert item.author == w.person("bob").public.id
         assert item.body == {"title": "news", "text": "Meeting moved to Thursday"}
         assert item.head == w.log("bob").head
-        assert item.generation == 0 and item.time == 1_700_000_000
+        assert item.generation == 0 and item.time == 1_700_000_000_000
+        assert item.seq == 1
 
 
 def test_the_relay_sees_no_author_or_text(w):
@@ -89,7 +90,7 @@ def test_an_item_by_someone_who_never_was_a_member_is_a_forgery(w):
     mallory = w.person("mallory")
     bob = w.views["bob"]
     _, ct = items.seal_item(group=w.group, kind="bulletin", body={"text": "trust me"},
-                            author=mallory.signing, head=bob.log.head, time=1,
+                            author=mallory.signing, seq=1, head=bob.log.head, time=1,
                             generation=bob.keys.generations[0], nonce=bytes(24))
     with pytest.raises(ForgeryError, match="not a member"):
         read(w, "alice", 1, ct)
@@ -113,22 +114,29 @@ def test_an_item_by_a_newcomer_before_their_admission_is_a_forgery(w):
 
 def test_a_removed_member_cannot_post_after_the_cut_off(w):
     cursor, _, before = w.post_item("carol", "written before removal")
-    w.rotate("alice", remove="carol")  # cut-off: the item head at that moment
-    assert w.log("alice").generations[0].items_cutoff == cursor
-    # what carol wrote before is still readable ...
+    carol, carol_head = w.person("carol").public.id, w.log("carol").head
+    w.rotate("alice", remove="carol")  # cut-off: carol's last verified item, number 1
+    assert w.log("alice").generations[0].items_cutoff == {carol: 1}
+    # what carol wrote before is still readable, wherever the relay places it ...
     assert read(w, "alice", cursor, before).body["text"] == "written before removal"
-    # ... anything she manages to place after the cut-off is not
-    with pytest.raises(ForgeryError, match="after their removal"):
-        read(w, "alice", cursor + 1, before)
+    assert read(w, "alice", cursor + 1000, before).seq == 1
+    # ... anything numbered after the cut-off is not, wherever the relay places it
+    _, late = items.seal_item(group=w.group, kind="bulletin", body={"text": "written after removal"},
+                              author=w.person("carol").signing, seq=2, head=carol_head, time=1,
+                              generation=w.keys("alice").generations[0], nonce=bytes(24))
+    for at in (1, cursor, cursor + 1):
+        with pytest.raises(ForgeryError, match="after their removal"):
+            read(w, "alice", at, late)
 
 
 def test_a_current_members_item_that_arrived_after_the_cut_off_is_stale(w):
     head_before = w.log("bob").head
-    w.rotate("alice", items_cutoff=0)
+    w.rotate("alice", items_cutoff={})
     _, _, ct = w.post_item("bob", "raced with the rotation",
                            generation=w.keys("bob").generations[0], head=head_before)
-    with pytest.raises(Stale):
+    with pytest.raises(Stale) as stale:
         read(w, "alice", 1, ct)
+    assert stale.value.item.seq == 1
     assert not issubclass(Stale, HramadaError)  # not an alarm: readers skip it
 
 
@@ -175,12 +183,12 @@ def test_an_item_of_another_group_is_a_forgery(w):
     other_gen = other.keys("alice").generations[0]
     view = w.views["bob"]
     _, ct = items.seal_item(group=other.group, kind="bulletin", body={"text": "x"},
-                            author=view.identity.signing, head=view.log.head, time=1,
+                            author=view.identity.signing, seq=1, head=view.log.head, time=1,
                             generation=view.keys.generations[0], nonce=bytes(24))
     with pytest.raises(ForgeryError, match="another group"):
         read(w, "alice", 1, ct)
     _, ct2 = items.seal_item(group=w.group, kind="bulletin", body={"text": "x"},
-                             author=view.identity.signing, head=view.log.head, time=1,
+                             author=view.identity.signing, seq=1, head=view.log.head, time=1,
                              generation=other_gen, nonce=bytes(24))
     with pytest.raises(DecryptionError):
         read(w, "alice", 1, ct2)
@@ -192,7 +200,7 @@ def test_an_item_whose_signature_is_not_its_authors_is_a_forgery(w):
     impostor = SigningKey(carol.seed, bob.public, carol._expanded)
     view = w.views["carol"]
     _, ct = items.seal_item(group=w.group, kind="bulletin", body={"text": "x"},
-                            author=impostor, head=view.log.head, time=1,
+                            author=impostor, seq=1, head=view.log.head, time=1,
                             generation=view.keys.generations[0], nonce=bytes(24))
     with pytest.raises(ForgeryError, match="bad signature"):
         read(w, "alice", 1, ct)
@@ -217,7 +225,7 @@ def test_a_raced_item_stays_stale_when_its_author_is_removed_later(w):
     an honest item that lost a race with a rotation is not turned into a forgery (an
     alarm on every device that syncs later) by its author's removal afterwards."""
     head_before = w.log("bob").head
-    w.rotate("alice", items_cutoff=0)
+    w.rotate("alice", items_cutoff={})
     cursor, _, ct = w.post_item("bob", "raced with the rotation",
                                 generation=w.keys("bob").generations[0], head=head_before)
     with pytest.raises(Stale):
@@ -240,3 +248,116 @@ def test_an_item_that_arrives_before_the_log_is_not_yet_readable(w):
     for entry in w.relay:
         empty.apply(*entry, Keyring(w.person("bob").boxing, gens))
     assert open_item(ct, 1, empty, gens).body["text"] == "early bird"
+
+
+# -- numbering, cut-off by number, time, padding, suite ---------------------------------
+
+def test_each_authors_items_are_numbered_and_the_number_is_signed(w):
+    for n in (1, 2, 3):
+        cursor, _, ct = w.post_item("bob", f"number {n}")
+        assert read(w, "alice", cursor, ct).seq == n
+    _, _, ct = w.post_item("carol", "her first")
+    assert read(w, "alice", 4, ct).seq == 1
+
+
+@pytest.mark.parametrize("seq", [0, -1, 2**32, "1"])
+def test_an_item_number_out_of_range_is_refused_when_writing(w, seq):
+    with pytest.raises(ValueError, match="bad item header"):
+        w.seal_item("bob", "x", seq=seq)
+
+
+def test_a_backdated_item_of_a_removed_member_is_refused_on_a_new_members_device(w):
+    """The relay colludes with carol after her removal and shows dana, a newcomer, an
+    item carol wrote afterwards, placed at the lowest cursor: its number is past her
+    bound in the removal, so it is a forgery wherever it sits."""
+    w.post_item("carol", "before removal")
+    carol_head = w.log("carol").head
+    w.rotate("alice", remove="carol")
+    w.join("dana", invited_by="alice", vouchers=["alice", "bob"], admitted_by="alice")
+    _, late = items.seal_item(group=w.group, kind="bulletin", body={"text": "backdated"},
+                              author=w.person("carol").signing, seq=2, head=carol_head, time=1,
+                              generation=w.keys("dana").generations[0], nonce=bytes(24))
+    with pytest.raises(ForgeryError, match="after their removal"):
+        read(w, "dana", 1, late)
+
+
+def test_a_current_members_item_numbered_past_their_bound_is_stale_and_within_it_is_not(w):
+    bob = w.person("bob").public.id
+    head_before = w.log("bob").head
+    _, _, first = w.post_item("bob", "seen by the rotating admin")
+    w.rotate("alice", items_cutoff={bob: 1})
+    _, _, second = w.post_item("bob", "raced", generation=w.keys("bob").generations[0], head=head_before)
+    assert read(w, "carol", 50, first).seq == 1
+    with pytest.raises(Stale):
+        read(w, "carol", 2, second)
+
+
+@pytest.mark.parametrize("time", [-1, 2**53, 1.5])
+def test_an_item_time_out_of_range_is_refused_when_writing(w, time):
+    with pytest.raises(ValueError, match="bad item header"):
+        w.seal_item("bob", "x", time=time)
+
+
+def _reseal(w: World, inner_change) -> bytes:
+    """An item by bob whose inner map is changed by ``inner_change`` and signed again
+    (what a buggy or hostile client could write)."""
+    from hramada.core import crypto
+    from hramada.core.encoding import decode, encode
+    view = w.views["bob"]
+    gen = view.keys.generations[0]
+    _, ct = w.seal_item("bob", "x")
+    signed = items.unpad(crypto.decrypt(gen.content_key, ct[5:29], ct[29:], b"hramada:v1:item\x00" + ct[:5]))
+    inner = decode(signed[64:])
+    inner_change(inner)
+    inner = encode(inner)
+    signed = crypto.sign(view.identity.signing, items.SIGN_PURPOSE, inner) + inner
+    return ct[:29] + crypto.encrypt(gen.content_key, ct[5:29], items.pad(signed), b"hramada:v1:item\x00" + ct[:5])
+
+
+@pytest.mark.parametrize(("field", "value"), [
+    ("time", 2**53), ("time", -1), ("seq", 0), ("seq", 2**32), ("v", 1)])
+def test_a_reader_refuses_an_item_time_or_number_out_of_range(w, field, value):
+    """Time is milliseconds since 1970 below 2**53; numbers are 1 … 2**32 - 1."""
+    ct = _reseal(w, lambda inner: inner.__setitem__(field, value))
+    with pytest.raises(EncodingError):
+        read(w, "alice", 1, ct)
+
+
+def test_items_are_padded_to_size_buckets(w):
+    """Texts of different lengths give envelopes of the same size within one bucket."""
+    sizes = {len(w.seal_item("bob", "x" * n)[1]) for n in range(1, 200)}
+    assert sizes == {items._HEADER + items.MIN_PADDED + 16}
+    for n in (300, 5000, 20_000):
+        padded = len(w.seal_item("bob", "y" * n)[1]) - items._HEADER - 16
+        assert padded == items.padded_size(padded) > n
+
+
+@pytest.mark.parametrize(("n", "bucket"), [
+    (1, 512), (512, 512), (513, 544), (600, 608), (1000, 1024), (5000, 5120), (65_536, 65_536),
+    (65_537, 67_584)])
+def test_the_padme_bucket_rule(n, bucket):
+    assert items.padded_size(n) == bucket
+    assert items.padded_size(n) - n <= max(items.MIN_PADDED, n // 8)
+
+
+def test_padding_that_is_not_the_rule_is_refused():
+    signed = b"s" * 100
+    good = items.pad(signed)
+    assert items.unpad(good) == signed
+    for bad in (good + b"\x00", good[:-1], signed + b"\x80", good.replace(b"\x80", b"\x81")):
+        with pytest.raises(EncodingError):
+            items.unpad(bad)
+
+
+def test_the_suite_byte_is_authenticated(w):
+    """The suite byte is in the AEAD's associated data: an envelope whose suite byte is
+    changed does not open, even for a reader that would accept the other suite."""
+    from hramada.core import crypto
+    cursor, _, ct = w.post_item("bob", "suite 1")
+    flipped = bytes([ct[0] ^ 0x03]) + ct[1:]
+    with pytest.raises(EncodingError, match="suite"):
+        read(w, "alice", cursor, flipped)
+    gen = w.keys("alice").generations[0]
+    with pytest.raises(DecryptionError):  # what a suite-3 reader would try: the tag fails
+        crypto.decrypt(gen.content_key, ct[5:29], ct[29:], b"hramada:v1:item\x00" + flipped[:5])
+    assert crypto.decrypt(gen.content_key, ct[5:29], ct[29:], b"hramada:v1:item\x00" + ct[:5])

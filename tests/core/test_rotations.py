@@ -103,7 +103,7 @@ def by_hand(w: World, recipients: list[str], *, remove: str | None = None,
                            seq=seq + 1, auth_nonce=w.rand.bytes(24),
                            removed=b"" if remove is None else w.person(remove).public.id)
     body = {"commit": new.commitment, "cap": wire.cap_hash(new.relay_cap),
-            "keys": block.digest, "items": 0}
+            "keys": block.digest, "items": []}
     if remove is not None:
         body["member"] = w.person(remove).public.id
     ct = seal_entry(mailbox=w.mailbox, group=log.group, seq=seq + 1, prev=prev,

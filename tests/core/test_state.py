@@ -481,7 +481,8 @@ def test_policy_changes_that_are_ignored(w, author, vouches, reason):
 def test_removal_rotates_and_the_removed_member_cannot_follow(w):
     bob = w.person("bob")
     bob_keys = w.keys("bob")
-    c, _, _ = w.post_item("bob", "before removal")
+    w.post_item("bob", "before removal")
+    c = {bob.public.id: 1}
     new = w.rotate("alice", remove="bob", items_cutoff=c)
     log = w.log("alice")
     assert bob.public.id not in log.members and log.former[bob.public.id].until == new.seq
@@ -593,7 +594,7 @@ def test_rotation_by_a_non_admin_is_void(w):
     view = w.views["bob"]
     new = build.rotation(view.log, author=view.identity, keys=view.keys, seed=bytes(32),
                          ephemeral_secret=bytes(range(32)), nonce=bytes(24), auth_nonce=bytes(24),
-                         items_cutoff=0)
+                         items_cutoff={})
     bob = w.person("bob").public.id
     for name in ("alice", "bob"):
         assert_void(w.log(name), w.keys(name), (new.seq, new.prev, new.ciphertext),
@@ -604,7 +605,7 @@ def test_removal_by_a_non_admin_is_void_for_the_one_left_out_too(w):
     view = w.views["bob"]
     new = build.rotation(view.log, author=view.identity, keys=view.keys, seed=bytes(32),
                          ephemeral_secret=bytes(range(32)), nonce=bytes(24), auth_nonce=bytes(24),
-                         items_cutoff=0, remove=w.person("alice").public.id)
+                         items_cutoff={}, remove=w.person("alice").public.id)
     # alice was left out and cannot read the entry, but she can tell that no admin
     # authorised the key block: void, not "you were removed", and not an alarm
     bob = w.person("bob").public.id
@@ -616,7 +617,7 @@ def test_removal_by_a_non_admin_is_void_for_the_one_left_out_too(w):
     view = w.views["bob"]
     new = build.rotation(view.log, author=view.identity, keys=view.keys, seed=bytes(32),
                          ephemeral_secret=bytes(range(32)), nonce=bytes(24), auth_nonce=bytes(24),
-                         items_cutoff=0, remove=w.person("alice").public.id)
+                         items_cutoff={}, remove=w.person("alice").public.id)
     assert_void(w.log("carol"), w.keys("carol"), (new.seq, new.prev, new.ciphertext),
                 "rotation-not-authorised", bob)
     assert w.log("carol").members.keys() == w.log("alice").members.keys()
@@ -639,7 +640,7 @@ def _rotation_with(w: World, *, body_change=None, recipients=None, block_change=
     if block_change:
         block = block_change(block)
     body = {"commit": new.commitment, "cap": wire.cap_hash(new.relay_cap),
-            "keys": block.digest, "items": 0, **(body_change or {})}
+            "keys": block.digest, "items": [], **(body_change or {})}
     ct = seal_entry(mailbox=w.mailbox, group=log.group, seq=seq + 1, prev=prev, kind=kind, body=body,
                     author=w.person("alice").signing, generation=new, nonce=bytes(24),
                     key_block=block, in_force=old)
@@ -703,8 +704,19 @@ def test_removing_oneself_is_void(w):
     assert_void(w.log("bob"), w.keys("bob"), entry, "rotation-invalid", ALICE)
 
 
-def test_a_rotation_with_a_negative_cut_off_is_void(w):
-    entry = _rotation_with(w, body_change={"items": -1})
+@pytest.mark.parametrize(("cutoff", "error"), [
+    (lambda w: 5, EncodingError),                                           # a bare cursor
+    (lambda w: [[w.person("bob").public.id, -1]], EncodingError),           # a negative number
+    (lambda w: [[w.person("bob").public.id, 0]], EncodingError),            # zero (leave it out)
+    (lambda w: [[w.person("bob").public.id, 2**32]], EncodingError),        # out of range
+    (lambda w: sorted([[w.person("bob").public.id, 1], [w.person("alice").public.id, 1]],
+                      reverse=True), EncodingError),                       # not in author order
+    (lambda w: [[w.person("bob").public.id, 1]] * 2, EncodingError),        # an author twice
+    (lambda w: [[w.person("mallory").public.id, 3]], VerificationError),    # not a member
+], ids=["cursor", "negative", "zero", "too-large", "unsorted", "twice", "stranger"])
+def test_a_rotation_with_a_malformed_item_cut_off_is_void(w, cutoff, error):
+    """An admin signed it (a member could not), so it is void, not an alarm."""
+    entry = _rotation_with(w, body_change={"items": cutoff(w)})
     assert_void(w.log("alice"), w.keys("alice"), entry, "rotation-invalid", ALICE)
 
 
@@ -712,7 +724,7 @@ def test_an_entry_that_claims_a_rotation_without_its_key_block_is_void(w):
     log, keys = w.log("alice"), w.keys("alice")
     seq, prev = log.head
     ct = seal_entry(mailbox=w.mailbox, group=log.group, seq=seq + 1, prev=prev, kind="rotate",
-                    body={"commit": bytes(32), "cap": bytes(32), "keys": bytes(32), "items": 0},
+                    body={"commit": bytes(32), "cap": bytes(32), "keys": bytes(32), "items": []},
                     author=w.person("alice").signing, generation=keys.generations[0],
                     nonce=bytes(24))
     assert_void(log, keys, (seq + 1, prev, ct), "rotation-without-keys", ALICE)
@@ -878,3 +890,20 @@ def test_walk_back_needs_every_key_block():
     assert found[0].seed == gen0.seed
     with pytest.raises(VerificationError):
         walk_back_generations(envelopes[:-1], newest)
+
+
+def test_a_request_with_a_low_order_box_key_is_ignored(w):
+    """The issue's attack: a join request whose box key is all zero, correctly signed
+    by the joiner and with the invitation's key. It is not a valid join request, so it
+    never becomes a pending request, and no rotation can ever try to seal to it."""
+    secret = w.invite("alice", "zero")
+    me = w.person("zero")
+    inner = encode({"group": w.group, "invite": secret.invite_id, "name": "zero",
+                    "sign": me.public.sign.raw, "box": bytes(32)})
+    signed = encode([inner, crypto.sign(me.signing, "hramada:v1:join-request", inner),
+                     crypto.sign(secret.signing, "hramada:v1:invite-proof", inner)])
+    with pytest.raises(EncodingError, match="low-order"):
+        inv.verify_join_request(signed, w.group, secret.signing.public)
+    assert_ignored(w, "bob", "request", {"request": signed}, "low-order")
+    w.rotate("alice")  # and rotations go on
+    assert w.log("bob").generation == 1

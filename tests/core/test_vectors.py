@@ -269,7 +269,8 @@ def state_summary(log: GroupLog) -> dict:
                       "status": r.status} for k, r in log.requests.items()],
         "generations": [{"number": g.number, "commitment": g.commitment.hex(),
                          "cap_hash": g.cap_hash.hex(), "start": g.start, "end": g.end,
-                         "items_cutoff": g.items_cutoff} for g in log.generations],
+                         "items_cutoff": None if g.items_cutoff is None else
+                         [[a.hex(), n] for a, n in sorted(g.items_cutoff.items())]} for g in log.generations],
         "ignored": [p["seq"] for code, p in log.warnings if code == "ignored-entry"],
         "void": [p["seq"] for code, p in log.warnings if code == "void-entry"],
     }
@@ -292,7 +293,8 @@ def replay_log(v: dict) -> tuple[GroupLog, Keyring, dict[str, Identity]]:
         elif step["kind"] in ("remove", "rotate"):
             new = build.rotation(log, author=author, keys=keys, seed=h(i["seed"]),
                                  ephemeral_secret=h(i["ephemeral_secret"]), nonce=h(i["nonce"]),
-                                 auth_nonce=h(i["auth_nonce"]), items_cutoff=i["items_cutoff"],
+                                 auth_nonce=h(i["auth_nonce"]),
+                                 items_cutoff={h(a): n for a, n in i["items_cutoff"]},
                                  remove=people[i["remove"]].public.id if "remove" in i else None)
         else:
             new = build.entry(log, step["kind"], untyped(step["body"]), author=author, keys=keys,
@@ -350,16 +352,20 @@ def test_item_vectors():
     gen = keys.generations[v["generation"]]
     head = (v["head"]["seq"], h(v["head"]["hash"]))
     assert log.hash_at(head[0]) == head[1]
-    iid, ct = items.seal_item(group=log.group, kind=v["kind"], body=untyped(v["body"]),
-                              author=people[v["author"]].signing, head=head, time=v["time"],
-                              generation=gen, nonce=h(v["nonce"]))
+    author = people[v["author"]].signing
+    iid, ct = items.seal_item(group=log.group, kind=v["kind"], body=untyped(v["body"]), author=author,
+                              seq=v["seq"], head=head, time=v["time"], generation=gen, nonce=h(v["nonce"]))
     assert ct.hex() == v["ciphertext"] and iid.hex() == v["id"]
-    # the layout: suite || generation (4, big-endian) || nonce || AEAD(signature || inner)
+    # the layout: suite || generation (4, big-endian) || nonce || AEAD(signature || inner || padding)
     assert ct[0] == crypto.SUITE and int.from_bytes(ct[1:5], "big") == v["generation"]
     assert ct[5:29] == h(v["nonce"])
     assert h(v["aad"]) == b"hramada:v1:item\x00" + ct[:5]
-    signed = crypto.decrypt(gen.content_key, ct[5:29], ct[29:], h(v["aad"]))
-    assert signed.hex() == v["signed"] == v["signature"] + v["inner"]
+    padded = crypto.decrypt(gen.content_key, ct[5:29], ct[29:], h(v["aad"]))
+    assert padded.hex() == v["padded"]
+    signed = h(v["signed"])
+    assert len(padded) == items.padded_size(len(signed) + 1)
+    assert padded == signed + b"\x80" + bytes(len(padded) - len(signed) - 1)
+    assert signed.hex() == v["signature"] + v["inner"]
     assert encode(decode(h(v["inner"]))).hex() == v["inner"]
     assert crypto.hash32("hramada:v1:item-id", signed)[:16].hex() == v["id"]
     for verdict in v["verdicts"]:
@@ -369,3 +375,12 @@ def test_item_vectors():
         else:
             with pytest.raises(ForgeryError):
                 open_item(ct, verdict["cursor"], log, keys.generations)
+    late = v["late"]
+    _, late_ct = items.seal_item(group=log.group, kind="bulletin", body=untyped(late["body"]),
+                                 author=author, seq=late["seq"], head=head, time=late["time"],
+                                 generation=gen, nonce=h(late["nonce"]))
+    assert late_ct.hex() == late["ciphertext"]
+    for verdict in late["verdicts"]:
+        assert verdict["result"] == "forgery"
+        with pytest.raises(ForgeryError, match="after their removal"):
+            open_item(late_ct, verdict["cursor"], log, keys.generations)

@@ -53,6 +53,7 @@ class World:
     views: dict[str, View] = field(default_factory=dict)
     relay: list[tuple[int, bytes, bytes]] = field(default_factory=list)
     item_log: list[tuple[int, bytes]] = field(default_factory=list)
+    item_seqs: dict[str, int] = field(default_factory=dict)  # person → their last item number
     secrets: dict[str, inv.InvitationSecret] = field(default_factory=dict)
     requests: dict[str, bytes] = field(default_factory=dict)  # person → request id
     letters: dict[str, bytes] = field(default_factory=dict)  # person → their welcome
@@ -193,10 +194,12 @@ class World:
     # -- rotation ------------------------------------------------------------
 
     def build_rotation(self, by: str, *, remove: str | None = None,
-                       items_cutoff: int | None = None) -> build.NewEntry:
-        """A rotation (or removal) by ``by``, built but not yet on the relay."""
+                       items_cutoff: dict[bytes, int] | None = None) -> build.NewEntry:
+        """A rotation (or removal) by ``by``, built but not yet on the relay. Its item
+        cut-off is, unless given, every author's last item number so far."""
         view = self.views[by]
-        cutoff = len(self.item_log) if items_cutoff is None else items_cutoff
+        cutoff = ({self.person(name).public.id: n for name, n in self.item_seqs.items()}
+                  if items_cutoff is None else items_cutoff)
         return build.rotation(view.log, author=view.identity, keys=view.keys,
                               seed=self.rand.bytes(32), ephemeral_secret=self.rand.bytes(32),
                               nonce=self.rand.bytes(24), auth_nonce=self.rand.bytes(24),
@@ -204,7 +207,7 @@ class World:
                               remove=None if remove is None else self.person(remove).public.id)
 
     def rotate(self, by: str, *, remove: str | None = None,
-               items_cutoff: int | None = None) -> build.NewEntry:
+               items_cutoff: dict[bytes, int] | None = None) -> build.NewEntry:
         new = self.build_rotation(by, remove=remove, items_cutoff=items_cutoff)
         self.publish(new)
         return new
@@ -213,14 +216,19 @@ class World:
 
     def seal_item(self, author: str, text: str, *, kind: str = "bulletin",
                   body: dict | None = None, head: tuple[int, bytes] | None = None,
-                  generation: Generation | None = None, time: int = 1_700_000_000
-                  ) -> tuple[bytes, bytes]:
+                  generation: Generation | None = None, time: int = 1_700_000_000_000,
+                  seq: int | None = None) -> tuple[bytes, bytes]:
+        """An item by ``author``, numbered next after their last one unless ``seq`` is given."""
         view = self.views[author]
-        return items.seal_item(
+        if seq is None:
+            seq = self.item_seqs.get(author, 0) + 1
+        sealed = items.seal_item(
             group=view.log.group, kind=kind, body=body or {"title": "news", "text": text},
-            author=view.identity.signing, head=head or view.log.head, time=time,
+            author=view.identity.signing, seq=seq, head=head or view.log.head, time=time,
             generation=generation or view.keys.generations[view.log.generation],
             nonce=self.rand.bytes(24))
+        self.item_seqs[author] = max(seq, self.item_seqs.get(author, 0))
+        return sealed
 
     def post_item(self, author: str, text: str, **kw) -> tuple[int, bytes, bytes]:
         """Seal an item and put it on the relay; returns (cursor, id, ciphertext)."""

@@ -73,9 +73,13 @@ def db_dump(path: Path) -> dict[str, list[tuple]]:
         conn.close()
 
 
+METRICS_TOKEN = "metrics-token-for-tests-0123456789"
+METRICS_AUTH = {"authorization": f"Bearer {METRICS_TOKEN}"}
+
+
 @pytest.fixture
 async def relay(relay_asgi):
-    return await relay_asgi()
+    return await relay_asgi(metrics_token=METRICS_TOKEN)
 
 
 @pytest.fixture

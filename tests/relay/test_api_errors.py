@@ -363,3 +363,41 @@ async def test_an_unavailable_database_is_a_500_without_details(world, caplog):
     logged = caplog.text
     assert "internal error answering" in logged
     assert world.mb.b64 not in logged and b64e(world.mb.cap) not in logged
+
+
+async def raw_asgi_post(app, path: str, headers: list[tuple[bytes, bytes]], body: bytes):
+    """Send one request straight to the ASGI app, with headers exactly as given
+    (an HTTP client would fix a bogus Content-Length), and collect the answer."""
+    scope = {"type": "http", "asgi": {"version": "3.0"}, "http_version": "1.1",
+             "method": "POST", "scheme": "http", "path": path, "raw_path": path.encode(),
+             "query_string": b"", "root_path": "", "headers": headers,
+             "client": ("127.0.0.1", 50000), "server": ("127.0.0.1", 80)}
+    messages = [{"type": "http.request", "body": body, "more_body": False}]
+    sent: list[dict] = []
+
+    async def receive():
+        return messages.pop(0) if messages else {"type": "http.disconnect"}
+
+    async def send(message):
+        sent.append(message)
+
+    await app(scope, receive, send)
+    status = sent[0]["status"]
+    return status, b"".join(m.get("body", b"") for m in sent[1:])
+
+
+@pytest.mark.parametrize("length, status, code", [
+    (b"0" * 5000 + b"2", 400, "bad_request"),   # "{}" after thousands of zeros: missing fields
+    (b"9" * 5000, 413, "too_large"),
+    (b"12x", 400, "bad_request"),
+    (b"-1", 400, "bad_request"),
+    (b"", 400, "bad_request"),
+])
+async def test_a_malformed_or_endless_content_length_is_a_clear_error(relay_asgi, length,
+                                                                       status, code):
+    relay = await relay_asgi()
+    before = db_dump(relay.db_path)
+    got, body = await raw_asgi_post(relay.app, "/v1/mailboxes", [
+        (b"content-type", b"application/json"), (b"content-length", length)], b"{}")
+    assert got == status and dumps(code) in body.decode()
+    assert db_dump(relay.db_path) == before

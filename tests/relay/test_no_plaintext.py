@@ -11,16 +11,18 @@ import pytest
 
 from hramada.core.wire import GENESIS_PREV, b64e, cap_hash, entry_hash
 
-from .conftest import Mailbox, append, bearer, db_dump
+from hramada.relay.storage.base import position_pad, seal_position
+
+from .conftest import Mailbox, append, append_chain, bearer, db_dump, new_mailbox
 
 pytestmark = pytest.mark.anyio
 
 SCHEMA = {
     "mailboxes": ["mid", "id", "log_seq", "log_hash", "item_head", "drop_head"],
-    "caps": ["mid", "cap_hash", "retired_at"],
+    "caps": ["mid", "cap_hash", "retired"],
     "entries": ["mid", "seq", "prev", "hash", "ciphertext"],
     "items": ["mid", "cursor", "ciphertext"],
-    "drops": ["id", "mid", "cap_hash", "closed", "guest_messages"],
+    "drops": ["id", "mid", "cap_hash", "closed", "guest_messages", "used", "expires"],
     "drop_messages": ["mid", "cursor", "drop_id", "from_guest", "message"],
 }
 
@@ -79,6 +81,9 @@ async def test_database_holds_only_what_clients_sent(relay_asgi):
 
     assert columns(relay.db_path) == SCHEMA
     dump = db_dump(relay.db_path)
+    # The first capability's retirement (at seq 2), sealed under a pad of the capability.
+    sent.add(seal_position(2, position_pad(first_cap)))
+    (mid,) = {row[0] for row in dump["mailboxes"]}
     stored_blobs = []
     for table, rows in dump.items():
         for row in rows:
@@ -87,7 +92,7 @@ async def test_database_holds_only_what_clients_sent(relay_asgi):
                     assert v in sent, f"{table} holds bytes no client sent"
                     stored_blobs.append(v)
                 else:
-                    assert v is None or (isinstance(v, int) and 0 <= v <= 10), (table, v)
+                    assert v is None or v == mid or (isinstance(v, int) and 0 <= v <= 10), (table, v)
     # The marker is only inside the ciphertexts, each stored once.
     assert sum(marker in b for b in stored_blobs) == len(ciphertexts)
     assert sorted(b for b in stored_blobs if marker in b) == sorted(ciphertexts)
@@ -98,3 +103,68 @@ async def test_database_holds_only_what_clients_sent(relay_asgi):
     for secret in (first_cap, new_cap, drop_cap):
         assert secret not in raw and b64e(secret).encode() not in raw
     assert address.encode() not in raw and b"Bearer" not in raw
+
+
+async def test_a_seized_database_shows_no_write_order_across_mailboxes(relay_asgi):
+    relay = await relay_asgi()
+    client = await relay.client()
+    boxes = [await new_mailbox(client) for _ in range(12)]
+    drop_ids = {}
+    # Interleave every kind of write across the mailboxes.
+    heads: dict[str, bytes] = {}
+    for round_ in range(3):
+        for mb in boxes:
+            heads[mb.b64] = await append_chain(client, mb, [os.urandom(40)], start=round_ + 1,
+                                               prev=heads.get(mb.b64, GENESIS_PREV))
+            r = await client.post(mb.path("/items"), headers=mb.auth,
+                                  json={"items": [b64e(os.urandom(40))]})
+            assert r.status_code == 201
+            if round_ == 0:
+                drop_ids[mb.b64] = os.urandom(16)
+                r = await client.post(mb.path("/drops"), headers=mb.auth, json={
+                    "drop": b64e(drop_ids[mb.b64]), "cap_hash": b64e(os.urandom(32))})
+                assert r.status_code == 201
+            r = await client.post(mb.path(f"/drops/{b64e(drop_ids[mb.b64])}/messages"),
+                                  headers=mb.auth, json={"message": b64e(os.urandom(40))})
+            assert r.status_code == 201
+    conn = sqlite3.connect(f"file:{relay.db_path}?mode=ro", uri=True)
+    try:
+        mids = [conn.execute("SELECT mid FROM mailboxes WHERE id = ?", (mb.id,)).fetchone()[0]
+                for mb in boxes]
+        # Mailbox keys are random: neither they nor the table's order follow creation.
+        stored = [r[0] for r in conn.execute("SELECT mid FROM mailboxes")]
+        assert mids != sorted(mids) and stored != mids
+        for table in ("entries", "items", "drop_messages"):
+            # No row id at all (WITHOUT ROWID), so nothing counts writes relay-wide ...
+            with pytest.raises(sqlite3.OperationalError):
+                conn.execute(f"SELECT rowid FROM {table}")
+            # ... and rows come out grouped by mailbox, never in the order written.
+            order = [r[0] for r in conn.execute(f"SELECT mid FROM {table}")]
+            runs = [m for i, m in enumerate(order) if i == 0 or order[i - 1] != m]
+            assert len(runs) == len(boxes), table
+    finally:
+        conn.close()
+
+
+async def test_a_retired_capabilitys_position_is_sealed_yet_it_still_reads_up_to_it(relay_asgi):
+    relay = await relay_asgi()
+    client = await relay.client()
+    mb = await new_mailbox(client)
+    head = await append_chain(client, mb, [b"one", b"two"])
+    new_cap = os.urandom(32)
+    r = await append(client, mb, b"rotation", 3, head, new_cap=new_cap)
+    assert r.status_code == 201
+    rotation_hash = entry_hash(mb.id, 3, head, b"rotation")
+    await append_chain(client, Mailbox(mb.id, new_cap), [b"four"], start=4, prev=rotation_hash)
+    # In the database: the retired capability's hash and 8 sealed bytes, no seq.
+    dump = db_dump(relay.db_path)
+    retired = [row for row in dump["caps"] if row[2] is not None]
+    assert len(retired) == 1 and retired[0][1] == cap_hash(mb.cap)
+    assert retired[0][2] != (3).to_bytes(8, "big") and len(retired[0][2]) == 8
+    # Presented by its holder, it still reads the log up to the rotation that retired it.
+    r = await client.get(mb.path("/log"), headers=mb.auth)
+    assert r.status_code == 200
+    assert [e["seq"] for e in r.json()["entries"]] == [1, 2, 3]
+    assert r.json()["head"] == {"seq": 3, "hash": b64e(rotation_hash)}
+    r = await client.get(mb.path("/wait?timeout=0"), headers=mb.auth)
+    assert r.json()["log"] == 3

@@ -7,13 +7,13 @@ import pytest
 
 from hramada.relay.ratelimit import TokenBuckets, client_key
 
-from .conftest import db_dump, new_mailbox
+from .conftest import METRICS_AUTH, METRICS_TOKEN, db_dump, new_mailbox
 
 pytestmark = pytest.mark.anyio
 
 
 async def test_flooding_address_is_limited_others_are_not(relay_asgi):
-    relay = await relay_asgi(rate=1.0, burst=5)
+    relay = await relay_asgi(rate=1.0, burst=5, metrics_token=METRICS_TOKEN)
     flooder = await relay.client("198.51.100.7")
     other = await relay.client("198.51.100.8")
     mb = await new_mailbox(other)
@@ -27,7 +27,7 @@ async def test_flooding_address_is_limited_others_are_not(relay_asgi):
     assert db_dump(relay.db_path) == before  # refused before anything was read or written
     r = await other.post(mb.path("/items"), headers=mb.auth, json={"items": ["AQ"]})
     assert r.status_code == 201
-    metrics = (await other.get("/v1/metrics")).text
+    metrics = (await other.get("/v1/metrics", headers=METRICS_AUTH)).text
     assert 'hramada_relay_rejected_total{code="rate_limited"} 4' in metrics
     assert "198.51.100" not in metrics
 

@@ -23,6 +23,7 @@ from hramada.relay.storage.base import (
     LogConflict,
     RetiredCapability,
     Unauthorized,
+    position_pad,
 )
 from hramada.relay.storage.schema import schema_scripts, split_statements
 from hramada.relay.storage.sqlite import SQLiteStorage, sqlite_path
@@ -39,6 +40,12 @@ async def store(tmp_path):
         yield s
 
 
+def pad(cap_hash: bytes) -> bytes:
+    """The position pad, derived here from the hash in place of the capability
+    (these tests hand the storage hashes directly)."""
+    return position_pad(cap_hash)
+
+
 def ids() -> tuple[bytes, bytes]:
     return os.urandom(16), os.urandom(32)
 
@@ -46,14 +53,14 @@ def ids() -> tuple[bytes, bytes]:
 async def test_mailbox_and_capability_lookup(store):
     mb, ch = ids()
     await store.create_mailbox(mb, ch)
-    assert await store.lookup_cap(mb, ch) == Grant(None)
+    assert await store.lookup_cap(mb, ch, pad(ch)) == Grant(None)
     with pytest.raises(Exists):
         await store.create_mailbox(mb, os.urandom(32))
     with pytest.raises(Unauthorized):
-        await store.lookup_cap(mb, os.urandom(32))
+        await store.lookup_cap(mb, os.urandom(32), pad(os.urandom(32)))
     with pytest.raises(Unauthorized):
-        await store.lookup_cap(os.urandom(16), ch)
-    assert await store.heads(mb, ch) == Heads(0, 0, 0)
+        await store.lookup_cap(os.urandom(16), ch, pad(ch))
+    assert await store.heads(mb, ch, pad(ch)) == Heads(0, 0, 0)
 
 
 async def test_log_appends_only_at_head_plus_one_with_prev(store):
@@ -66,12 +73,12 @@ async def test_log_appends_only_at_head_plus_one_with_prev(store):
             await store.append_entry(mb, ch, seq, prev, b"x")
         assert info.value.head == head
     head2 = await store.append_entry(mb, ch, 2, head.hash, b"two")
-    page = await store.read_log(mb, ch, 0, 10, BIG)
+    page = await store.read_log(mb, ch, 0, 10, BIG, pad(ch))
     assert [(e.seq, e.ciphertext) for e in page.entries] == [(1, b"one"), (2, b"two")]
     assert page.entries[1].prev == head.hash and page.head == head2
-    assert (await store.read_log(mb, ch, 1, 10, BIG)).entries[0].seq == 2
-    assert (await store.read_log(mb, ch, 0, 1, BIG)).entries[0].seq == 1
-    assert (await store.read_log(mb, ch, 2, 10, BIG)).entries == []
+    assert (await store.read_log(mb, ch, 1, 10, BIG, pad(ch))).entries[0].seq == 2
+    assert (await store.read_log(mb, ch, 0, 1, BIG, pad(ch))).entries[0].seq == 1
+    assert (await store.read_log(mb, ch, 2, 10, BIG, pad(ch))).entries == []
 
 
 async def test_rotation_retires_every_capability_in_the_same_transaction(store):
@@ -79,22 +86,22 @@ async def test_rotation_retires_every_capability_in_the_same_transaction(store):
     await store.create_mailbox(mb, old)
     h1 = await store.append_entry(mb, old, 1, GENESIS_PREV, b"create")
     new = os.urandom(32)
-    h2 = await store.append_entry(mb, old, 2, h1.hash, b"rotate", new_cap_hash=new)
-    assert await store.lookup_cap(mb, old) == Grant(2)
-    assert await store.lookup_cap(mb, new) == Grant(None)
+    h2 = await store.append_entry(mb, old, 2, h1.hash, b"rotate", new_cap_hash=new, pad=pad(old))
+    assert await store.lookup_cap(mb, old, pad(old)) == Grant(2)
+    assert await store.lookup_cap(mb, new, pad(new)) == Grant(None)
     h3 = await store.append_entry(mb, new, 3, h2.hash, b"after")
     with pytest.raises(RetiredCapability):
         await store.append_entry(mb, old, 4, h3.hash, b"x")
     with pytest.raises(RetiredCapability):
         await store.append_items(mb, old, [b"i"])
     # The retired capability reads the log up to its retirement, and that as its head.
-    page = await store.read_log(mb, old, 0, 10, BIG)
+    page = await store.read_log(mb, old, 0, 10, BIG, pad(old))
     assert [e.seq for e in page.entries] == [1, 2] and page.head == h2
-    assert await store.heads(mb, old) == Heads(2, 0, 0)
+    assert await store.heads(mb, old, pad(old)) == Heads(2, 0, 0)
     # A capability hash used once can never come back.
     with pytest.raises(CapabilityReused):
-        await store.append_entry(mb, new, 4, h3.hash, b"x", new_cap_hash=old)
-    assert (await store.read_log(mb, new, 0, 10, BIG)).head == h3
+        await store.append_entry(mb, new, 4, h3.hash, b"x", new_cap_hash=old, pad=pad(new))
+    assert (await store.read_log(mb, new, 0, 10, BIG, pad(new))).head == h3
 
 
 async def test_items_get_gapless_cursors_per_mailbox(store):
@@ -140,7 +147,7 @@ async def test_drops(store):
     assert page.head == 3
     all_msgs = await store.read_mailbox_messages(mb, ch, 0, 10, BIG)
     assert [m.drop for m in all_msgs.messages] == [drop] * 3 and all_msgs.head == 3
-    assert await store.heads(mb, ch) == Heads(0, 0, 3)
+    assert await store.heads(mb, ch, pad(ch)) == Heads(0, 0, 3)
     await store.close_drop(mb, ch, drop)
     for call in (store.close_drop(mb, ch, drop), store.post_member_message(mb, ch, drop, b"x"),
                  store.post_guest_message(drop, dch, b"x", 99),
@@ -184,7 +191,7 @@ async def test_group_commit_keeps_cursors_gapless_under_concurrency(store):
                                     for i in range(300)))
     cursors = sorted(c for first, last in ranges for c in range(first, last + 1))
     assert cursors == list(range(1, len(cursors) + 1))
-    assert (await store.heads(mb, ch)).items == len(cursors)
+    assert (await store.heads(mb, ch, pad(ch))).items == len(cursors)
 
 
 async def test_a_refused_job_does_not_spoil_its_group(store, tmp_path):
@@ -223,7 +230,7 @@ async def test_closed_storage_refuses_work(tmp_path):
     await s.close()
     await s.close()  # idempotent
     with pytest.raises(RuntimeError):
-        await s.heads(os.urandom(16), os.urandom(32))
+        await s.heads(os.urandom(16), os.urandom(32), pad(os.urandom(32)))
     with pytest.raises(RuntimeError):
         await s.create_mailbox(os.urandom(16), os.urandom(32))
 
@@ -237,7 +244,7 @@ async def test_open_reports_an_unusable_database(tmp_path):
 
 async def test_heads_of_unknown_mailbox_are_unauthorized(store):
     with pytest.raises(Unauthorized):
-        await store.heads(os.urandom(16), os.urandom(32))
+        await store.heads(os.urandom(16), os.urandom(32), pad(os.urandom(32)))
     assert EMPTY_HEAD == Head(0, bytes(32))
 
 

@@ -295,7 +295,8 @@ def state_summary(log: GroupLog) -> dict:
                       "status": r.status} for k, r in log.requests.items()],
         "generations": [{"number": g.number, "commitment": g.commitment.hex(),
                          "cap_hash": g.cap_hash.hex(), "start": g.start, "end": g.end,
-                         "items_cutoff": g.items_cutoff} for g in log.generations],
+                         "items_cutoff": None if g.items_cutoff is None else
+                         [[a.hex(), n] for a, n in sorted(g.items_cutoff.items())]} for g in log.generations],
         "ignored": [p["seq"] for code, p in log.warnings if code == "ignored-entry"],
         "void": [p["seq"] for code, p in log.warnings if code == "void-entry"],
     }
@@ -357,27 +358,32 @@ def log_and_item() -> None:
     welcome = inv.make_welcome(carol.public.box, fixed("welcome for carol"), log.group,
                                inv.request_id(requests["carol"]), gen0,
                                admit=(carol_since, log.hash_at(carol_since)), starts=[])
-    # bob posts an item, then alice removes bob (items cut-off: 1, bob's item)
+    # bob posts his item number 1, then alice removes bob (item cut-off: bob's number 1)
     item_head = log.head
     item_nonce = fixed("item nonce", 24)
     item_id, item_ct = items.seal_item(group=log.group, kind="bulletin",
                                        body={"title": "Sunday", "text": "Packing parcels at 12:00."},
-                                       author=bob.signing, head=item_head, time=1_767_225_600,
+                                       author=bob.signing, seq=1, head=item_head, time=1_767_225_600_000,
                                        generation=gen0, nonce=item_nonce)
+    # bob's number 2, under the same key, placed by a colluding relay after his removal
+    late_nonce = fixed("late item nonce", 24)
+    _, late_ct = items.seal_item(group=log.group, kind="bulletin", body={"text": "Still here."},
+                                 author=bob.signing, seq=2, head=item_head, time=1_767_312_000_000,
+                                 generation=gen0, nonce=late_nonce)
     seq = log.head[0] + 1
     rot = {"seed": fixed("generation 1"), "ephemeral_secret": fixed("rotation ephemeral"),
-           "nonce": fixed(f"nonce {seq}", 24), "auth_nonce": fixed(f"auth nonce {seq}", 24),
-           "items_cutoff": 1}
-    new = build.rotation(log, author=alice, keys=keys, remove=bob.public.id, **rot)
+           "nonce": fixed(f"nonce {seq}", 24), "auth_nonce": fixed(f"auth nonce {seq}", 24)}
+    cutoff = {bob.public.id: 1}
+    new = build.rotation(log, author=alice, keys=keys, remove=bob.public.id, items_cutoff=cutoff, **rot)
     record(new, {"inputs": {k: (v.hex() if isinstance(v, bytes) else v) for k, v in rot.items()}
-                 | {"remove": "bob"}}, "alice")
+                 | {"remove": "bob", "items_cutoff": [[a.hex(), n] for a, n in cutoff.items()]}}, "alice")
 
     write("log.json", {
         "description": "A whole small log (log.md): alice creates a group needing 2 vouches, "
                        "invites bob (admitted with 1 vouch: only alice can vouch yet), bob invites "
                        "carol, an admit with 1 of 2 vouches is ignored, carol is admitted, alice "
                        "removes bob (rotation to generation 1, authorised under generation 0, item "
-                       "cut-off 1). Fold it as alice holding only generation 0; every step must "
+                       "cut-off [[bob, 1]]). Fold it as alice holding only generation 0; every step must "
                        "reproduce byte for byte.",
         "mailbox": mailbox.hex(),
         "people": {n: person_json(n) for n in people},
@@ -391,23 +397,29 @@ def log_and_item() -> None:
                     "admit": [carol_since, log.hash_at(carol_since).hex()], "starts": [],
                     "message": welcome.hex()},
     })
-    # envelope: suite (1) || generation (4) || nonce (24) || AEAD(signature (64) || inner)
-    signed = crypto.decrypt(gen0.content_key, item_ct[5:29], item_ct[29:],
+    # envelope: suite (1) || generation (4) || nonce (24) || AEAD(padded)
+    # padded: signature (64) || inner || 0x80 || 0x00 ... (items.md §1)
+    padded = crypto.decrypt(gen0.content_key, item_ct[5:29], item_ct[29:],
                             b"hramada:v1:item\x00" + item_ct[:5])
+    signed = items.unpad(padded)
     write("item.json", {
-        "description": "An item (items.md) by bob in log.json's group, written at head 11 under "
-                       "generation 0 and placed at cursor 1, before the removal's cut-off. Opened "
-                       "against log.json's final state: readable at cursor 1; at cursor 2 (past the "
-                       "cut-off, author removed) a forgery.",
+        "description": "An item (items.md) by bob in log.json's group: his number 1, written at "
+                       "head 11 under generation 0, time in milliseconds, padded to its size bucket. "
+                       "Opened against log.json's final state it is readable wherever the relay "
+                       "places it (its number is within the removal's cut-off [[bob, 1]]). 'late' is "
+                       "bob's number 2 under the same key: a forgery wherever it is placed.",
         "log": "log.json",
-        "author": "bob", "kind": "bulletin", "body": typed({"title": "Sunday",
-                                                            "text": "Packing parcels at 12:00."}),
-        "head": {"seq": item_head[0], "hash": item_head[1].hex()}, "time": 1_767_225_600,
+        "author": "bob", "seq": 1, "kind": "bulletin",
+        "body": typed({"title": "Sunday", "text": "Packing parcels at 12:00."}),
+        "head": {"seq": item_head[0], "hash": item_head[1].hex()}, "time": 1_767_225_600_000,
         "generation": 0, "nonce": item_nonce.hex(),
         "inner": signed[64:].hex(), "signature": signed[:64].hex(), "signed": signed.hex(),
-        "aad": (b"hramada:v1:item\x00" + item_ct[:5]).hex(),
+        "padded": padded.hex(), "aad": (b"hramada:v1:item\x00" + item_ct[:5]).hex(),
         "id": item_id.hex(), "ciphertext": item_ct.hex(),
-        "verdicts": [{"cursor": 1, "result": "ok"}, {"cursor": 2, "result": "forgery"}]})
+        "verdicts": [{"cursor": 1, "result": "ok"}, {"cursor": 9, "result": "ok"}],
+        "late": {"seq": 2, "body": typed({"text": "Still here."}), "time": 1_767_312_000_000,
+                 "nonce": late_nonce.hex(), "ciphertext": late_ct.hex(),
+                 "verdicts": [{"cursor": 1, "result": "forgery"}, {"cursor": 2, "result": "forgery"}]}})
 
 
 if __name__ == "__main__":

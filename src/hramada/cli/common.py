@@ -19,7 +19,7 @@ from rich.table import Table
 
 from hramada.client import Hramada, as_json
 from hramada.client.profile import default_home
-from hramada.errors import ProfileError
+from hramada.errors import ProfileError, SuspicionError
 
 T = TypeVar("T")
 err_console = Console(stderr=True)
@@ -56,14 +56,38 @@ def passphrase(confirm: bool = False) -> str:
 
 
 def with_profile(fn: Callable[[Hramada], Awaitable[T]]) -> T:
-    """Open the profile, run ``fn`` with it, close it."""
+    """Open the profile, run ``fn`` with it, close it.
+
+    If a group synced meanwhile has a suspicion (the relay may be withholding
+    something), the command still prints its output, then exits with status 4 and
+    says what may be withheld (raised when the command's context closes)."""
+    suspicions: list[tuple[str, str]] = []
+
     async def go() -> T:
         h = Hramada.open(home(), passphrase())
         try:
             return await fn(h)
         finally:
+            suspicions.extend(h.suspicions())
             await h.close()
-    return asyncio.run(go())
+    result = asyncio.run(go())
+    ctx = click.get_current_context(silent=True)
+    if suspicions and ctx is not None:
+        ctx.call_on_close(lambda: raise_suspicion(suspicions))
+    return result
+
+
+def raise_suspicion(suspicions: list[tuple[str, str]]) -> None:
+    if sys.exc_info()[0] is not None:
+        return  # the command is already failing (an alarm outranks a suspicion)
+    raise SuspicionError("; ".join(f"{clean_plain(name)}: {text}" for name, text in suspicions)
+                         + ". Sync again later; if it persists, compare with another member "
+                         "or move the group to another relay.")
+
+
+def clean_plain(text: object) -> str:
+    """Text written by others, safe for a plain (non-Rich) terminal line."""
+    return _CONTROL.sub("\ufffd", str(text))
 
 
 def emit(value: Any, as_json_flag: bool, render: Callable[[Any], None]) -> None:

@@ -37,14 +37,18 @@ def create(name: str, relay_url: str, vouches: int, as_json_: bool) -> None:
 def list_(as_json_: bool) -> None:
     """List your groups (from this device, without syncing).
 
+    "Alarm" is proven tampering (the group is stopped); "Suspicion" is what the relay
+    may be withholding (sync again; if it stays, compare with another member).
+
     Example: hramada group list --json
     """
     async def go(h: Hramada):
         return h.groups()
     emit(with_profile(go), as_json_, lambda v: table(
-        [{**i.__dict__, "role": i.role or "", "alarm": i.alarm or ""} for i in v],
+        [{**i.__dict__, "role": i.role or "", "alarm": i.alarm or "", "suspicion": i.suspicion or ""}
+         for i in v],
         [("name", "Group"), ("group", "Id"), ("status", "Status"), ("role", "Role"),
-         ("members", "Members"), ("alarm", "Alarm")], empty="No groups yet."))
+         ("members", "Members"), ("alarm", "Alarm"), ("suspicion", "Suspicion")], empty="No groups yet."))
 
 
 @group.command("members")

@@ -42,31 +42,58 @@ def sync(watch: bool, as_json_: bool) -> None:
     with progress_bar(disabled=as_json_) as progress:
         infos = with_profile(lambda h: h.sync(progress=progress))
     emit(infos, as_json_, lambda v: table(
-        [{**i.__dict__, "alarm": i.alarm or ""} for i in v],
-        [("name", "Group"), ("status", "Status"), ("members", "Members"), ("alarm", "Alarm")]))
+        [{**i.__dict__, "alarm": i.alarm or "", "note": _note(i)} for i in v],
+        [("name", "Group"), ("status", "Status"), ("members", "Members"), ("alarm", "Alarm"),
+         ("note", "Note")]))
     if any(i.status == "alarm" for i in infos):
         raise SystemExit(3)
 
 
+def _note(info) -> str:
+    if info.offline:
+        return f"not synced: {info.offline} (queued posts are sent at the next sync)"
+    if info.suspicion:
+        return f"the relay may be withholding {info.suspicion}"
+    return ""
+
+
 def _watch(as_json_: bool) -> None:
+    said: dict[str, str] = {}
+
     async def go(h: Hramada) -> None:
         for info in await h.sync():
-            _say(info, as_json_)
+            _say(info, as_json_, said)
         while True:
             for info in await h.watch():
-                _say(info, as_json_)
+                _say(info, as_json_, said)
     try:
         with_profile(go)
     except KeyboardInterrupt:
         pass
 
 
-def _say(info, as_json_: bool) -> None:
+def _say(info, as_json_: bool, said: dict[str, str]) -> None:
+    """One line per change: what is new, an outage (once), its end, an alarm or a
+    suspicion — never the same line twice in a row for a group."""
+    if info.alarm:
+        line = f"{clean(info.name)}: ALARM: {clean(info.alarm)}"
+    elif info.offline:
+        line = f"{clean(info.name)}: the relay cannot be reached ({clean(info.offline)}); still trying"
+    elif info.suspicion:
+        line = f"{clean(info.name)}: the relay may be withholding {clean(info.suspicion)}"
+    elif info.news:
+        line = f"{clean(info.name)}: {info.news} new ({info.status}, {info.members} members)"
+    elif said.get(info.group, "").startswith(f"{clean(info.name)}: the relay cannot"):
+        line = f"{clean(info.name)}: the relay answers again"
+    else:
+        line = f"{clean(info.name)}: {info.status}, {info.members} members"
+    if said.get(info.group) == line and not info.news:
+        return
+    said[info.group] = line
     if as_json_:
         click.echo(json.dumps(as_json(info), ensure_ascii=False))
     else:
-        out_console.print(f"{clean(info.name)}: {info.status}, {info.members} members"
-                          + (f" — ALARM: {clean(info.alarm)}" if info.alarm else ""))
+        out_console.print(line)
 
 
 @click.command()

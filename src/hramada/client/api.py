@@ -5,8 +5,17 @@
         code = await h.invite(group.id)
         ...
 
-Every method that reads a group syncs it first. Every listing returns plain
-dataclasses that the CLI prints as tables or JSON.
+Every method that reads a group syncs it first, except :meth:`Hramada.post` and
+:meth:`Hramada.comment`, which queue the item and send it in one round trip, and
+:meth:`Hramada.groups`, which shows what this device holds. With the relay out of
+reach, reads show what is stored and ``GroupInfo.offline`` says why it may be out of
+date; posts stay queued (:meth:`Hramada.queued`) and go out at the next sync.
+
+``GroupInfo.alarm`` is proven tampering only (the CLI exits 3);
+``GroupInfo.suspicion`` is what the relay may be withholding (exit 4, see
+:meth:`Hramada.suspicions`); ``GroupInfo.offline`` is a relay that could not be
+reached or refused (neither). Every listing returns plain dataclasses that the CLI
+prints as tables or JSON.
 """
 
 from __future__ import annotations
@@ -28,7 +37,7 @@ from hramada.core.identity import Identity, fingerprint, safety_code
 from hramada.core.invitation import InvitationCode, InvitationSecret, check_name
 from hramada.core.items import ITEM_ID_BYTES, check_body
 from hramada.core.state import GroupLog, Keyring, Request
-from hramada.errors import HramadaError, NotFoundError, PolicyError, RelayError
+from hramada.errors import HramadaError, NotFoundError, PolicyError, RelayError, RelayUnreachable
 
 
 @dataclass
@@ -40,7 +49,10 @@ class GroupInfo:
     role: str | None = None
     members: int = 0
     generation: int = 0
-    alarm: str | None = None
+    alarm: str | None = None          # proven tampering: the group is stopped
+    suspicion: str | None = None      # what the relay may be withholding (not proven)
+    offline: str | None = None        # why the last sync could not reach (or was refused by) the relay
+    news: int = 0                     # log entries and items the last sync brought
     warnings: list[str] = field(default_factory=list)
 
 
@@ -97,6 +109,12 @@ class Hramada:
         self.store = Store(unlocked.home / profile.STORE, unlocked.store_key)
         self._transport = transport
         self._relays: dict[str, Relay] = {}
+        self._sessions_by_ref: dict[int, GroupSession] = {}
+        self._records: dict[int, dict] | None = None
+        self._seen: tuple[int, int] | None = None
+        self._offline: dict[int, str] = {}
+        self._news: dict[int, int] = {}
+        self._synced_refs: set[int] = set()
 
     # -- lifecycle ----------------------------------------------------------------
 
@@ -130,27 +148,76 @@ class Hramada:
 
     # -- finding groups -----------------------------------------------------------
 
+    def _fresh(self) -> None:
+        """Forget loaded groups if another process (or a group added or deleted here)
+        changed the store since they were loaded."""
+        seen = (self.store.data_version(), self.store.directory_changes)
+        if seen != self._seen:
+            self._sessions_by_ref.clear()
+            self._records = None
+            self._seen = seen
+
+    def _session(self, ref: int) -> GroupSession:
+        """A group's session, verified once and kept while nothing else changes the store
+        (the journal reloads it under the write lock if another process did)."""
+        self._fresh()
+        s = self._sessions_by_ref.get(ref)
+        if s is None or s.stale:
+            s = self._sessions_by_ref[ref] = GroupSession.load(self.store, ref)
+        return s
+
+    def _refs(self) -> dict[int, dict]:
+        self._fresh()
+        if self._records is None:
+            self._records = dict(self.store.groups())
+        return {ref: (self._sessions_by_ref[ref].record if ref in self._sessions_by_ref else rec)
+                for ref, rec in self._records.items()}
+
     def _sessions(self) -> list[GroupSession]:
-        return [GroupSession.load(self.store, ref, rec) for ref, rec in self.store.groups()]
+        return [self._session(ref) for ref in self._refs()]
 
     def _find(self, group: str) -> GroupSession:
         text = group.strip()
         matches = []
-        for ref, rec in self.store.groups():
+        for ref, rec in self._refs().items():
             if rec["group"].hex() == text.lower() or rec["name"].casefold() == text.casefold():
                 matches.append(ref)
         if not matches:
             raise NotFoundError(f"no group {group!r} in this profile (see `hramada group list`)")
         if len(matches) > 1:
             raise NotFoundError(f"several groups are called {group!r}; name one by its id")
-        return GroupSession.load(self.store, matches[0])
+        return self._session(matches[0])
+
+    async def _sync(self, s: GroupSession, progress: Progress | None = None) -> None:
+        """Sync one group; a relay out of reach (or refusing) is noted in ``offline``
+        and raised."""
+        engine = self._engine(s, progress)
+        try:
+            await engine.sync()
+        except RelayError as exc:
+            self._offline[s.ref] = str(exc)
+            raise
+        finally:
+            self._news[s.ref] = engine.news
+        self._offline.pop(s.ref, None)
+        self._synced_refs.add(s.ref)
 
     async def _synced(self, group: str, progress: Progress | None = None) -> GroupSession:
         """The group, synced; the engine keeps the session it syncs up to date."""
         session = self._find(group)
-        await self._engine(session, progress).sync()
+        await self._sync(session, progress)
         session.require_active()
         return session
+
+    def suspicions(self) -> list[tuple[str, str]]:
+        """(group name, what the relay may be withholding) for every group this object
+        synced that has a suspicion; the CLI exits 4 on any."""
+        out = []
+        for ref in sorted(self._synced_refs):
+            s = self._sessions_by_ref.get(ref)
+            if s is not None and s.record.get("suspicion"):
+                out.append((s.name, s.record["suspicion"]))
+        return out
 
     # -- groups -------------------------------------------------------------------
 
@@ -178,15 +245,19 @@ class Hramada:
             self.store.add_log(ref, ne.seq, ne.prev, ne.ciphertext)
             session = GroupSession.load(self.store, ref)
             session.save(self.store)
-        return self._info(session)
+        return self._info(self._session(ref))
 
     def _info(self, s: GroupSession) -> GroupInfo:
         me = s.me if s.status == "active" else None
         return GroupInfo(group=s.group_id.hex(), name=s.name, relay=s.record["relay"], status=s.status,
                          role=me.role if me else None, members=len(s.log.members),
                          generation=s.log.generation if s.log.generations else 0,
-                         alarm=s.record.get("alarm"),
-                         warnings=[notices.render(s.log, code, params) for code, params in s.log.warnings])
+                         alarm=s.record.get("alarm") if s.status == "alarm" else None,
+                         suspicion=s.record.get("suspicion"), offline=self._offline.get(s.ref),
+                         news=self._news.get(s.ref, 0),
+                         warnings=[notices.render(s.log, code, params) for code, params in s.log.warnings]
+                         + [notices.render_unreadable(s.log, invite, why)
+                            for _, invite, why in s.record.get("unreadable", [])])
 
     def groups(self) -> list[GroupInfo]:
         return [self._info(s) for s in self._sessions()]
@@ -196,26 +267,39 @@ class Hramada:
         out = []
         for s in sessions:
             try:
-                await self._engine(s, progress).sync()
-            except RelayError as exc:
-                info = self._info(s)
-                info.alarm = info.alarm or f"relay unreachable: {exc}"
-                out.append(info)
-                continue
+                await self._sync(s, progress)
+            except RelayError:
+                pass  # in GroupInfo.offline; the other groups still sync
             out.append(self._info(s))
         return out
 
     async def watch(self, timeout: int = 25) -> list[GroupInfo]:
         """Wait until any active group has news (or ``timeout`` passes), then sync the
-        groups that have it. Returns their new state (empty if nothing happened)."""
+        groups that have it. Returns their new state (empty if nothing happened).
+
+        A relay that cannot be reached is reported once (``offline`` set), not at every
+        turn; when it answers again the group syncs (sending what was queued) and is
+        reported with ``offline`` cleared."""
         sessions = [s for s in self._sessions() if s.status == "active"]
         if not sessions:
             await asyncio.sleep(min(timeout, 5))
             return []
         news = await asyncio.gather(*(self._engine(s).wait(timeout) for s in sessions),
                                     return_exceptions=True)
-        changed = [s.group_id.hex() for s, n in zip(sessions, news) if n is True]
-        return [info for g in changed for info in await self.sync(g)]
+        out, due = [], []
+        for s, n in zip(sessions, news):
+            if isinstance(n, RelayError):
+                first = s.ref not in self._offline
+                self._offline[s.ref] = str(n)
+                if first:
+                    out.append(self._info(s))
+            elif n is True or s.ref in self._offline:
+                due.append(s)
+        if not due and len(out) < len(sessions) and all(isinstance(n, RelayError) for n in news):
+            await asyncio.sleep(min(timeout, 5))  # every relay is down: do not spin
+        for s in due:
+            out.extend(await self.sync(s.group_id.hex()))
+        return out
 
     async def members(self, group: str) -> list[MemberInfo]:
         s = await self._synced(group)
@@ -251,8 +335,8 @@ class Hramada:
                   "status": "pending", "pin": [0, wire.GENESIS_PREV], "items": 0, "drops": 0,
                   "join": {"secret": c.secret.secret, "request": rid, "message": message, "sent": False}}
         ref = self.store.add_group(record)
-        session = GroupSession.load(self.store, ref)
-        await self._engine(session).sync()
+        session = self._session(ref)
+        await self._sync(session)
         return JoinInfo(c.group.hex(), rid.hex(), session.status)
 
     def _request(self, s: GroupSession, rid: str):
@@ -303,8 +387,8 @@ class Hramada:
                 raise PolicyError(f"{r.name} has {have} of the {need} vouches needed; "
                                   f"{need - have} more member(s) must run `hramada vouch`")
         engine = self._engine(s)
+        # The welcome is queued by the journal in the transaction that stores the entry.
         await engine.append("admit", {"request": req.id, "role": "newcomer" if probation else "member"}, check)
-        self.store.add_outbox(s.ref, {"t": "welcome", "request": req.id})
         await engine.sync()
         m = s.log.members[req.key.id]
         return MemberInfo(m.name, m.role, fingerprint(m.key), m.since, [s.name_of(v) for v in m.vouchers], False)
@@ -330,10 +414,7 @@ class Hramada:
         admins = [m for m in s.log.members.values() if m.role == "admin"]
         if me.role == "admin" and len(admins) == 1 and len(s.log.members) > 1:
             raise PolicyError("you are the group's only admin: make another member admin first")
-        await self._engine(s).append("leave", {})
-        with self.store.transaction():
-            s.record["status"] = "left"
-            s.save(self.store)
+        await self._engine(s).append("leave", {})  # the journal marks the group left with it
         return {"left": s.name}
 
     async def rotate(self, group: str) -> dict:
@@ -344,10 +425,32 @@ class Hramada:
 
     # -- bulletins ----------------------------------------------------------------
 
+    async def _post_item(self, s: GroupSession, kind: str, body: dict) -> str:
+        s.require_active()
+        try:
+            item, queued = await self._engine(s).post_item(kind, body)
+        except RelayError as exc:
+            self._offline[s.ref] = str(exc)
+            raise
+        if queued:
+            self._offline[s.ref] = f"could not reach the relay at {s.record['relay']}"
+        return item.hex()
+
     async def post(self, group: str, text: str, title: str = "") -> str:
+        """Queue a bulletin and send it (one round trip, no sync first). Returns its id;
+        if the relay is out of reach it stays queued (see :meth:`queued`)."""
         body = check_body("bulletin", {"title": title or "", "text": text})
-        s = await self._synced(group)
-        return (await self._engine(s).post_item("bulletin", body)).hex()
+        return await self._post_item(self._find(group), "bulletin", body)
+
+    def queued(self, group: str) -> list[str]:
+        """Ids of this device's items still waiting in the outgoing queue."""
+        s = self._find(group)
+        return [job["id"].hex() for _, job in self.store.outbox(s.ref) if job.get("t") == "item"]
+
+    def info(self, group: str) -> GroupInfo:
+        """One group as this device holds it (``offline`` set if its last sync in this
+        session could not reach the relay)."""
+        return self._info(self._find(group))
 
     async def comment(self, group: str, item: str, text: str) -> str:
         try:
@@ -357,16 +460,28 @@ class Hramada:
         if len(parent) != ITEM_ID_BYTES:
             raise ValueError(f"{item!r} is not an item id ({ITEM_ID_BYTES * 2} hex digits)")
         body = check_body("comment", {"parent": parent, "text": text})
-        s = await self._synced(group)
+        s = self._find(group)
         if not any(v["id"] == parent and v["kind"] == "bulletin" for _, v in self.store.items(s.ref)):
-            raise NotFoundError(f"no bulletin {item} in {s.name!r}")
-        return (await self._engine(s).post_item("comment", body)).hex()
+            try:
+                await self._sync(s)  # perhaps the bulletin arrived since the last sync
+            except RelayUnreachable:
+                pass
+            if not any(v["id"] == parent and v["kind"] == "bulletin" for _, v in self.store.items(s.ref)):
+                raise NotFoundError(f"no bulletin {item} in {s.name!r}")
+        return await self._post_item(s, "comment", body)
 
     async def read(self, group: str, progress: Progress | None = None) -> list[ItemView]:
-        s = await self._synced(group, progress)
-        seen: dict[bytes, dict] = {}
-        for _, v in self.store.items(s.ref):
-            seen.setdefault(v["id"], v)
+        """Sync, then show the group's bulletins. With the relay out of reach, show what
+        is stored (``info(group).offline`` says why it may be out of date)."""
+        s = self._find(group)
+        try:
+            await self._sync(s, progress)
+        except RelayUnreachable:
+            pass
+        s.require_active()
+        seen: dict[tuple[bytes, int], dict] = {}
+        for _, v in self.store.items(s.ref):  # one item per author and number (a re-sent item is one)
+            seen.setdefault((v["author"], v["seq"]), v)
         ordered = sorted(seen.values(), key=lambda v: (v["time"], v["id"]))
         bulletins = {v["id"]: ItemView(v["id"].hex(), s.name_of(v["author"]), v["time"], v["body"]["text"],
                                        v["body"].get("title", ""))

@@ -45,3 +45,18 @@ def render(log: GroupLog, code: str, params: dict) -> str:
         return (f"entry {seq}: {params.get('kind')} by {_who(log, params.get('by'))} ignored: "
                 f"{params.get('reason')}")
     return f"entry {seq}: {code}"
+
+
+UNREADABLE_REASONS = {
+    "unopenable": "could not be opened with the invitation's key",
+    "invalid": "was opened but is not a valid join request for this group",
+}
+
+
+def render_unreadable(log: GroupLog, invite: bytes, reason: str) -> str:
+    """A join request found in an invitation's drop box that the group cannot use."""
+    inv = log.invites.get(invite)
+    by = _who(log, inv.by) if inv is not None else "someone"
+    why = UNREADABLE_REASONS.get(reason, "could not be read")
+    return (f"a join request for the invitation {invite.hex()[:8]} by {by} {why}; it was not "
+            "posted to the group. If you expected someone to join, ask them to send it again.")

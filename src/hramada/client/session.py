@@ -12,7 +12,8 @@ from hramada.client.store import Store
 from hramada.core.identity import Identity
 from hramada.core.keys import Generation
 from hramada.core.state import GroupLog, Keyring, Member
-from hramada.errors import NotFoundError, PolicyError, VerificationError
+from hramada.core import crypto
+from hramada.errors import ForkError, NotFoundError, PolicyError, VerificationError
 from hramada.core.identity import fingerprint_matches
 
 
@@ -23,7 +24,8 @@ class GroupSession:
     identity: Identity
     log: GroupLog
     keys: Keyring
-    dirty: bool = field(default=False)
+    stale: bool = field(default=False)       # a failed change left memory ahead of the store
+    suspected: bool = field(default=False)   # withholding seen during the current sync
 
     # -- loading ------------------------------------------------------------------
 
@@ -36,14 +38,27 @@ class GroupSession:
         if record["status"] not in ("pending",):
             for seq, prev, ciphertext in store.log(ref):
                 log.apply(seq, prev, ciphertext, keys)
+            pin_seq, pin_hash = record["pin"]
+            if 0 < pin_seq <= log.head[0] and not crypto.equal(log.hash_at(pin_seq), pin_hash):
+                raise ForkError(f"the stored log's entry {pin_seq} is not the one this device pinned")
         return cls(ref, record, identity, log, keys)
 
     def save(self, store: Store) -> None:
+        """Write the record (inside the journal's transaction). Every save bumps the
+        record's version, so another process holding this group sees it is behind."""
+        self.record["v"] = self.record.get("v", 0) + 1
         self.record["gens"] = sorted([n, g.seed] for n, g in self.keys.generations.items())
-        self.record["pin"] = [self.log.head[0], self.log.head[1]]
+        if self.log.head[0] >= self.record["pin"][0]:  # the pin only moves forward
+            self.record["pin"] = [self.log.head[0], self.log.head[1]]
         if self.log.name:
             self.record["name"] = self.log.name
         store.put_group(self.ref, self.record)
+
+    def suspect(self, text: str) -> None:
+        """Note that the relay may be withholding ``text`` (saved with the next change;
+        a full sync that notes nothing clears it)."""
+        self.record["suspicion"] = text
+        self.suspected = True
 
     # -- views --------------------------------------------------------------------
 

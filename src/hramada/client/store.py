@@ -1,20 +1,38 @@
-"""The local database: SQLite in which every stored value is encrypted.
+"""The local database: one SQLite table of opaque, equal-looking rows.
 
-Rows are addressed by small integers (a local group number, a log position, the last
-item cursor of a page of items); every value is
-``nonce || XChaCha20-Poly1305(store key, CBOR(value))`` with the table and row bound in
-as associated data, so a value cannot be moved to another row unnoticed. Nothing in
-the file is readable without the keystore. (Values are authenticated by the AEAD under
-this profile's own key, so they are read back with plain CBOR, not the strict
-canonical decoder that guards data from others.)
+A seized, locked device must not tell which mailbox of a seized relay it belongs to.
+So the file holds nothing that can be matched against the relay's database:
 
-All writes of one operation happen in one transaction (:meth:`Store.transaction`),
-so the state and the outgoing queue are always committed together.
+* **One table** ``rows(id, blob)``, ``WITHOUT ROWID`` (no insertion counter). A row's
+  id is a keyed BLAKE2b of what it holds (``["group", 3]``, ``["chunk", 3, "log", 17]``)
+  under a key derived from the store key: without the keystore the ids are random
+  16-byte strings in random order — no group numbers, no log positions, no item
+  cursors, no table names.
+* **Streams, not rows per entry.** The log and the items of a group are each an
+  append-only byte stream (frames of CBOR) cut into chunks of exactly ``CHUNK`` bytes;
+  the partial last chunk lives in the stream's head row. The number and sizes of log
+  entries or items never show: only how many 16 KiB chunks all of a group's data fills.
+* **Padded values.** Every value is framed and padded before sealing: to ``ROW`` bytes
+  (16 KiB), or to the next power of two above it. Every stream row, every small group
+  record and every outgoing queue is exactly one ``ROW``.
+
+Every value is ``nonce || XChaCha20-Poly1305(seal key, frame || padding)`` with the row
+id as associated data, so a value cannot be moved to another row unnoticed.
+
+What the file still shows (``docs/threat-model.md``, C rows): the total number of
+rows, hence the volume of everything the profile holds to within 16 KiB, and the
+SQLite page layout. Values are authenticated under this profile's own key, so they
+are read back with plain CBOR, not the strict canonical decoder that guards data from
+others.
+
+All writes of one operation happen in one transaction (:meth:`Store.transaction`);
+:mod:`hramada.client.journal` is the only writer of group state and outgoing messages.
 """
 
 from __future__ import annotations
 
 import sqlite3
+import struct
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any, Iterator
@@ -23,47 +41,78 @@ import cbor2
 import nacl.utils
 
 from hramada.core import crypto
-from hramada.core.encoding import encode
 from hramada.errors import DecryptionError, ProfileError
 
-SCHEMA = """
-CREATE TABLE IF NOT EXISTS groups (ref INTEGER PRIMARY KEY, blob BLOB NOT NULL);
-CREATE TABLE IF NOT EXISTS log (ref INTEGER NOT NULL, seq INTEGER NOT NULL, blob BLOB NOT NULL,
-                                PRIMARY KEY (ref, seq));
-CREATE TABLE IF NOT EXISTS items (ref INTEGER NOT NULL, page INTEGER NOT NULL, blob BLOB NOT NULL,
-                                  PRIMARY KEY (ref, page));
-CREATE TABLE IF NOT EXISTS outbox (id INTEGER PRIMARY KEY, ref INTEGER NOT NULL, blob BLOB NOT NULL);
-"""
+SCHEMA = "CREATE TABLE IF NOT EXISTS rows (id BLOB PRIMARY KEY, blob BLOB NOT NULL) WITHOUT ROWID"
+ROW = 16 * 1024            # the smallest padded value; every stream chunk is exactly this
+FRAME = 4                  # length prefix of a padded value
+CHUNK = ROW - 64           # stream bytes per chunk (room for the head row's framing)
+_LEN = struct.Struct(">I")
+
+
+def _bucket(n: int) -> int:
+    """The padded size of an ``n``-byte value: ``ROW``, or the next power of two."""
+    size = ROW
+    while size < n:
+        size *= 2
+    return size
 
 
 class Store:
     def __init__(self, path: Path, key: bytes) -> None:
-        self._key = key
+        self._seal_key = crypto.derive_key(key, "hramada:v1:store-seal")
+        self._id_key = crypto.derive_key(key, "hramada:v1:store-ids")
         try:
             self._db = sqlite3.connect(path, isolation_level=None, check_same_thread=False)
             self._db.execute("PRAGMA journal_mode=WAL")
             self._db.execute("PRAGMA synchronous=NORMAL")
             self._db.execute("PRAGMA secure_delete=ON")
-            self._db.executescript(SCHEMA)
+            self._db.execute(SCHEMA)
         except sqlite3.DatabaseError as exc:
             raise ProfileError(f"the local database could not be opened: {exc}") from None
         self._depth = 0
+        self.directory_changes = 0  # groups added or deleted through this connection
 
     def close(self) -> None:
         self._db.close()
 
-    # -- sealing ------------------------------------------------------------------
+    # -- rows -----------------------------------------------------------------------
 
-    def _seal(self, table: str, row: tuple, value: Any) -> bytes:
-        nonce = nacl.utils.random(crypto.NONCE_BYTES)
-        return nonce + crypto.encrypt(self._key, nonce, cbor2.dumps(value), encode([table, list(row)]))
+    def _id(self, *what: object) -> bytes:
+        return crypto.keyed_hash(self._id_key, "hramada:v1:store-row", cbor2.dumps(list(what)), 16)
 
-    def _open(self, table: str, row: tuple, blob: bytes) -> Any:
+    def _get(self, *what: object) -> Any:
+        rid = self._id(*what)
+        row = self._db.execute("SELECT blob FROM rows WHERE id = ?", (rid,)).fetchone()
+        if row is None:
+            return None
+        blob = row[0]
         try:
-            return cbor2.loads(crypto.decrypt(self._key, blob[:crypto.NONCE_BYTES],
-                                              blob[crypto.NONCE_BYTES:], encode([table, list(row)])))
-        except (DecryptionError, cbor2.CBORDecodeError):
-            raise ProfileError(f"the local database is damaged ({table} {row})") from None
+            plain = crypto.decrypt(self._seal_key, blob[:crypto.NONCE_BYTES], blob[crypto.NONCE_BYTES:], rid)
+            (n,) = _LEN.unpack_from(plain)
+            return cbor2.loads(plain[FRAME:FRAME + n])
+        except (DecryptionError, cbor2.CBORDecodeError, struct.error, ValueError):
+            raise ProfileError(f"the local database is damaged ({what[0]} row)") from None
+
+    def _put(self, value: Any, *what: object) -> None:
+        rid = self._id(*what)
+        raw = cbor2.dumps(value)
+        framed = _LEN.pack(len(raw)) + raw
+        plain = framed + bytes(_bucket(len(framed)) - len(framed))
+        nonce = nacl.utils.random(crypto.NONCE_BYTES)
+        self._db.execute("INSERT OR REPLACE INTO rows (id, blob) VALUES (?, ?)",
+                         (rid, nonce + crypto.encrypt(self._seal_key, nonce, plain, rid)))
+
+    def _delete(self, *what: object) -> None:
+        self._db.execute("DELETE FROM rows WHERE id = ?", (self._id(*what),))
+
+    @property
+    def in_transaction(self) -> bool:
+        return self._depth > 0
+
+    def data_version(self) -> int:
+        """Changes whenever another connection (another process) commits."""
+        return self._db.execute("PRAGMA data_version").fetchone()[0]
 
     @contextmanager
     def transaction(self) -> Iterator[None]:
@@ -84,77 +133,117 @@ class Store:
 
     # -- groups -------------------------------------------------------------------
 
+    def _directory(self) -> dict:
+        return self._get("directory") or {"next": 1, "refs": []}
+
     def groups(self) -> list[tuple[int, dict]]:
-        rows = self._db.execute("SELECT ref, blob FROM groups ORDER BY ref").fetchall()
-        return [(ref, self._open("groups", (ref,), blob)) for ref, blob in rows]
+        return [(ref, self.group(ref)) for ref in self._directory()["refs"]]
 
     def group(self, ref: int) -> dict:
-        row = self._db.execute("SELECT blob FROM groups WHERE ref = ?", (ref,)).fetchone()
-        if row is None:
+        record = self._get("group", ref)
+        if record is None:
             raise ProfileError(f"local group {ref} is missing")
-        return self._open("groups", (ref,), row[0])
+        return record
 
     def add_group(self, record: dict) -> int:
         with self.transaction():
-            ref = self._db.execute("SELECT COALESCE(MAX(ref), 0) + 1 FROM groups").fetchone()[0]
-            self._db.execute("INSERT INTO groups (ref, blob) VALUES (?, ?)",
-                             (ref, self._seal("groups", (ref,), record)))
+            directory = self._directory()
+            ref = directory["next"]
+            directory["next"] += 1
+            directory["refs"].append(ref)
+            self._put(directory, "directory")
+            self._put(record, "group", ref)
+            self.directory_changes += 1
         return ref
 
     def put_group(self, ref: int, record: dict) -> None:
-        self._db.execute("UPDATE groups SET blob = ? WHERE ref = ?",
-                         (self._seal("groups", (ref,), record), ref))
+        self._put(record, "group", ref)
 
     def delete_group(self, ref: int) -> None:
         with self.transaction():
-            for table in ("groups", "log", "items", "outbox"):
-                self._db.execute(f"DELETE FROM {table} WHERE ref = ?", (ref,))
+            directory = self._directory()
+            if ref in directory["refs"]:
+                directory["refs"].remove(ref)
+            self._put(directory, "directory")
+            for stream in ("log", "items"):
+                count, _ = self._stream_head(ref, stream)
+                for i in range(count):
+                    self._delete("chunk", ref, stream, i)
+                self._delete("head", ref, stream)
+            self._delete("outbox", ref)
+            self._delete("group", ref)
+            self.directory_changes += 1
+
+    # -- streams --------------------------------------------------------------------
+
+    def _stream_head(self, ref: int, stream: str) -> tuple[int, bytes]:
+        head = self._get("head", ref, stream)
+        return (0, b"") if head is None else (head[0], head[1])
+
+    def _append(self, ref: int, stream: str, value: Any) -> None:
+        raw = cbor2.dumps(value)
+        with self.transaction():
+            count, tail = self._stream_head(ref, stream)
+            tail += _LEN.pack(len(raw)) + raw
+            while len(tail) >= CHUNK:
+                self._put(tail[:CHUNK], "chunk", ref, stream, count)
+                tail, count = tail[CHUNK:], count + 1
+            self._put([count, tail], "head", ref, stream)
+
+    def _read(self, ref: int, stream: str) -> Iterator[Any]:
+        count, tail = self._stream_head(ref, stream)
+        data = b"".join(self._get("chunk", ref, stream, i) or b"" for i in range(count)) + tail
+        at = 0
+        try:
+            while at < len(data):
+                (n,) = _LEN.unpack_from(data, at)
+                if at + FRAME + n > len(data):
+                    raise ValueError("truncated")
+                yield cbor2.loads(data[at + FRAME:at + FRAME + n])
+                at += FRAME + n
+        except (cbor2.CBORDecodeError, struct.error, ValueError):
+            raise ProfileError(f"the local database is damaged ({stream} of group {ref})") from None
 
     # -- log ----------------------------------------------------------------------
 
     def log(self, ref: int) -> list[tuple[int, bytes, bytes]]:
-        rows = self._db.execute("SELECT seq, blob FROM log WHERE ref = ? ORDER BY seq", (ref,)).fetchall()
-        out = []
-        for seq, blob in rows:
-            prev, ciphertext = self._open("log", (ref, seq), blob)
-            out.append((seq, prev, ciphertext))
-        return out
+        return [(seq, prev, ct) for seq, prev, ct in self._read(ref, "log")]
 
     def add_log(self, ref: int, seq: int, prev: bytes, ciphertext: bytes) -> None:
-        self._db.execute("INSERT INTO log (ref, seq, blob) VALUES (?, ?, ?)",
-                         (ref, seq, self._seal("log", (ref, seq), [prev, ciphertext])))
+        self._append(ref, "log", [seq, prev, ciphertext])
 
     # -- items --------------------------------------------------------------------
 
     def items(self, ref: int) -> list[tuple[int, dict]]:
-        """Every stored item of a group as (cursor, record), in cursor order."""
-        rows = self._db.execute("SELECT page, blob FROM items WHERE ref = ? ORDER BY page",
-                                (ref,)).fetchall()
+        """Every stored item of a group as (cursor, record), in the order stored."""
         out: list[tuple[int, dict]] = []
-        for page, blob in rows:
-            out.extend((c, v) for c, v in self._open("items", (ref, page), blob))
+        for page in self._read(ref, "items"):
+            out.extend((c, v) for c, v in page)
         return out
 
     def add_items(self, ref: int, items: list[tuple[int, dict]]) -> None:
-        """Store a page of verified items (cursors ascending) as one encrypted value."""
-        if not items:
-            return
-        page = items[-1][0]
-        self._db.execute("INSERT INTO items (ref, page, blob) VALUES (?, ?, ?)",
-                         (ref, page, self._seal("items", (ref, page), [[c, v] for c, v in items])))
+        """Store a page of verified items (cursors ascending) as one frame."""
+        if items:
+            self._append(ref, "items", [[c, v] for c, v in items])
 
     # -- outbox -------------------------------------------------------------------
 
     def outbox(self, ref: int) -> list[tuple[int, dict]]:
-        rows = self._db.execute("SELECT id, blob FROM outbox WHERE ref = ? ORDER BY id", (ref,)).fetchall()
-        return [(i, self._open("outbox", (ref, i), blob)) for i, blob in rows]
+        box = self._get("outbox", ref)
+        return [] if box is None else [(i, job) for i, job in box["jobs"]]
 
     def add_outbox(self, ref: int, value: dict) -> int:
         with self.transaction():
-            i = self._db.execute("SELECT COALESCE(MAX(id), 0) + 1 FROM outbox").fetchone()[0]
-            self._db.execute("INSERT INTO outbox (id, ref, blob) VALUES (?, ?, ?)",
-                             (i, ref, self._seal("outbox", (ref, i), value)))
+            box = self._get("outbox", ref) or {"next": 1, "jobs": []}
+            i = box["next"]
+            box["next"] += 1
+            box["jobs"].append([i, value])
+            self._put(box, "outbox", ref)
         return i
 
-    def done_outbox(self, i: int) -> None:
-        self._db.execute("DELETE FROM outbox WHERE id = ?", (i,))
+    def done_outbox(self, ref: int, i: int) -> None:
+        with self.transaction():
+            box = self._get("outbox", ref)
+            if box is not None:
+                box["jobs"] = [[j, job] for j, job in box["jobs"] if j != i]
+                self._put(box, "outbox", ref)

@@ -7,29 +7,39 @@ Rules it keeps:
   stored, and every later command on it refuses with that alarm (never a log line).
 * The pin: the highest ``(seq, hash)`` this device has seen. A relay whose log is
   shorter than the pin, or disagrees with it, is rolling back or forking: alarm.
-* The journal rule: state and the outgoing queue are committed in one local
-  transaction, and only then sent. A send that fails stays queued for the next sync.
+* The journal rule (:mod:`hramada.client.journal`): state and the outgoing queue are
+  committed in one local transaction, and only then sent. A send that fails stays
+  queued for the next sync. The relay is reached only through the journal's guard,
+  which refuses a call while a transaction is open.
+* Withholding that cannot be proven (a head the relay claims but never serves) is a
+  *suspicion* (``record["suspicion"]``), not an alarm; a full sync that sees none
+  clears it.
 """
 
 from __future__ import annotations
 
 import asyncio
+import copy
 import time
 from concurrent.futures import ThreadPoolExecutor
 from typing import Awaitable, Callable
 
 import nacl.utils
 
+from hramada.client.journal import Journal, fault
+from hramada.client.numbering import Numbering
 from hramada.client.session import GroupSession
 from hramada.client.store import Store
-from hramada.client.transport import LogConflict, Relay
-from hramada.core import build, crypto, invitation, items as items_mod
+from hramada.client.transport import LogConflict, Relay, RetiredCapability
+from hramada.core import build, crypto, invitation, items as items_mod, wire
 from hramada.core.joining import WelcomeMismatch, adopt
 from hramada.errors import (DecryptionError, EncodingError, ForkError, HramadaError,
-                            KeyWithheldError, PolicyError, RelayError, VerificationError)
+                            KeyWithheldError, PolicyError, RelayError, RelayUnreachable,
+                            VerificationError)
 
 Progress = Callable[[str, int, int], None]  # (what, done, total)
 PAGE = 1000
+UNREADABLE_KEPT = 20  # join requests that could not be opened, shown to members as warnings
 MAX_PENDING = 1000  # items waiting for log entries the relay has not shown yet
 _POOL = ThreadPoolExecutor(max_workers=1, thread_name_prefix="hramada-verify")  # the second core
 
@@ -47,8 +57,11 @@ class Engine:
 
     def __init__(self, store: Store, session: GroupSession, relay: Relay,
                  progress: Progress | None = None) -> None:
-        self.store, self.s, self.relay = store, session, relay
+        self.store, self.s = store, session
+        self.journal = Journal(store)
+        self.relay = self.journal.guard(relay)
         self.progress = progress or (lambda what, done, total: None)
+        self.news = 0  # entries and items the last sync applied
 
     # -- the whole sync -----------------------------------------------------------
 
@@ -56,19 +69,25 @@ class Engine:
         s = self.s
         if s.status in ("alarm", "removed", "left"):
             return
+        s.suspected = False
+        self.news = 0
         try:
             if s.status == "pending":
                 if not await self._finish_joining():
                     return
-            await self.pull_log()
+            self.news += await self.pull_log()
             if s.status != "active":
                 return
             await self._flush_outbox()
             await self._rotate_if_due()
             await self._take_join_requests()
-            await self.pull_items()
+            self.news += await self.pull_items()
         except (VerificationError, DecryptionError, EncodingError) as exc:
             self._stop(exc)
+            return
+        if not s.suspected and s.record.get("suspicion"):
+            with self.journal.change(s) as ch:
+                ch.record["suspicion"] = None
 
     async def wait(self, timeout: int = 25) -> bool:
         """Block until the relay has news for this group (or ``timeout`` seconds pass),
@@ -81,19 +100,21 @@ class Engine:
         return bool(answer.get("changed"))
 
     def _stop(self, exc: HramadaError) -> None:
-        s = self.s
-        with self.store.transaction():
+        with self.journal.change(self.s) as ch:  # reloads what the failed change left behind
             if isinstance(exc, KeyWithheldError):
-                s.record["status"] = "removed"
+                ch.record["status"] = "removed"
             else:
-                s.record["status"] = "alarm"
-                s.record["alarm"] = f"{type(exc).__name__}: {exc}"
-            self.store.put_group(s.ref, s.record)
+                ch.record["status"] = "alarm"
+                ch.record["alarm"] = f"{type(exc).__name__}: {exc}"
 
     # -- the log ------------------------------------------------------------------
 
     async def pull_log(self) -> int:
-        """Fetch, verify and store new log entries. Returns how many were applied."""
+        """Fetch, verify and store new log entries. Returns how many were applied.
+
+        A relay head below the pin, or a different hash at the pin or at our head, is
+        a rollback or a fork (alarm). A head above ours that the relay does not serve
+        is withholding that cannot be proven: a suspicion."""
         s = self.s
         applied = 0
         while True:
@@ -103,25 +124,25 @@ class Engine:
             if head_seq < pin_seq:
                 raise ForkError(f"the relay rolled the log back to {head_seq} entries; "
                                 f"this device has already seen {pin_seq}")
+            if head_seq == pin_seq and not crypto.equal(head_hash, pin_hash):
+                raise ForkError(f"the relay's entry {head_seq} differs from the one this device pinned")
             ours_seq, ours_hash = s.log.head
             if head_seq == ours_seq and not crypto.equal(head_hash, ours_hash):
                 raise ForkError(f"the relay's entry {head_seq} differs from the one this device verified")
             if not entries:
                 if head_seq > ours_seq:
-                    raise ForkError(f"the relay claims {head_seq} entries but withholds them")
+                    with self.journal.change(s) as ch:
+                        ch.suspect(f"log entries {ours_seq + 1} to {head_seq}, which the relay says "
+                                   "exist but does not serve")
                 return applied
-            with self.store.transaction():
+            with self.journal.change(s) as ch:
                 for e in entries:
                     expected = s.log.head[0] + 1
                     if e.seq != expected:
                         raise ForkError(f"the relay served entry {e.seq} where entry {expected} belongs "
                                         "(dropped or reordered)")
-                    s.log.apply(e.seq, e.prev, e.ciphertext, s.keys)
-                    if not crypto.equal(s.log.head[1], e.hash):
-                        raise ForkError(f"the relay misreports the hash of entry {e.seq}")
-                    self.store.add_log(s.ref, e.seq, e.prev, e.ciphertext)
+                    ch.entry(e.seq, e.prev, e.ciphertext, e.hash)
                     applied += 1
-                s.save(self.store)
 
     async def append(self, kind: str, body: dict, check: Callable[[], None] | None = None) -> None:
         """Append one entry at the head; on a race, pull and try again."""
@@ -136,10 +157,12 @@ class Engine:
         s = self.s
 
         async def make() -> build.NewEntry:
-            _, items_head = await self.relay.read_items(s.record["mailbox"], s.cap, 0, 1)
+            # the item cut-off: what this device has verified, never what the relay reports
+            await self.pull_items()
+            cutoff = Numbering(s.record.get("item_seqs", {})).cutoff()
             return build.rotation(s.log, author=s.identity, keys=s.keys, seed=random(32), auth_nonce=random(24),
                                   ephemeral_secret=random(32), nonce=random(24),
-                                  items_cutoff=items_head, remove=remove)
+                                  items_cutoff=cutoff, remove=remove)
         await self._write(make, check)
 
     async def _write(self, make: Callable[[], Awaitable[build.NewEntry]],
@@ -169,6 +192,9 @@ class Engine:
             pass
 
     async def _send_entry(self, ne: build.NewEntry) -> bool:
+        """Append at the relay; once it accepts, store the entry (and whatever it sets off,
+        see the journal's reactions) in one transaction. A crash between the two loses
+        nothing: the next sync pulls the entry and runs the same reactions."""
         s = self.s
         try:
             await self.relay.append_log(s.record["mailbox"], s.cap, ne.seq, ne.prev, ne.ciphertext,
@@ -176,63 +202,135 @@ class Engine:
         except LogConflict:
             await self.pull_log()
             return False
-        with self.store.transaction():
+        fault("entry-appended")
+        with self.journal.change(s) as ch:
             if ne.new_generation is not None:
                 s.keys.generations[ne.new_generation.number] = ne.new_generation
-            s.log.apply(ne.seq, ne.prev, ne.ciphertext, s.keys)
-            self.store.add_log(s.ref, ne.seq, ne.prev, ne.ciphertext)
-            s.save(self.store)
+            ch.entry(ne.seq, ne.prev, ne.ciphertext, wire.entry_hash(s.record["mailbox"], ne.seq, ne.prev,
+                                                                     ne.ciphertext))
+        fault("entry-stored")
         return True
 
     # -- items --------------------------------------------------------------------
 
     async def pull_items(self) -> int:
-        """Fetch, verify, decrypt and store new items, page by page. The next page is
-        fetched while this one is verified, on two threads (libsodium releases the GIL)."""
+        """Fetch, verify, decrypt and store new items; then look for what is missing.
+
+        Items that refer to log entries not yet seen wait (at most ``MAX_PENDING``; the
+        rest is fetched again later) and are retried after the log is pulled again. An
+        author's number still missing after fetching one page again from where it must
+        lie, or items still waiting for entries the relay does not deliver, are a
+        suspicion (not an alarm)."""
+        s = self.s
+        got = await self._pull_items_after(s.record["items"])
+        if s.record.get("pending_items"):  # the log may have moved on meanwhile
+            await self.pull_log()
+            got += await self._pull_items_after(s.record["items"])
+        numbering = Numbering(copy.deepcopy(s.record.get("item_seqs", {})))
+        numbering.expect_bounds(s.log, s.keys.generations)
+        since = numbering.refetch_from()
+        if since is not None:
+            with self.journal.change(s) as ch:
+                ch.record["item_seqs"] = numbering.table
+            got += await self._pull_items_after(since, only_missing=True)
+        text = self._item_suspicion()
+        if text is not None:
+            with self.journal.change(s) as ch:
+                ch.suspect(text)
+        return got
+
+    async def _pull_items_after(self, after: int, only_missing: bool = False) -> int:
+        """Fetch items after cursor ``after`` up to the head, page by page; the next page
+        is fetched while this one is verified, on two threads (libsodium releases the
+        GIL). ``only_missing``: fetch one page again, keep only numbers this device is missing."""
         s = self.s
         mailbox, got = s.record["mailbox"], 0
-        fetch: asyncio.Future | None = asyncio.ensure_future(
-            self.relay.read_items(mailbox, s.cap, s.record["items"], PAGE))
+        fetch: asyncio.Future | None = asyncio.ensure_future(self.relay.read_items(mailbox, s.cap, after, PAGE))
         try:
             while fetch is not None:
                 batch, head = await fetch
                 fetch = None
-                if batch and batch[-1][0] < head:
+                if batch and batch[-1][0] < head and not only_missing:
                     fetch = asyncio.ensure_future(self.relay.read_items(mailbox, s.cap, batch[-1][0], PAGE))
-                pending = [(c, ct) for c, ct in s.record.get("pending_items", [])]
+                pending = [] if only_missing else [(c, ct) for c, ct in s.record.get("pending_items", [])]
                 if not batch and not pending:
                     return got
-                outcomes = await asyncio.to_thread(self._open_items, pending + batch)
-                still, rows = [], []
-                for (cursor, ct), outcome in zip(pending + batch, outcomes):
+                received = pending + batch
+                outcomes = await asyncio.to_thread(self._open_items, received)
+                numbering = Numbering(copy.deepcopy(s.record.get("item_seqs", {})))
+                still: list[list] = []
+                rows: list[tuple[int, dict]] = []
+                stale: list[items_mod.Item] = []
+                last = batch[-1][0] if batch else s.record["items"]
+                for index, ((cursor, ct), outcome) in enumerate(zip(received, outcomes)):
                     if isinstance(outcome, items_mod.NotYet):
-                        still.append([cursor, ct])
-                    elif isinstance(outcome, items_mod.Stale):
-                        if outcome.item.author == s.identity.public.id:  # ours lost a race: send again
-                            self.store.add_outbox(s.ref, {"t": "item", "kind": outcome.item.kind,
-                                                          "body": outcome.item.body, "id": b"", "ct": b"",
-                                                          "gen": -1})
-                    elif isinstance(outcome, Exception):
+                        if len(still) == MAX_PENDING:  # keep no more: fetch the rest again later
+                            last = max(s.record["items"], received[index - 1][0] if index else after)
+                            if fetch is not None:
+                                fetch.cancel()
+                                fetch = None
+                            break
+                        if not only_missing:
+                            still.append([cursor, ct])
+                        continue
+                    if isinstance(outcome, Exception) and not isinstance(outcome, items_mod.Stale):
                         raise outcome
+                    item = outcome.item if isinstance(outcome, items_mod.Stale) else outcome
+                    if only_missing and not numbering.is_missing(item.author, item.seq):
+                        continue
+                    numbering.saw(item.author, item.seq, cursor)
+                    if isinstance(outcome, items_mod.Stale):
+                        stale.append(item)
                     else:
-                        rows.append((cursor, {"id": outcome.id, "kind": outcome.kind, "author": outcome.author,
-                                              "time": outcome.time, "body": outcome.body,
-                                              "gen": outcome.generation}))
-                if len(still) > MAX_PENDING:
-                    raise ForkError(f"the relay serves {len(still)} items that refer to log entries "
-                                    "or keys it does not show")
-                with self.store.transaction():
-                    self.store.add_items(s.ref, rows)
-                    s.record["pending_items"] = still
-                    if batch:
-                        s.record["items"] = batch[-1][0]
-                    s.save(self.store)
+                        rows.append((cursor, {"id": item.id, "kind": item.kind, "author": item.author,
+                                              "seq": item.seq, "time": item.time, "body": item.body,
+                                              "gen": item.generation}))
+                with self.journal.change(s) as ch:
+                    ch.items(rows)
+                    for item in stale:
+                        job = self._send_again(ch.record, item)
+                        if job is not None:
+                            ch.queue(job)
+                    ch.record["item_seqs"] = numbering.table
+                    if not only_missing:
+                        ch.record["pending_items"] = still
+                        ch.record["items"] = max(ch.record["items"], last)
                 got += len(rows)
                 self.progress("items", s.record["items"], head)
             return got
         finally:
             if fetch is not None:
                 fetch.cancel()
+
+    def _send_again(self, record: dict, item: items_mod.Item) -> dict | None:
+        """Our own item lost a race with a rotation. Send it again — under the current key,
+        with the same number — only if this device never saw it confirmed (shown at a
+        valid position), and only once per number: a relay that re-serves an old item
+        cannot make this device repeat it. Returns the outbox job, if any."""
+        s = self.s
+        if item.author != s.identity.public.id:
+            return None
+        handled = record.setdefault("republished", [])
+        if item.seq in handled:
+            return None
+        handled.append(item.seq)
+        if any(v["author"] == item.author and v.get("seq") == item.seq for _, v in self.store.items(s.ref)):
+            return None  # confirmed here before: never again
+        return {"t": "item", "kind": item.kind, "body": item.body, "seq": item.seq, "id": b"", "ct": b"",
+                "gen": -1}
+
+    def _item_suspicion(self) -> str | None:
+        """What the relay may be withholding from this group's items, if anything."""
+        s = self.s
+        first = Numbering(s.record.get("item_seqs", {})).first_missing()
+        if first is not None:
+            author, number, count = first
+            more = f" (and {count - 1} more items)" if count > 1 else ""
+            return f"item {number} of member {s.name_of(author)}{more}"
+        pending = s.record.get("pending_items", [])
+        if pending:
+            return f"log entries after entry {s.log.head[0]}, which {len(pending)} items refer to"
+        return None
 
     def _open_items(self, received: list[tuple[int, bytes]]) -> list[object]:
         """Open each item; the outcome is the item, or the exception it raised (in order)."""
@@ -252,31 +350,49 @@ class Engine:
         second = _POOL.submit(open_all, received[half:])
         return open_all(received[:half]) + second.result()
 
-    async def post_item(self, kind: str, body: dict) -> bytes:
-        """Queue an item and send it; returns its id."""
+    async def post_item(self, kind: str, body: dict) -> tuple[bytes, bool]:
+        """Queue an item, then send what is queued: one round trip, without syncing first
+        (a rotation this device has not seen yet shows as a retired capability: then
+        sync, which seals the item again under the new key, and send). Returns the
+        item's id and whether it is still queued (the relay could not be reached)."""
         s = self.s
-        item_id, ct = items_mod.seal_item(group=s.group_id, kind=kind, body=body, author=s.identity.signing,
-                                          head=s.log.head, time=now_ms(), generation=s.generation,
-                                          nonce=random(24))
-        self.store.add_outbox(s.ref, {"t": "item", "kind": kind, "body": body, "id": item_id,
-                                      "ct": ct, "gen": s.generation.number})
-        await self._flush_outbox()
-        return item_id
+        with self.journal.change(s) as ch:  # the number and the queued item commit together
+            seq = ch.record.get("next_item", 1)
+            item_id, ct = items_mod.seal_item(group=s.group_id, kind=kind, body=body, author=s.identity.signing,
+                                              seq=seq, head=s.log.head, time=now_ms(), generation=s.generation,
+                                              nonce=random(24))
+            ch.queue({"t": "item", "kind": kind, "body": body, "seq": seq, "id": item_id, "ct": ct,
+                      "gen": s.generation.number})
+            ch.record["next_item"] = seq + 1
+        try:
+            try:
+                await self._flush_outbox()
+            except RetiredCapability:
+                await self.sync()
+                s.require_active()
+                await self._flush_outbox()
+        except RelayUnreachable:
+            return item_id, True
+        return item_id, any(job.get("id") == item_id for _, job in self.journal.jobs(s))
 
     # -- the outgoing queue -------------------------------------------------------
 
     async def _flush_outbox(self) -> None:
+        """Send the committed queue, oldest first; each message leaves the queue once the
+        relay has it. A message that cannot be sent stops the flush (order is kept)."""
         s = self.s
-        for oid, job in self.store.outbox(s.ref):
+        for oid, job in self.journal.jobs(s):
             if job["t"] == "item":
-                if job["gen"] != s.generation.number:  # the key rotated: seal again
+                if job["gen"] != s.generation.number:  # never sent under this key: seal again, same number
                     job["id"], job["ct"] = items_mod.seal_item(
                         group=s.group_id, kind=job["kind"], body=job["body"], author=s.identity.signing,
-                        head=s.log.head, time=now_ms(), generation=s.generation, nonce=random(24))
+                        seq=job["seq"], head=s.log.head, time=now_ms(), generation=s.generation,
+                        nonce=random(24))
                 await self.relay.append_items(s.record["mailbox"], s.cap, [job["ct"]])
             elif job["t"] == "welcome":
                 await self._send_welcome(job["request"])
-            self.store.done_outbox(oid)
+            with self.journal.change(s) as ch:
+                ch.done(oid)
 
     # -- admission ----------------------------------------------------------------
 
@@ -286,17 +402,33 @@ class Engine:
         me = s.me
         if me is None or me.role not in ("admin", "member"):
             return
-        messages, head = await self.relay.read_drops(s.record["mailbox"], s.cap, s.record["drops"])
+        while await self._take_join_request_page():
+            pass
+
+    async def _take_join_request_page(self) -> bool:
+        """One page of drop messages after the stored cursor; the cursor moves to the
+        last message read (never to the relay's claimed head, so a long backlog is read
+        to its end). Returns True if there may be more."""
+        s = self.s
+        after = s.record["drops"]
+        messages, head = await self.relay.read_drops(s.record["mailbox"], s.cap, after)
+        messages = [m for m in messages if m[0] > after]
         by_drop = {inv.drop: inv for inv in s.log.invites.values()}
-        for _, drop, sender, message in messages:
+        unreadable = []
+        for cursor, drop, sender, message in messages:
             invite = by_drop.get(drop)
             if sender != "guest" or invite is None or invite.request is not None:
                 continue
             try:
                 signed = invitation.open_guest_message(invite.box_key, message)
+            except HramadaError:
+                unreadable.append([cursor, invite.id, "unopenable"])
+                continue  # not for the group's log, but admins are told (notices.py)
+            try:
                 req = invitation.verify_join_request(signed, s.log.group, invite.sign)
             except HramadaError:
-                continue  # junk dropped by someone holding a drop capability: not the group's log
+                unreadable.append([cursor, invite.id, "invalid"])
+                continue
             if req.id in s.log.requests or invite.request is not None:
                 continue
 
@@ -307,9 +439,13 @@ class Engine:
                 await self.append("request", {"request": signed}, still_open)
             except _AlreadyDone:
                 pass
-        with self.store.transaction():
-            s.record["drops"] = head
-            s.save(self.store)
+        if messages:
+            with self.journal.change(s) as ch:
+                ch.record["drops"] = max(after, messages[-1][0])
+                if unreadable:
+                    kept = ch.record.get("unreadable", []) + unreadable
+                    ch.record["unreadable"] = kept[-UNREADABLE_KEPT:]
+        return bool(messages) and messages[-1][0] < head
 
     async def _send_welcome(self, request: bytes) -> None:
         s = self.s
@@ -332,9 +468,8 @@ class Engine:
         secret = invitation.InvitationSecret(join["secret"])
         if not join.get("sent"):
             await self.relay.guest_post(secret.drop_id, secret.drop_cap, join["message"])
-            with self.store.transaction():
-                join["sent"] = True
-                self.store.put_group(s.ref, s.record)
+            with self.journal.change(s) as ch:
+                ch.record["join"]["sent"] = True
         for _, sender, message in await self.relay.guest_read(secret.drop_id, secret.drop_cap):
             if sender != "member":
                 continue
@@ -346,8 +481,10 @@ class Engine:
                 continue
             try:
                 await self._adopt_log(welcome)
-            except WelcomeMismatch:
-                continue  # stale, or made up by a member: try the next one
+            except RelayUnreachable:
+                raise
+            except (WelcomeMismatch, RelayError):
+                continue  # stale, or made up by a member (its key opens no mailbox): try the next
             return True
         return False
 
@@ -366,13 +503,12 @@ class Engine:
             raise WelcomeMismatch("the relay served the log out of order")
         log, keys = adopt(s.record["mailbox"], s.group_id, [(e.seq, e.prev, e.ciphertext) for e in entries],
                           welcome, s.identity.boxing, s.identity.public.id)
-        with self.store.transaction():
+        with self.journal.change(s) as ch:
             for e in entries:
                 self.store.add_log(s.ref, e.seq, e.prev, e.ciphertext)
             s.log, s.keys = log, keys
-            s.record["status"] = "active"
-            s.record.pop("join", None)
-            s.save(self.store)
+            ch.record["status"] = "active"
+            ch.record.pop("join", None)
 
 
 class _AlreadyDone(Exception):

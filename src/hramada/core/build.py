@@ -8,6 +8,7 @@ caller sends the entry and, once the relay accepts it, applies it like any other
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Mapping
 
 from hramada.core import wire
 from hramada.core.entries import seal_entry
@@ -57,12 +58,15 @@ def entry(log: GroupLog, kind: str, body: dict, *, author: Identity, keys: Keyri
 
 
 def rotation(log: GroupLog, *, author: Identity, keys: Keyring, seed: bytes,
-             ephemeral_secret: bytes, nonce: bytes, auth_nonce: bytes, items_cutoff: int,
-             remove: bytes | None = None) -> NewEntry:
+             ephemeral_secret: bytes, nonce: bytes, auth_nonce: bytes,
+             items_cutoff: Mapping[bytes, int], remove: bytes | None = None) -> NewEntry:
     """A ``rotate`` entry, or a ``remove`` entry when ``remove`` names a member.
 
     The new seed is sealed to every member who remains; the entry is encrypted under
     the new generation, so whoever is removed cannot read even this entry.
+    ``items_cutoff`` maps each author to the number of their last item that the rotating
+    device has verified (items.md §3); it is signed into the entry as a sorted list.
+    Authors who are not (or no longer) in the log are left out.
     """
     previous = keys.generations[log.generation]
     new = Generation(previous.number + 1, seed)
@@ -72,7 +76,7 @@ def rotation(log: GroupLog, *, author: Identity, keys: Keyring, seed: bytes,
                            group=log.group, seq=seq + 1, auth_nonce=auth_nonce,
                            removed=remove or b"")
     body: dict = {"commit": new.commitment, "cap": wire.cap_hash(new.relay_cap),
-                  "keys": block.digest, "items": items_cutoff}
+                  "keys": block.digest, "items": items_cutoff_pairs(log, items_cutoff)}
     if remove is not None:
         body["member"] = remove
     ct = seal_entry(mailbox=log.mailbox, group=log.group, seq=seq + 1, prev=prev,
@@ -80,3 +84,11 @@ def rotation(log: GroupLog, *, author: Identity, keys: Keyring, seed: bytes,
                     author=author.signing, generation=new, nonce=nonce, key_block=block,
                     in_force=previous)
     return NewEntry(seq + 1, prev, ct, new)
+
+
+def items_cutoff_pairs(log: GroupLog, cutoff: Mapping[bytes, int]) -> list[list]:
+    """The signed form of an item cut-off: ``[[author, last item number], …]`` by author,
+    for members and former members only, numbers above zero."""
+    known = log.members.keys() | log.former.keys()
+    return [[author, n] for author, n in sorted(cutoff.items())
+            if author in known and type(n) is int and 0 < n < 2**32]

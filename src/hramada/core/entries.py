@@ -24,7 +24,7 @@ from hramada.errors import EncodingError, VerificationError
 VERSION = 1
 GROUP_ID_BYTES = 16
 KINDS = ("create", "invite", "request", "vouch", "admit", "remove", "leave", "role",
-         "policy", "rotate")
+         "policy", "rotate", "revoke")
 ROTATING_KINDS = ("remove", "rotate")
 SIGN_PURPOSE = "hramada:v1:log-entry"
 

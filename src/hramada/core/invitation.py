@@ -26,6 +26,7 @@ from hramada.core.keys import Generation
 from hramada.errors import EncodingError, ForgeryError
 
 CODE_PREFIX = "hramada1-"
+CODE_VERSION = 2  # the payload's first element; 2 added the expiry
 REQUEST_ID_BYTES = 8
 MAX_NAME_CHARS = 64
 _REQUEST_FIELDS = {"group": bytes, "invite": bytes, "name": str, "sign": bytes, "box": bytes}
@@ -72,10 +73,13 @@ class InvitationSecret:
     def box_key(self) -> bytes:
         return self._k("hramada:v1:invite-box")
 
-    def log_body(self) -> dict:
-        """The ``invite`` entry's body: commitments and the group's request key only."""
+    def log_body(self, expires: int = 0) -> dict:
+        """The ``invite`` entry's body: commitments, the group's request key, and when
+        the invitation expires (Unix seconds; 0 for a test that needs no clock)."""
+        if not isinstance(expires, int) or expires < 0:
+            raise ValueError("an expiry is a non-negative number of seconds since 1970")
         return {"invite": self.invite_id, "sign": self.signing.public.raw,
-                "key": self.box_key, "drop": self.drop_id}
+                "key": self.box_key, "drop": self.drop_id, "expires": expires}
 
     def __repr__(self) -> str:
         return "InvitationSecret(…)"
@@ -89,9 +93,11 @@ class InvitationCode:
     mailbox: bytes
     group: bytes
     secret: InvitationSecret
+    expires: int = 0  # Unix seconds, as in the invite entry; 0: none given
 
     def to_text(self) -> str:
-        payload = encode([1, self.relay, self.mailbox, self.group, self.secret.secret])
+        payload = encode([CODE_VERSION, self.relay, self.mailbox, self.group, self.secret.secret,
+                          self.expires])
         check = crypto.hash32("hramada:v1:code-check", payload)[:4]
         return CODE_PREFIX + base64.b32encode(payload + check).decode().rstrip("=").lower()
 
@@ -111,15 +117,16 @@ class InvitationCode:
             raise ValueError("the invitation code is damaged or incomplete (check for typos)")
         try:
             v = decode(raw[:-4])
-            expect(isinstance(v, list) and len(v) == 5 and v[0] == 1, "invitation code")
-            _, relay, mailbox, group, secret = v
+            expect(isinstance(v, list) and len(v) == 6 and v[0] == CODE_VERSION, "invitation code")
+            _, relay, mailbox, group, secret, expires = v
+            expect(isinstance(expires, int) and 0 <= expires < 2**63, "expiry")
             expect(isinstance(relay, str) and relay.startswith(("http://", "https://")), "relay address")
             expect(isinstance(mailbox, bytes) and len(mailbox) == 16, "mailbox")
             expect(isinstance(group, bytes) and len(group) == 16, "group id")
             expect(isinstance(secret, bytes) and len(secret) == 32, "secret")
         except EncodingError as exc:
             raise ValueError(f"the invitation code is not valid: {exc}") from None
-        return cls(relay, mailbox, group, InvitationSecret(secret))
+        return cls(relay, mailbox, group, InvitationSecret(secret), expires)
 
 
 # -- join requests ---------------------------------------------------------------
@@ -175,16 +182,20 @@ def peek_invite_id(signed: bytes) -> bytes:
     return v["invite"]
 
 
+_GUEST_AAD = encode(["hramada:v1:guest-message", crypto.SUITE])
+
+
 def seal_guest_message(box_key: bytes, nonce: bytes, plaintext: bytes) -> bytes:
-    """What a guest drops into the drop box: readable by members only."""
+    """What a guest drops into the drop box: readable by members only, padded to its
+    bucket, bound to its suite."""
     return encode({"s": crypto.SUITE, "n": nonce,
-                   "c": crypto.encrypt(box_key, nonce, plaintext, b"hramada:v1:guest-message")})
+                   "c": crypto.encrypt(box_key, nonce, crypto.pad(plaintext), _GUEST_AAD)})
 
 
 def open_guest_message(box_key: bytes, message: bytes) -> bytes:
     v = fields(decode(message), "guest message", {"s": int, "n": bytes, "c": bytes})
     expect(v["s"] == crypto.SUITE and len(v["n"]) == crypto.NONCE_BYTES, "guest message")
-    return crypto.decrypt(box_key, v["n"], v["c"], b"hramada:v1:guest-message")
+    return crypto.unpad(crypto.decrypt(box_key, v["n"], v["c"], _GUEST_AAD))
 
 
 # -- welcomes --------------------------------------------------------------------

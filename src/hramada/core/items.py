@@ -1,15 +1,22 @@
-"""Content items: bulletins and comments, encrypted and signed.
+"""Content items: bulletins and comments, encrypted, signed and numbered by their author.
 
-An item is ``inner = encode({"v", "group", "kind", "author", "head": [seq, hash], "time", "body"})``,
-signed by its author (``signed = signature(64) || inner``) and encrypted under the content
-key of the generation in force at ``head``. ``head`` is the author's view of the log when they wrote it: a reader checks
-that its own log has the same hash at that position, which exposes a relay that shows
-different histories to different members.
+An item is ``inner = encode({"v", "group", "kind", "author", "seq", "head": [seq, hash], "time", "body"})``,
+signed by its author (``signed = signature(64) || inner``), padded to a size bucket and
+encrypted under the content key of the generation in force at ``head``.
+
+* ``head`` is the author's view of the log when they wrote it: a reader checks that its
+  own log has the same hash at that position, which exposes a relay that shows
+  different histories to different members.
+* ``seq`` numbers each author's items 1, 2, 3, … in this group, so a reader sees a gap
+  (an item the relay dropped), and a rotation can bind each author's last number as its
+  item cut-off: an item numbered above it under the retired key is out of place.
+* ``time`` is the author's clock in milliseconds, ``0 ≤ time < 2**53``; informative only.
 
 To the relay an item is the fixed binary envelope
-``suite (1 byte) || generation (4 bytes, big-endian) || nonce (24) || aead(signed)``,
-with ``"hramada:v1:item" || 0x00 || suite || generation`` as associated data. (Items are the bulk
-of a group's data; a fixed layout keeps their cost close to the raw cryptography.)
+``suite (1 byte) || generation (4 bytes, big-endian) || nonce (24) || aead(padded)``,
+with ``"hramada:v1:item" || 0x00 || suite || generation`` as associated data, so the
+suite and the generation are authenticated. ``padded = signed || 0x80 || 0x00…`` up to
+:func:`padded_size` (Padmé buckets), so the relay learns an item's size only roughly.
 An item's id is a hash of its signed bytes, so duplicates collapse and order of delivery
 does not matter.
 """
@@ -17,6 +24,7 @@ does not matter.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Mapping
 
 from hramada.core import crypto
 from hramada.core.crypto import SigningKey, VerifyKey
@@ -27,21 +35,31 @@ from hramada.errors import EncodingError, ForgeryError, ForkError
 
 ITEM_KINDS = ("bulletin", "comment")
 ITEM_ID_BYTES = 16
+ITEM_VERSION = 2
 MAX_TITLE_CHARS = 200
 MAX_TEXT_CHARS = 20_000
+MAX_ITEM_SEQ = 2**32 - 1   # an author's items are numbered 1 … MAX_ITEM_SEQ
+MAX_TIME_MS = 2**53        # time is in milliseconds, 0 ≤ time < MAX_TIME_MS
+MIN_PADDED = 512           # the smallest size bucket of a padded item
 SIGN_PURPOSE = "hramada:v1:item"
 _HEADER = 1 + 4 + crypto.NONCE_BYTES
-_ITEM_FIELDS = {"v": int, "group": bytes, "kind": str, "author": bytes, "head": list, "time": int,
-                "body": dict}
+_ITEM_FIELDS = {"v": int, "group": bytes, "kind": str, "author": bytes, "seq": int, "head": list,
+                "time": int, "body": dict}
 
 
 class NotYet(Exception):
-    """The item refers to log entries this client has not seen yet; try after syncing."""
+    """The item refers to log entries this client has not seen yet; try after syncing.
+    ``entry`` is the log position it needs (``None``: a key generation not yet reached)."""
+
+    def __init__(self, entry: int | None = None) -> None:
+        super().__init__("item ahead of this device's log")
+        self.entry = entry
 
 
 class Stale(Exception):
-    """A current member's item that reached the relay after its key was retired.
-    Readers skip it; its author's client posts it again under the new key."""
+    """A current member's item that reached the relay after its key was retired: its
+    number is above its author's bound in the rotation that retired the key. Readers
+    skip it; its author's client may post it again under the new key, once."""
 
     def __init__(self, item: "Item") -> None:
         super().__init__("item past its generation's cut-off")
@@ -53,6 +71,7 @@ class Item:
     id: bytes
     kind: str
     author: bytes
+    seq: int
     head: tuple[int, bytes]
     time: int
     body: dict
@@ -84,36 +103,62 @@ def item_id(signed: bytes) -> bytes:
     return crypto.hash32("hramada:v1:item-id", signed)[:ITEM_ID_BYTES]
 
 
+def padded_size(n: int) -> int:
+    """The bucket for ``n`` bytes (the signed item plus its 0x80 marker): at least
+    ``MIN_PADDED``; above it, Padmé — with ``e = floor(log2 n)`` and ``s = floor(log2 e) + 1``,
+    round ``n`` up to a multiple of ``2**(e - s)`` (at most 12% more bytes)."""
+    if n <= MIN_PADDED:
+        return MIN_PADDED
+    e = n.bit_length() - 1
+    mask = (1 << (e - e.bit_length())) - 1
+    return (n + mask) & ~mask
+
+
+def pad(signed: bytes) -> bytes:
+    size = padded_size(len(signed) + 1)
+    return signed + b"\x80" + bytes(size - len(signed) - 1)
+
+
+def unpad(padded: bytes) -> bytes:
+    body = padded.rstrip(b"\x00")
+    expect(body.endswith(b"\x80") and len(padded) == padded_size(len(body)), "item padding")
+    return body[:-1]
+
+
 def _aad(header: bytes) -> bytes:
     return b"hramada:v1:item\x00" + header
 
 
-def seal_item(*, group: bytes, kind: str, body: dict, author: SigningKey,
+def seal_item(*, group: bytes, kind: str, body: dict, author: SigningKey, seq: int,
               head: tuple[int, bytes], time: int, generation: Generation,
               nonce: bytes) -> tuple[bytes, bytes]:
-    """Returns (item id, relay ciphertext)."""
+    """Returns (item id, relay ciphertext). ``seq`` is the author's number for this item
+    (1 for their first in the group); ``time`` is in milliseconds."""
     check_body(kind, body)
-    if type(time) is not int or not 0 <= time < 2**63 or type(head[0]) is not int or head[0] < 0 \
+    if type(time) is not int or not 0 <= time < MAX_TIME_MS or type(seq) is not int \
+            or not 1 <= seq <= MAX_ITEM_SEQ or type(head[0]) is not int or head[0] < 0 \
             or type(head[1]) is not bytes or type(group) is not bytes:
         raise ValueError("bad item header")
     # every leaf is checked above and every map is built in canonical key order
     ordered_body = {k: body[k] for k in sorted(body, key=lambda k: (len(k), k))}
-    inner = encode_prechecked({"v": 1, "body": ordered_body, "head": [head[0], head[1]], "kind": kind,
-                               "time": time, "group": group, "author": author.public.raw})
+    inner = encode_prechecked({"v": ITEM_VERSION, "seq": seq, "body": ordered_body,
+                               "head": [head[0], head[1]], "kind": kind, "time": time,
+                               "group": group, "author": author.public.raw})
     signed = crypto.sign(author, SIGN_PURPOSE, inner) + inner
     header = bytes([crypto.SUITE]) + generation.number.to_bytes(4, "big")
-    sealed = crypto.encrypt(generation.content_key, nonce, signed, _aad(header))
+    sealed = crypto.encrypt(generation.content_key, nonce, pad(signed), _aad(header))
     return item_id(signed), header + nonce + sealed
 
 
 def open_item(ciphertext: bytes, cursor: int, log: GroupLog,
-              generations: dict[int, Generation]) -> Item:
+              generations: Mapping[int, Generation]) -> Item:
     """Decrypt and verify one item against the group's log.
 
     Raises ``NotYet`` if the item's head is ahead of our log, ``ForkError`` if our log
     disagrees with the author's view, ``ForgeryError`` for a non-member, a removed
-    member or an item past its generation's cut-off, ``DecryptionError`` or
-    ``EncodingError`` for anything tampered.
+    member or one who left, numbered above their bound in the rotation that retired
+    the item's key, ``Stale`` for a current member's item above that bound,
+    ``DecryptionError`` or ``EncodingError`` for anything tampered.
     """
     expect(isinstance(ciphertext, bytes) and len(ciphertext) > _HEADER + crypto.AEAD_TAG_BYTES,
            "item envelope")
@@ -125,11 +170,14 @@ def open_item(ciphertext: bytes, cursor: int, log: GroupLog,
         if number > log.generation:
             raise NotYet()
         raise ForgeryError(f"item at {cursor}: no key for generation {number}")
-    signed = crypto.decrypt(gen.content_key, ciphertext[5:_HEADER], ciphertext[_HEADER:], _aad(ciphertext[:5]))
+    padded = crypto.decrypt(gen.content_key, ciphertext[5:_HEADER], ciphertext[_HEADER:], _aad(ciphertext[:5]))
+    signed = unpad(padded)
     expect(len(signed) > crypto.SIG_BYTES, "signed item")
     signature, inner = signed[:crypto.SIG_BYTES], signed[crypto.SIG_BYTES:]
     v = fields(decode(inner), "item", _ITEM_FIELDS)
-    expect(v["v"] == 1 and v["kind"] in ITEM_KINDS and len(v["author"]) == 32, "item")
+    expect(v["v"] == ITEM_VERSION and v["kind"] in ITEM_KINDS and len(v["author"]) == 32, "item")
+    expect(1 <= v["seq"] <= MAX_ITEM_SEQ, "item (seq)")
+    expect(0 <= v["time"] < MAX_TIME_MS, "item (time)")
     head = v["head"]
     expect(len(head) == 2 and isinstance(head[0], int) and isinstance(head[1], bytes)
            and head[0] >= 1, "item (head)")
@@ -139,7 +187,7 @@ def open_item(ciphertext: bytes, cursor: int, log: GroupLog,
         raise EncodingError(f"malformed item: {exc}") from None
     seq, seen = head
     if seq > len(log.hashes):  # first: a log that has not caught up cannot judge the rest
-        raise NotYet()
+        raise NotYet(seq)
     if not crypto.equal(v["group"], log.group):
         raise ForgeryError(f"item at {cursor} belongs to another group")
     crypto.verify(VerifyKey(v["author"]), SIGN_PURPOSE, inner, signature)
@@ -151,12 +199,16 @@ def open_item(ciphertext: bytes, cursor: int, log: GroupLog,
     member = log.member_at(v["author"], seq)
     if member is None:
         raise ForgeryError(f"item at {cursor} is signed by someone who was not a member")
-    item = Item(item_id(signed), v["kind"], v["author"], (seq, seen), v["time"], v["body"], gen.number)
+    item = Item(item_id(signed), v["kind"], v["author"], v["seq"], (seq, seen), v["time"], v["body"],
+                gen.number)
     info = log.generations[gen.number]
-    if info.items_cutoff is not None and cursor > info.items_cutoff:
-        # gone by the time this generation was retired: nothing of theirs may follow its
-        # cut-off. Gone only later: a race like anyone's, the same verdict on every device.
+    if info.items_cutoff is not None and v["seq"] > info.items_cutoff.get(v["author"], 0):
+        # numbered past its author's bound in the rotation that retired this key. Gone by
+        # then: nothing of theirs may follow it. Gone only later: a race like anyone's,
+        # the same verdict on every device.
         if member.until is not None and member.until <= info.end:
-            raise ForgeryError(f"item at {cursor} was posted by {member.name} after their removal")
+            raise ForgeryError(f"item {v['seq']} of {member.name} (at {cursor}) was posted after their "
+                               f"removal: the rotation that retired its key ends their items at "
+                               f"{info.items_cutoff.get(v['author'], 0)}")
         raise Stale(item)
     return item

@@ -26,10 +26,10 @@ from hramada.core.entries import (ROTATING_KINDS, Entry, Envelope, check_positio
                                   group_id_of, open_entry, verify_signature)
 from hramada.core.identity import MemberKey
 from hramada.core.invitation import check_name, peek_invite_id, verify_join_request
-from hramada.core.keys import (Generation, KeyBlock, box_label, check_commitment,
-                               key_block_author, open_key_block)
-from hramada.errors import (DecryptionError, EncodingError, ForgeryError, ForkError, KeyWithheldError,
-                            VerificationError)
+from hramada.core.keys import Generation, KeyBlock, check_commitment
+from hramada.core.names import names_collide
+from hramada.core.rotation import RotationChecks, Void as _Void
+from hramada.errors import DecryptionError, EncodingError, ForgeryError, ForkError, VerificationError
 
 ROLES = ("admin", "member", "newcomer")
 VOUCHING_ROLES = ("admin", "member")
@@ -54,7 +54,14 @@ class Invite:
     drop: bytes
     by: bytes
     seq: int
+    expires: int = 0              # Unix time the inviter's client set; enforced where a clock is
     request: bytes | None = None  # the request that used it
+    revoked: int | None = None    # seq of the entry that revoked it (or removed its author)
+
+    @property
+    def status(self) -> str:
+        """``used``, ``revoked`` or ``open`` (expiry needs a clock: see the client)."""
+        return "used" if self.request is not None else "revoked" if self.revoked is not None else "open"
 
 
 @dataclass
@@ -76,7 +83,7 @@ class GenerationInfo:
     cap_hash: bytes
     start: int                 # seq of the entry that made it
     end: int | None = None     # seq of the entry that replaced it
-    items_cutoff: int | None = None  # highest item cursor accepted under it, once replaced
+    items_cutoff: dict[bytes, int] | None = None  # once replaced: each author's last item number under it
 
 
 @dataclass
@@ -88,7 +95,7 @@ class Keyring:
     generations: dict[int, Generation] = field(default_factory=dict)
 
 
-class GroupLog:
+class GroupLog(RotationChecks):
     """The state of one group, built by applying its log entries in order."""
 
     def __init__(self, mailbox: bytes, group_id: bytes | None = None) -> None:
@@ -206,7 +213,7 @@ class GroupLog:
             return entry, None
         block = envelope.key_block
         signer, removed = self._authorised_rotation(block, in_force, seq)
-        new, fresh = self._next_generation(block, in_force, removed, keys, seq)
+        new, fresh = self._next_generation(block, in_force, signer, removed, keys, seq)
         try:
             entry, signature = open_entry(envelope, seq, new)
         except DecryptionError:
@@ -240,47 +247,6 @@ class GroupLog:
         if entry.seq != seq or not crypto.equal(entry.prev, prev):
             raise _Void(entry.author, "misplaced")
         return author
-
-    def _authorised_rotation(self, block: KeyBlock, in_force: Generation, seq: int
-                             ) -> tuple[bytes, bytes]:
-        """The checks of a key block that every member makes alike with the generation in
-        force, before anyone opens a box (``keys.md`` §4): a current admin authorised
-        exactly this block for this position, removing no one or a current member other
-        than themselves, and its labels are exactly those of the members who remain.
-        Returns ``(signer, removed)``; anything else makes the entry void."""
-        try:
-            signer, removed = key_block_author(block, in_force, self.group, seq)
-        except ForgeryError:
-            raise _Void(None, "rotation-not-authorised") from None
-        admin = self.members.get(signer)
-        if admin is None or admin.role != "admin":
-            known = signer in self.members or signer in self.former
-            raise _Void(signer if known else None, "rotation-not-authorised")
-        if removed and (removed not in self.members or crypto.equal(removed, signer)):
-            raise _Void(signer, "rotation-invalid")
-        expected = {box_label(in_force, m.key.box) for pk, m in self.members.items() if pk != removed}
-        if len(block.boxes) != len(expected) or block.labels != expected:
-            raise _Void(signer, "rotation-invalid")
-        return signer, removed
-
-    def _next_generation(self, block: KeyBlock, in_force: Generation, removed: bytes,
-                         keys: Keyring, seq: int) -> tuple[Generation, Generation | None]:
-        """The generation an authorised key block makes, and whether this device opened
-        it just now. What fails here is this device's own: its removal
-        (``KeyWithheldError``) or its box not opening (``ForgeryError``)."""
-        known = keys.generations.get(self.generation + 1)
-        if known is not None:  # a newcomer that walked back to it
-            return known, None
-        if keys.me is None:
-            raise DecryptionError("no identity to open key rotations with")
-        mine = [pk for pk, m in self.members.items() if crypto.equal(m.key.box.raw, keys.me.public.raw)]
-        if not mine:  # this identity left the group: no rotation after that is for it
-            raise KeyWithheldError(f"entry {seq}: this identity left the group; the key "
-                                   "rotation after it gives it no key")
-        if removed == mine[0]:
-            raise KeyWithheldError(f"entry {seq}: an admin removed this identity from the group")
-        new = open_key_block(block, in_force, keys.me)  # the labels include mine (checked)
-        return new, new
 
     def _apply_create(self, envelope_bytes: bytes, generation: Generation) -> Entry:
         envelope = Envelope.parse(envelope_bytes)
@@ -320,7 +286,7 @@ class GroupLog:
                         removed: bytes) -> None:
         """A rotating entry's own checks (``log.md`` §5.9). Its key block was authorised
         already, by its author, for removing ``removed`` (``b""``: no one)."""
-        required = {"commit": bytes, "cap": bytes, "keys": bytes, "items": int}
+        required = {"commit": bytes, "cap": bytes, "keys": bytes, "items": list}
         if entry.kind == "remove":
             required["member"] = bytes
         b = fields(entry.body, f"{entry.kind} entry", required)
@@ -329,16 +295,33 @@ class GroupLog:
         check_commitment(generation, b["commit"])
         if removed != (b["member"] if entry.kind == "remove" else b""):
             raise ForgeryError(f"entry {entry.seq}: the key block was authorised for another removal")
-        expect(len(b["cap"]) == 32 and b["items"] >= 0, f"{entry.kind} entry")
+        expect(len(b["cap"]) == 32, f"{entry.kind} entry")
+        items_cutoff = self._items_cutoff(b["items"], entry.seq)
         if entry.kind == "remove":
             gone = self.members.pop(b["member"])
             gone.until = entry.seq
             self.former[b["member"]] = gone
+            self._revoke_invites_of(b["member"], entry.seq)
         old = self.generations[-1]
-        old.end, old.items_cutoff = entry.seq, b["items"]
+        old.end, old.items_cutoff = entry.seq, items_cutoff
         self.generations.append(GenerationInfo(generation.number, b["commit"], b["cap"],
                                                start=entry.seq))
         self.rotation_due = False
+
+    def _items_cutoff(self, pairs: list, seq: int) -> dict[bytes, int]:
+        """A rotation's item cut-off: ``[[author, last item number], …]``, authors strictly
+        ascending, each a member or former member, numbers 1 … 2**32 - 1 (items.md §3)."""
+        out: dict[bytes, int] = {}
+        previous = b""
+        for pair in pairs:
+            expect(isinstance(pair, list) and len(pair) == 2 and isinstance(pair[0], bytes)
+                   and type(pair[1]) is int and 1 <= pair[1] < 2**32 and pair[0] > previous,
+                   f"rotation entry {seq} (items)")
+            if pair[0] not in self.members and pair[0] not in self.former:
+                raise VerificationError(f"entry {seq}: the item cut-off names someone who is not a member")
+            out[pair[0]] = pair[1]
+            previous = pair[0]
+        return out
 
     def _apply_rules(self, entry: Entry, author: Member) -> None:
         rule = _RULES.get(entry.kind)  # "create" is valid only as entry 1
@@ -353,17 +336,46 @@ class GroupLog:
     # -- the rule for each kind; return None if applied, else why it was ignored --
 
     def _invite(self, entry: Entry, author: Member) -> str | None:
-        b = fields(entry.body, "invite entry", {"invite": bytes, "sign": bytes, "key": bytes, "drop": bytes})
+        b = fields(entry.body, "invite entry", {"invite": bytes, "sign": bytes, "key": bytes, "drop": bytes,
+                                                "expires": int})
         expect(len(b["invite"]) == 16 and len(b["sign"]) == 32 and len(b["key"]) == 32
-               and len(b["drop"]) == 16, "invite entry")
+               and len(b["drop"]) == 16 and b["expires"] >= 0, "invite entry")
         if author.role not in VOUCHING_ROLES:
             return "newcomers cannot invite"
         if b["invite"] in self.invites:
             return "invitation already exists"
         self.invites[b["invite"]] = Invite(b["invite"], VerifyKey(b["sign"]), b["key"], b["drop"],
-                                           entry.author, entry.seq)
+                                           entry.author, entry.seq, b["expires"])
         return None
 
+    def _revoke(self, entry: Entry, author: Member) -> str | None:
+        b = fields(entry.body, "revoke entry", {"invite": bytes})
+        invite = self.invites.get(b["invite"])
+        if invite is None:
+            return "no such invitation"
+        if author.role != "admin" and entry.author != invite.by:
+            return "only its inviter or an admin may revoke an invitation"
+        if invite.status != "open":
+            return f"the invitation is {invite.status} already"
+        invite.revoked = entry.seq
+        return None
+
+    def _revoke_invites_of(self, member: bytes, seq: int) -> None:
+        """A member who leaves or is removed takes their unused invitations along."""
+        for invite in self.invites.values():
+            if invite.by == member and invite.status == "open":
+                invite.revoked = seq
+
+    def name_taken(self, name: str, *, request: bytes | None = None) -> str | None:
+        """The member or pending requester (other than ``request``) whose name ``name``
+        equals or imitates, if any (``core.names``)."""
+        for m in self.members.values():
+            if names_collide(m.name, name):
+                return m.name
+        for r in self.requests.values():
+            if r.status == "pending" and r.id != request and names_collide(r.name, name):
+                return r.name
+        return None
     def _request(self, entry: Entry, author: Member) -> str | None:
         b = fields(entry.body, "request entry", {"request": bytes})
         invite = self.invites.get(peek_invite_id(b["request"]))
@@ -377,6 +389,11 @@ class GroupLog:
             return "request already posted"
         if invite.request is not None:
             return "invitation already used"
+        if invite.revoked is not None:
+            return "invitation revoked"
+        taken = self.name_taken(req.name)
+        if taken is not None:
+            return f"the name {req.name!r} is, or looks like, {taken!r}'s"
         if req.key.id in self.members:
             return "already a member"
         if req.key.id in self.former:
@@ -415,6 +432,9 @@ class GroupLog:
             return "that identity was a member already"
         if self._box_key_taken(req.key.box.raw):
             return "its box key belongs to someone else"
+        taken = self.name_taken(req.name, request=req.id)
+        if taken is not None:
+            return f"the name {req.name!r} is, or looks like, {taken!r}'s"
         req.status = "admitted"
         self.members[req.key.id] = Member(req.name, req.key, b["role"], since=entry.seq,
                                           request=req.id, vouchers=tuple(self.valid_vouches(req)))
@@ -432,6 +452,7 @@ class GroupLog:
         gone = self.members.pop(entry.author)
         gone.until = entry.seq
         self.former[entry.author] = gone
+        self._revoke_invites_of(entry.author, entry.seq)
         self.rotation_due = True
         return None
 
@@ -458,17 +479,9 @@ class GroupLog:
         return None
 
 
-class _Void(Exception):
-    """An entry a holder of the group's key appended that does not verify: ``by`` is the
-    member id whose signature it carries, if any; ``reason`` a code."""
-
-    def __init__(self, by: bytes | None, reason: str) -> None:
-        super().__init__(reason)
-        self.by, self.reason = by, reason
-
-
 _RULES = {
     "invite": GroupLog._invite,
+    "revoke": GroupLog._revoke,
     "request": GroupLog._request,
     "vouch": GroupLog._vouch,
     "admit": GroupLog._admit,

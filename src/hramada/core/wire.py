@@ -47,7 +47,7 @@ def open_append(key: crypto.VerifyKey, mailbox: bytes, seq: int, prev: bytes,
                 ciphertext: bytes) -> bytes:
     """The envelope of an entry whose append signature verifies with ``key``; raises
     :class:`ForgeryError` otherwise."""
-    if len(ciphertext) <= APPEND_SIG_BYTES:
+    if len(ciphertext) < APPEND_SIG_BYTES:
         raise ForgeryError("an entry too short to carry its append signature")
     envelope, signature = ciphertext[:-APPEND_SIG_BYTES], ciphertext[-APPEND_SIG_BYTES:]
     crypto.verify(key, APPEND_PURPOSE, append_message(mailbox, seq, prev, envelope), signature)

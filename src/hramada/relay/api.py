@@ -24,8 +24,12 @@ from starlette.responses import Response
 from starlette.routing import Route
 
 from hramada.core.wire import CAP_BYTES, MAILBOX_CAP_BYTES, b64d, b64e, cap_hash
+from hramada.relay.storage.base import position_pad
 
 MAX_INT = 2**63 - 1  # what SQLite (and PostgreSQL BIGINT) can hold
+# Set in a request's ASGI scope by the connection layer when it closed the connection
+# because the body stalled (so the request is counted as a timeout, not a client abort).
+SCOPE_BODY_TIMEOUT = "hramada.body_timeout"
 _DIGITS = re.compile(r"[0-9]{1,19}")
 
 STATUS_OF = {
@@ -34,12 +38,19 @@ STATUS_OF = {
     "retired_capability": 403,
     "not_found": 404,
     "method_not_allowed": 405,
+    "request_timeout": 408,
     "log_conflict": 409,
     "exists": 409,
+    "drop_used": 410,
+    "drop_expired": 410,
     "too_large": 413,
+    "uri_too_long": 414,
     "unsupported_media_type": 415,
     "rate_limited": 429,
+    "too_many_connections": 429,
+    "headers_too_large": 431,
     "internal": 500,
+    "unavailable": 503,
 }
 
 
@@ -123,9 +134,21 @@ def query_ints(request: Request, spec: Mapping[str, tuple[int, int, int]]) -> di
     return values
 
 
-def bearer_cap(request: Request) -> bytes:
-    """The bearer capability (32 bytes, or 64 for a mailbox capability that carries its
-    append key), or 401 if it is missing or malformed."""
+def bearer_cap_hash(request: Request) -> bytes:
+    """``cap_hash`` of the bearer capability, or 401 if it is missing or malformed."""
+    return bearer_cap(request)[0]
+
+
+def bearer_cap(request: Request) -> tuple[bytes, bytes]:
+    """``(cap_hash, position_pad)`` of the bearer capability (401 if missing or
+    malformed): the pad opens the sealed retirement position of this capability."""
+    cap = bearer_token(request)
+    return cap_hash(cap), position_pad(cap)
+
+
+def bearer_token(request: Request) -> bytes:
+    """The bearer capability itself (32 bytes, or 64 for a mailbox capability that
+    carries its append key), or 401 if it is missing or malformed."""
     header = request.headers.get("authorization")
     if header is None:
         raise unauthorized("a capability is required (Authorization: Bearer ...)")
@@ -141,31 +164,59 @@ def bearer_cap(request: Request) -> bytes:
     return cap
 
 
-def bearer_cap_hash(request: Request) -> bytes:
-    """``cap_hash`` of the bearer capability, or 401 if it is missing or malformed."""
-    return cap_hash(bearer_cap(request))
-
-
 def unauthorized(message: str = "unknown mailbox or capability") -> ApiError:
     return ApiError("unauthorized", message, headers={"WWW-Authenticate": "Bearer"})
 
 
 # -- bodies --------------------------------------------------------------------------
 
-async def read_json(request: Request, max_bytes: int) -> dict[str, Any]:
-    """The request body as a JSON object, refusing a wrong content type (415) and a
-    body over ``max_bytes`` (413) before or while reading it — never buffering more."""
+# No request body holds more than two JSON containers (an object, and the list of a
+# batch); :func:`read_json` refuses more than this many before parsing anything.
+MAX_JSON_CONTAINERS = 4
+
+
+def content_length(request: Request) -> int | None:
+    """The ``Content-Length`` header as a number (None if absent). Anything but
+    decimal digits is a bad_request; a number too long to be a size is ``MAX_INT + 1``
+    (so it is refused as too large), never handed to ``int()`` whole."""
+    raw = request.headers.get("content-length")
+    if raw is None:
+        return None
+    digits = raw.strip()
+    if not digits or not digits.isascii() or not digits.isdigit():
+        raise bad("malformed Content-Length: it must be decimal digits")
+    digits = digits.lstrip("0") or "0"
+    return int(digits) if len(digits) <= 19 else MAX_INT + 1
+
+
+async def read_json(request: Request, max_bytes: int, max_values: int = 16) -> dict[str, Any]:
+    """The request body as a JSON object, refusing a wrong content type (415), a
+    body over ``max_bytes`` (413) before or while reading it — never buffering more —
+    and, while reading, a body with more than ``max_values`` JSON values (counted by
+    their separators, 413) or more than :data:`MAX_JSON_CONTAINERS` objects and lists
+    (400), so that a body of a million tiny keys is never parsed: parsing it would
+    hold the event loop for a second. Every valid body is far inside both bounds (no
+    base64url string or integer holds a separator)."""
     media = request.headers.get("content-type", "").split(";", 1)[0].strip().lower()
     if media != "application/json":
         raise ApiError("unsupported_media_type", "the body must be application/json")
-    length = request.headers.get("content-length")
-    if length is not None and length.isascii() and length.isdigit() and int(length) > max_bytes:
+    length = content_length(request)
+    if length is not None and length > max_bytes:
         raise too_large(f"the body is over {max_bytes} bytes")
     body = bytearray()
+    separators = containers = 0
     async for chunk in request.stream():
         body += chunk
         if len(body) > max_bytes:
             raise too_large(f"the body is over {max_bytes} bytes")
+        separators += chunk.count(b",") + chunk.count(b":")
+        containers += chunk.count(b"{") + chunk.count(b"[")
+        if separators > max_values:
+            raise ApiError("too_large", "the body holds more JSON values than any request takes",
+                           headers={"Connection": "close"})
+        if containers > MAX_JSON_CONTAINERS:
+            raise ApiError("bad_request", "the body nests more objects or lists than any "
+                           "request takes", headers={"Connection": "close"})
     try:
         value = json.loads(body)
     except (ValueError, RecursionError):

@@ -4,7 +4,8 @@ Layers, outermost first::
 
     MetricsMiddleware        counts every response by route template and status
     RateLimitMiddleware      429 per client address, before any routing or parsing
-    InternalErrorMiddleware  any unexpected exception -> 500 {"error": {"code": "internal"}}
+    InternalErrorMiddleware  a client gone mid-body -> counted as a client abort, one log line;
+                             any unexpected exception -> 500 {"error": {"code": "internal"}}
     ExceptionMiddleware      ApiError / storage refusals / 404 / 405 -> JSON errors
     Router                   routes/*.py, one module per noun
 
@@ -26,12 +27,12 @@ from contextlib import asynccontextmanager
 from starlette.applications import Starlette
 from starlette.exceptions import HTTPException
 from starlette.middleware import Middleware
-from starlette.requests import Request
+from starlette.requests import ClientDisconnect, Request
 from starlette.responses import Response
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from hramada.core.wire import b64e
-from hramada.relay.api import ApiError, error_body, error_response, unauthorized
+from hramada.relay.api import SCOPE_BODY_TIMEOUT, ApiError, error_body, error_response, unauthorized
 from hramada.relay.config import RelayConfig
 from hramada.relay.metrics import UNMATCHED, Metrics, MetricsMiddleware
 from hramada.relay.ratelimit import RateLimitMiddleware
@@ -41,6 +42,7 @@ from hramada.relay.storage import open_storage
 from hramada.relay.storage.base import (
     CapabilityReused,
     DropNotFound,
+    DropSealed,
     Exists,
     GuestLimitReached,
     LogConflict,
@@ -67,6 +69,8 @@ def refusal_to_api(exc: StorageRefusal) -> ApiError:
         return ApiError("bad_request", str(exc))
     if isinstance(exc, DropNotFound):
         return ApiError("not_found", "no such open drop")
+    if isinstance(exc, DropSealed):
+        return ApiError(f"drop_{exc.reason}", str(exc))
     if isinstance(exc, GuestLimitReached):
         return ApiError("too_large", str(exc))
     return ApiError("internal", "internal error")
@@ -116,6 +120,13 @@ class InternalErrorMiddleware:
 
         try:
             await self.app(scope, receive, tracking_send)
+        except ClientDisconnect:
+            # The client went away before its body was read: nothing to answer, no bug.
+            route = getattr(scope.get("route"), "path", UNMATCHED)
+            if not scope.get(SCOPE_BODY_TIMEOUT):
+                self.metrics.client_aborts[route] += 1
+                log.info("client went away during %s %s; nothing was stored",
+                         scope.get("method"), route)
         except Exception:
             route = getattr(scope.get("route"), "path", UNMATCHED)
             log.exception("internal error answering %s %s", scope.get("method"), route)

@@ -26,7 +26,16 @@ max_wait_seconds               ..._MAX_WAIT_SECONDS         30
 default_wait_seconds           ..._DEFAULT_WAIT_SECONDS     25
 wait_recheck_seconds           ..._WAIT_RECHECK_SECONDS     2 (re-read heads from the database while waiting)
 sqlite_synchronous             ..._SQLITE_SYNCHRONOUS       full (or normal: faster, may lose the last commits on power loss)
-trusted_proxies                ..._TRUSTED_PROXIES          127.0.0.1,::1 (whose X-Forwarded-For is believed; empty = none)
+trusted_proxies                ..._TRUSTED_PROXIES          empty: nobody's X-Forwarded-For is believed (else addresses or networks, comma-separated)
+max_header_bytes               ..._MAX_HEADER_BYTES         16 KiB (all header names and values of a request; more is 431)
+max_header_lines               ..._MAX_HEADER_LINES         100 (more is 431)
+max_url_bytes                  ..._MAX_URL_BYTES            8 KiB (the request target; more is 414)
+header_timeout                 ..._HEADER_TIMEOUT           10 s (a request head must arrive within it; else 408 and close)
+body_timeout                   ..._BODY_TIMEOUT             10 s (longest silence while a body is being sent; else close)
+keepalive_timeout              ..._KEEPALIVE_TIMEOUT        5 s (an idle connection between requests is closed after it)
+max_connections                ..._MAX_CONNECTIONS          4096 (open connections at once, fewer if file handles are short; else 503)
+max_connections_per_address    ..._MAX_CONNECTIONS_PER_ADDRESS  64 (per client address, IPv6 per /64; trusted proxies exempt; else 429)
+metrics_token                  ..._METRICS_TOKEN            empty: /v1/metrics is off (else it needs Authorization: Bearer TOKEN)
 log_level                      HRAMADA_RELAY_LOG_LEVEL      info
 =============================  ===========================  ======================
 
@@ -38,6 +47,7 @@ later backend. A URL's password, if it ever has one, never appears in ``repr``.
 from __future__ import annotations
 
 import dataclasses
+import ipaddress
 import math
 import os
 import re
@@ -89,7 +99,16 @@ class RelayConfig:
     default_wait_seconds: int = 25
     wait_recheck_seconds: float = 2.0
     sqlite_synchronous: str = "full"
-    trusted_proxies: str = "127.0.0.1,::1"
+    trusted_proxies: str = ""
+    max_header_bytes: int = 16 * KIB
+    max_header_lines: int = 100
+    max_url_bytes: int = 8 * KIB
+    header_timeout: float = 10.0
+    body_timeout: float = 10.0
+    keepalive_timeout: float = 5.0
+    max_connections: int = 4096
+    max_connections_per_address: int = 64
+    metrics_token: str = field(default="", repr=False)
     log_level: str = "info"
 
     def __post_init__(self) -> None:
@@ -102,6 +121,19 @@ class RelayConfig:
                 raise ValueError(f"{f.name} must be a positive integer")
         if not (math.isfinite(self.rate) and math.isfinite(self.wait_recheck_seconds)):
             raise ValueError("rate and wait_recheck_seconds must be finite numbers")
+        for name in ("header_timeout", "body_timeout", "keepalive_timeout"):
+            value = getattr(self, name)
+            if not (isinstance(value, (int, float)) and math.isfinite(value) and 0 < value <= 3600):
+                raise ValueError(f"{name} must be more than 0 and at most 3600 seconds")
+        if self.metrics_token and (len(self.metrics_token) < 16 or not self.metrics_token.isascii()
+                                   or not self.metrics_token.isprintable()):
+            raise ValueError("metrics_token must be at least 16 printable ASCII characters "
+                             "(or empty to turn /v1/metrics off)")
+        try:
+            self.trusted_networks
+        except ValueError:
+            raise ValueError("trusted_proxies must be IP addresses or networks, comma-separated "
+                             f"(not {self.trusted_proxies!r})") from None
         if self.rate < 0 or self.burst < 0:
             raise ValueError("rate and burst must not be negative (rate 0 turns the limit off)")
         if self.rate > 0 and self.burst < 1:
@@ -124,6 +156,12 @@ class RelayConfig:
     @property
     def rate_limited(self) -> bool:
         return self.rate > 0
+
+    @property
+    def trusted_networks(self) -> tuple[ipaddress.IPv4Network | ipaddress.IPv6Network, ...]:
+        """The proxies whose ``X-Forwarded-For`` is believed (none by default)."""
+        return tuple(ipaddress.ip_network(p.strip(), strict=False)
+                     for p in self.trusted_proxies.split(",") if p.strip())
 
     def replace(self, **changes: Any) -> RelayConfig:
         return dataclasses.replace(self, **changes)

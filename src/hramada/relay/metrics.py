@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import time
 from collections import Counter
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
@@ -23,7 +23,12 @@ class Metrics:
         self.requests: Counter[tuple[str, str, int]] = Counter()
         self.rejected: Counter[str] = Counter()
         self.appended: Counter[str] = Counter()
+        self.client_aborts: Counter[str] = Counter()
         self.gauges: dict[str, tuple[str, Callable[[], float]]] = {}
+        self.families: dict[str, tuple[str, str, Mapping[str, int]]] = {}
+        self.family("hramada_relay_client_aborts_total",
+                    "Requests whose client went away before the body was read, by route template.",
+                    "route", self.client_aborts)
 
     def reject(self, code: str) -> None:
         self.rejected[code] += 1
@@ -33,6 +38,10 @@ class Metrics:
 
     def gauge(self, name: str, help_text: str, read: Callable[[], float]) -> None:
         self.gauges[name] = (help_text, read)
+
+    def family(self, name: str, help_text: str, label: str, counts: Mapping[str, int]) -> None:
+        """A counter with one label, read from ``counts`` (kept up to date by its owner)."""
+        self.families[name] = (help_text, label, counts)
 
     def render(self) -> str:
         out = [
@@ -56,6 +65,9 @@ class Metrics:
                 "# TYPE hramada_relay_appended_total counter"]
         for kind, n in sorted(self.appended.items()):
             out.append(f'hramada_relay_appended_total{{kind="{kind}"}} {n}')
+        for name, (help_text, label, counts) in sorted(self.families.items()):
+            out += [f"# HELP {name} {help_text}", f"# TYPE {name} counter"]
+            out += [f'{name}{{{label}="{key}"}} {n}' for key, n in sorted(counts.items())]
         for name, (help_text, read) in sorted(self.gauges.items()):
             out += [f"# HELP {name} {help_text}", f"# TYPE {name} gauge", f"{name} {read():g}"]
         return "\n".join(out) + "\n"
@@ -72,7 +84,7 @@ class MetricsMiddleware:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
-        status = 500
+        status: int | None = None  # stays None if the client went away before an answer
 
         async def counting_send(message: Message) -> None:
             nonlocal status
@@ -83,7 +95,8 @@ class MetricsMiddleware:
         try:
             await self.app(scope, receive, counting_send)
         finally:
-            route = scope.get("route")
-            template = getattr(route, "path", None) or UNMATCHED
-            method = scope["method"] if scope["method"] in METHODS else "other"
-            self.metrics.requests[(template, method, status)] += 1
+            if status is not None:
+                route = scope.get("route")
+                template = getattr(route, "path", None) or UNMATCHED
+                method = scope["method"] if scope["method"] in METHODS else "other"
+                self.metrics.requests[(template, method, status)] += 1

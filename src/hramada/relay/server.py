@@ -12,9 +12,14 @@ SIGINT, once in-flight requests have finished (long polls are answered at once) 
 the database is closed. It raises :class:`RelayStartError` if the relay could not
 start (port taken, database not writable); the reason is logged to stderr.
 
-What is logged: warnings and errors only from uvicorn, the relay's own messages at
-``config.log_level``, all to stderr. There is no access log: request lines,
-paths, ids, client addresses and the ``Authorization`` header never reach a log.
+Connections are guarded below HTTP by :mod:`hramada.relay.connections` (head and
+body limits and timeouts, per-address and file-handle caps); uvicorn's own options
+are used for the keep-alive timeout and the cap on requests in flight.
+
+What is logged: warnings and errors only from uvicorn and asyncio, the relay's own
+messages at ``config.log_level``, all to stderr, each distinct message at most a few
+times a minute. There is no access log: request lines, paths, ids, client addresses
+and the ``Authorization`` header never reach a log.
 """
 
 from __future__ import annotations
@@ -32,6 +37,8 @@ import uvicorn
 
 from hramada.relay.app import create_app
 from hramada.relay.config import RelayConfig
+from hramada.relay.connections import ConnectionGuard, guarded_protocol
+from hramada.relay.logs import AcceptErrors, BoundedLogFilter, loop_exception_handler
 from hramada.relay.state import RelayState
 
 log = logging.getLogger("hramada.relay")
@@ -55,15 +62,17 @@ class _RelayServer(uvicorn.Server):
     on shutdown, and return normally (exit status 0) after SIGTERM/SIGINT."""
 
     def __init__(self, config: uvicorn.Config, state: RelayState,
-                 announce: Callable[[str], None]) -> None:
+                 announce: Callable[[str], None], accept_errors: AcceptErrors) -> None:
         super().__init__(config)
         self._state = state
         self._announce = announce
+        self._accept_errors = accept_errors
         self._loop: asyncio.AbstractEventLoop | None = None
         self.url: str | None = None
 
     async def startup(self, sockets: list | None = None) -> None:
         self._loop = asyncio.get_running_loop()
+        self._loop.set_exception_handler(loop_exception_handler(self._accept_errors))
         await super().startup(sockets=sockets)
         if self.started and not self.should_exit:
             port = self.servers[0].sockets[0].getsockname()[1]
@@ -91,15 +100,18 @@ class _RelayServer(uvicorn.Server):
 
 
 def setup_logging(level: str) -> None:
-    """Relay messages at ``level`` and uvicorn's warnings to stderr, unless the
-    embedding program already set up handlers for them."""
+    """Relay messages at ``level``, uvicorn's and asyncio's warnings to stderr, unless
+    the embedding program already set up handlers for them; each handler we add
+    writes every distinct message at most a few times a minute (:mod:`.logs`)."""
     fmt = logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s")
-    for name, lvl in (("hramada.relay", level.upper()), ("uvicorn", "WARNING")):
+    for name, lvl in (("hramada.relay", level.upper()), ("uvicorn", "WARNING"),
+                      ("asyncio", "WARNING")):
         logger = logging.getLogger(name)
         logger.setLevel(lvl)
         if not logger.handlers:
             handler = logging.StreamHandler(sys.stderr)
             handler.setFormatter(fmt)
+            handler.addFilter(BoundedLogFilter())
             logger.addHandler(handler)
             logger.propagate = False
     logging.getLogger("uvicorn.access").disabled = True
@@ -109,20 +121,36 @@ def serve(config: RelayConfig, *, announce: Callable[[str], None] | None = None)
     """Run the relay until SIGTERM/SIGINT (see the module docstring)."""
     setup_logging(config.log_level)
     app = create_app(config)
-    proxies = [p.strip() for p in config.trusted_proxies.split(",") if p.strip()]
+    metrics = app.state.relay.metrics
+    guard = ConnectionGuard(config)
+    accept_errors = AcceptErrors()
+    metrics.family("hramada_relay_connections_refused_total",
+                   "Connections refused below HTTP, by reason.", "reason", guard.refused)
+    metrics.family("hramada_relay_timeouts_total",
+                   "Connections closed by a timeout, by what was awaited.", "phase", guard.timeouts)
+    metrics.family("hramada_relay_accept_errors_total",
+                   "Connections the operating system could not hand over, by error.", "error",
+                   accept_errors.kinds)
+    metrics.gauge("hramada_relay_connections", "Open connections.", lambda: guard.open)
+    proxies = [str(net) for net in config.trusted_networks]
     uv_config = uvicorn.Config(
         app,
         host=config.host,
         port=config.port,
+        http=guarded_protocol(guard),
+        ws="none",
         lifespan="on",
         log_config=None,
         access_log=False,
         server_header=False,
+        # Believe X-Forwarded-For only from configured proxies (none by default).
         proxy_headers=bool(proxies),
-        forwarded_allow_ips=proxies or None,
+        forwarded_allow_ips=proxies or "",
+        timeout_keep_alive=config.keepalive_timeout,
+        limit_concurrency=config.max_connections,
         timeout_graceful_shutdown=10,
     )
-    server = _RelayServer(uv_config, app.state.relay, announce or announce_stdout)
+    server = _RelayServer(uv_config, app.state.relay, announce or announce_stdout, accept_errors)
     try:
         server.run()
     except SystemExit as exc:  # uvicorn exits when it cannot bind

@@ -3,8 +3,9 @@ the group's members exchange messages before the invitee is a member.
 
 Member side (mailbox capability)::
 
-    POST   /v1/mailboxes/{mailbox}/drops                  open a drop
+    POST   /v1/mailboxes/{mailbox}/drops                  open a drop (optionally until an expiry)
     DELETE /v1/mailboxes/{mailbox}/drops/{drop}           close it
+    POST   /v1/mailboxes/{mailbox}/drops/{drop}/used      take no more guest messages
     POST   /v1/mailboxes/{mailbox}/drops/{drop}/messages  a member's message
     GET    /v1/mailboxes/{mailbox}/drops/messages         all drops' messages
 
@@ -16,6 +17,8 @@ Guest side (drop capability)::
 
 from __future__ import annotations
 
+import time
+
 from starlette.requests import Request
 from starlette.responses import Response
 
@@ -25,6 +28,7 @@ from hramada.relay.api import (
     b64_field,
     bearer_cap_hash,
     check_fields,
+    int_field,
     json_response,
     path_id,
     query_ints,
@@ -44,10 +48,11 @@ async def open_drop(request: Request) -> Response:
     query_ints(request, {})
     cap_hash = bearer_cap_hash(request)
     body = await read_json(request, state.config.max_body_bytes)
-    check_fields(body, ("drop", "cap_hash"))
+    check_fields(body, ("drop", "cap_hash"), ("expires",))
     drop = b64_field(body["drop"], "drop", size=DROP_ID_BYTES)
     drop_cap_hash = b64_field(body["cap_hash"], "cap_hash", size=HASH_BYTES)
-    await storage(request).open_drop(mailbox, cap_hash, drop, drop_cap_hash)
+    expires = int_field(body.get("expires", 0), "expires")
+    await storage(request).open_drop(mailbox, cap_hash, drop, drop_cap_hash, expires)
     state.metrics.append("drop")
     return json_response({"drop": b64e(drop)}, 201)
 
@@ -59,6 +64,15 @@ async def close_drop(request: Request) -> Response:
     cap_hash = bearer_cap_hash(request)
     await storage(request).close_drop(mailbox, cap_hash, drop)
     return json_response({"closed": True})
+
+
+async def mark_used(request: Request) -> Response:
+    mailbox = path_id(request, "mailbox", MAILBOX_ID_BYTES)
+    drop = path_id(request, "drop", DROP_ID_BYTES)
+    query_ints(request, {})
+    cap_hash = bearer_cap_hash(request)
+    await storage(request).mark_drop_used(mailbox, cap_hash, drop)
+    return json_response({"used": True})
 
 
 async def _message(request: Request) -> bytes:
@@ -103,7 +117,7 @@ async def post_guest_message(request: Request) -> Response:
     drop_cap_hash = bearer_cap_hash(request)
     message = await _message(request)
     cursor = await storage(request).post_guest_message(drop, drop_cap_hash, message,
-                                                       state.config.max_guest_messages)
+                                                       state.config.max_guest_messages, int(time.time()))
     state.metrics.append("drop_message")
     return json_response({"cursor": cursor}, 201)
 
@@ -124,6 +138,7 @@ routes = [
     # Before ".../drops/{drop}", which would otherwise take "messages" for a drop id.
     route("/v1/mailboxes/{mailbox}/drops/messages", GET=read_mailbox_messages),
     route("/v1/mailboxes/{mailbox}/drops/{drop}", DELETE=close_drop),
+    route("/v1/mailboxes/{mailbox}/drops/{drop}/used", POST=mark_used),
     route("/v1/mailboxes/{mailbox}/drops/{drop}/messages", POST=post_member_message),
     route("/v1/drops/{drop}/messages", GET=read_drop_messages, POST=post_guest_message),
 ]

@@ -28,7 +28,10 @@ async def append_items(request: Request) -> Response:
     mailbox = path_id(request, "mailbox", MAILBOX_ID_BYTES)
     query_ints(request, {})
     cap_hash = bearer_cap_hash(request)
-    body = await read_json(request, config.max_body_bytes)
+    # One separator per item, plus a few: a batch over the limit is still parsed and
+    # refused as too large below; a body of far more values is refused unparsed.
+    body = await read_json(request, config.max_body_bytes,
+                           max_values=config.max_batch_items + 16)
     check_fields(body, ("items",))
     raw = body["items"]
     if not isinstance(raw, list):

@@ -5,13 +5,13 @@ from __future__ import annotations
 from starlette.requests import Request
 from starlette.responses import Response
 
-from hramada.core.wire import HASH_BYTES, MAILBOX_ID_BYTES, appended_by_holder, b64e, cap_hash
+from hramada.core.wire import HASH_BYTES, MAILBOX_ID_BYTES, appended_by_holder, b64e
 from hramada.relay.api import (
     MAX_INT,
     b64_field,
     bad,
     bearer_cap,
-    bearer_cap_hash,
+    bearer_token,
     check_fields,
     head_json,
     int_field,
@@ -29,9 +29,9 @@ async def read_log(request: Request) -> Response:
     mailbox = path_id(request, "mailbox", MAILBOX_ID_BYTES)
     q = query_ints(request, {"after": (0, 0, MAX_INT),
                              "limit": (config.default_read_limit, 1, config.max_read_limit)})
-    cap_hash = bearer_cap_hash(request)
+    cap_hash, pad = bearer_cap(request)
     page = await storage(request).read_log(mailbox, cap_hash, q["after"], q["limit"],
-                                           config.max_read_bytes)
+                                           config.max_read_bytes, pad)
     entries = [{"seq": e.seq, "prev": b64e(e.prev), "ciphertext": b64e(e.ciphertext),
                 "hash": b64e(e.hash)} for e in page.entries]
     return json_response({"entries": entries, "head": head_json(page.head.seq, page.head.hash)})
@@ -42,7 +42,8 @@ async def append_entry(request: Request) -> Response:
     config = state.config
     mailbox = path_id(request, "mailbox", MAILBOX_ID_BYTES)
     query_ints(request, {})
-    cap = bearer_cap(request)
+    cap = bearer_token(request)
+    cap_hash, pad = bearer_cap(request)
     body = await read_json(request, config.max_body_bytes)
     check_fields(body, ("seq", "prev", "ciphertext"), ("new_cap_hash",))
     seq = int_field(body["seq"], "seq", minimum=1)
@@ -54,8 +55,8 @@ async def append_entry(request: Request) -> Response:
         # Only a holder of the group's key can sign an entry; readers check the same
         # signature, so an entry refused here could never have been folded.
         raise bad("the entry is not signed with the append key of this capability")
-    head = await storage(request).append_entry(mailbox, cap_hash(cap), seq, prev, ciphertext,
-                                               new_cap_hash)
+    head = await storage(request).append_entry(mailbox, cap_hash, seq, prev, ciphertext,
+                                               new_cap_hash, pad)
     state.metrics.append("entry")
     if new_cap_hash is not None:
         state.metrics.append("rotation")

@@ -14,7 +14,7 @@ from starlette.requests import Request
 from starlette.responses import Response
 
 from hramada.core.wire import MAILBOX_ID_BYTES
-from hramada.relay.api import MAX_INT, bearer_cap_hash, json_response, path_id, query_ints, route
+from hramada.relay.api import MAX_INT, bearer_cap, json_response, path_id, query_ints, route
 from hramada.relay.state import relay, storage
 
 
@@ -25,14 +25,14 @@ async def wait(request: Request) -> Response:
     q = query_ints(request, {"log": (0, 0, MAX_INT), "items": (0, 0, MAX_INT),
                              "drops": (0, 0, MAX_INT),
                              "timeout": (config.default_wait_seconds, 0, config.max_wait_seconds)})
-    cap_hash = bearer_cap_hash(request)
+    cap_hash, pad = bearer_cap(request)
     store = storage(request)
     loop = asyncio.get_running_loop()
     deadline = loop.time() + q["timeout"]
     with state.notifier.watch(mailbox) as news:
         while True:
             news.clear()
-            heads = await store.heads(mailbox, cap_hash)
+            heads = await store.heads(mailbox, cap_hash, pad)
             changed = heads.log > q["log"] or heads.items > q["items"] or heads.drops > q["drops"]
             remaining = deadline - loop.time()
             if changed or remaining <= 0 or state.notifier.closed:

@@ -18,9 +18,15 @@ Two rules every backend keeps:
 
 The relay stores only what clients send (ids, capability hashes, ciphertexts) and
 what it must compute to enforce the API: the entry hash of each log entry (a public
-function of the entry), heads and cursors, which capabilities are retired at which
-``seq``, whether a drop is closed and how many guest messages it holds. No clock
-times, no client addresses.
+function of the entry), heads and cursors, which capabilities are retired and at
+which ``seq`` — sealed under :func:`position_pad` of the capability, which the relay
+never stores, so the methods that need the position take the ``pad`` of the
+capability presented — whether a drop is closed and how many guest messages it
+holds. No client addresses, and nothing that orders writes across mailboxes (a
+backend keys records by mailbox and position, never by a relay-wide counter).
+
+A mailbox has exactly one current capability at any time: the one it was created
+with, then the ``new_cap_hash`` of its latest rotation.
 
 Refusals, all :class:`StorageRefusal` (a :class:`hramada.errors.HramadaError`)::
 
@@ -41,6 +47,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from types import TracebackType
 
+from hramada.core.crypto import hash32
 from hramada.core.wire import GENESIS_PREV
 from hramada.errors import HramadaError
 
@@ -77,8 +84,35 @@ class DropNotFound(StorageRefusal):
     """No such drop in this mailbox, or it is closed."""
 
 
+class DropSealed(StorageRefusal):
+    """The drop takes no more guest messages: ``reason`` is ``"used"`` (a member marked
+    its invitation used) or ``"expired"`` (past the expiry it was opened with)."""
+
+    def __init__(self, reason: str) -> None:
+        super().__init__(f"this drop's invitation is {reason}")
+        self.reason = reason
+
+
 class GuestLimitReached(StorageRefusal):
     """The drop already holds its maximum number of guest messages."""
+
+
+POSITION_PAD_BYTES = 8
+
+
+def position_pad(cap: bytes) -> bytes:
+    """A pad derived from a capability (never stored): the relay seals the seq at
+    which a capability was retired under it, so that only the capability's holder,
+    presenting it, lets the relay read that position back."""
+    return hash32("hramada:v1:relay-retired-at", cap)[:POSITION_PAD_BYTES]
+
+
+def seal_position(seq: int, pad: bytes) -> bytes:
+    return (seq ^ int.from_bytes(pad, "big")).to_bytes(POSITION_PAD_BYTES, "big")
+
+
+def open_position(sealed: bytes, pad: bytes) -> int:
+    return int.from_bytes(sealed, "big") ^ int.from_bytes(pad, "big")
 
 
 @dataclass(frozen=True, slots=True)
@@ -193,22 +227,24 @@ class Storage(ABC):
         """A new mailbox with one current capability. Raises :class:`Exists`."""
 
     @abstractmethod
-    async def lookup_cap(self, mailbox: bytes, cap_hash: bytes) -> Grant:
-        """What ``cap_hash`` may do in ``mailbox``. Raises :class:`Unauthorized`."""
+    async def lookup_cap(self, mailbox: bytes, cap_hash: bytes, pad: bytes) -> Grant:
+        """What ``cap_hash`` may do in ``mailbox`` (``pad``: its :func:`position_pad`).
+        Raises :class:`Unauthorized`."""
 
     # -- the log -------------------------------------------------------------------
 
     @abstractmethod
     async def append_entry(self, mailbox: bytes, cap_hash: bytes, seq: int, prev: bytes,
-                           ciphertext: bytes, new_cap_hash: bytes | None = None) -> Head:
+                           ciphertext: bytes, new_cap_hash: bytes | None = None,
+                           pad: bytes | None = None) -> Head:
         """Append at ``head.seq + 1`` if ``prev == head.hash``, atomically; with
-        ``new_cap_hash`` also retire every capability at ``seq`` and make the new one
-        the only current one. Returns the new head. Raises :class:`LogConflict`,
+        ``new_cap_hash`` (and ``pad``, the presented capability's :func:`position_pad`)
+        also retire the current capability at ``seq`` and make the new one current. Returns the new head. Raises :class:`LogConflict`,
         :class:`CapabilityReused`, :class:`Unauthorized`, :class:`RetiredCapability`."""
 
     @abstractmethod
     async def read_log(self, mailbox: bytes, cap_hash: bytes, after: int, limit: int,
-                       max_bytes: int) -> LogPage:
+                       max_bytes: int, pad: bytes) -> LogPage:
         """Entries with ``seq > after`` in order, at most ``limit``; a retired
         capability sees only entries up to its retirement and that as its head."""
 
@@ -229,12 +265,18 @@ class Storage(ABC):
 
     @abstractmethod
     async def open_drop(self, mailbox: bytes, cap_hash: bytes, drop: bytes,
-                        drop_cap_hash: bytes) -> None:
-        """Open a drop of ``mailbox`` reachable with the drop capability. Raises :class:`Exists`."""
+                        drop_cap_hash: bytes, expires: int = 0) -> None:
+        """Open a drop of ``mailbox`` reachable with the drop capability, taking guest
+        messages until Unix time ``expires`` (0: no expiry). Raises :class:`Exists`."""
 
     @abstractmethod
     async def close_drop(self, mailbox: bytes, cap_hash: bytes, drop: bytes) -> None:
         """Close the drop; its capability stops working. Raises :class:`DropNotFound`."""
+
+    @abstractmethod
+    async def mark_drop_used(self, mailbox: bytes, cap_hash: bytes, drop: bytes) -> None:
+        """The drop takes no more guest messages (its invitation was used); members and
+        the guest can still read and members still write. Raises :class:`DropNotFound`."""
 
     @abstractmethod
     async def post_member_message(self, mailbox: bytes, cap_hash: bytes, drop: bytes,
@@ -243,9 +285,10 @@ class Storage(ABC):
 
     @abstractmethod
     async def post_guest_message(self, drop: bytes, drop_cap_hash: bytes, message: bytes,
-                                 max_guest_messages: int) -> int:
+                                 max_guest_messages: int, now: int = 0) -> int:
         """A guest's message into an open drop. Returns its cursor. Raises
-        :class:`Unauthorized`, :class:`DropNotFound` (closed), :class:`GuestLimitReached`."""
+        :class:`Unauthorized`, :class:`DropNotFound` (closed), :class:`DropSealed` (used, or
+        expired at Unix time ``now``), :class:`GuestLimitReached`."""
 
     @abstractmethod
     async def guest_message_count(self, drop: bytes, drop_cap_hash: bytes) -> int:
@@ -266,5 +309,5 @@ class Storage(ABC):
     # -- waiting -------------------------------------------------------------------
 
     @abstractmethod
-    async def heads(self, mailbox: bytes, cap_hash: bytes) -> Heads:
+    async def heads(self, mailbox: bytes, cap_hash: bytes, pad: bytes) -> Heads:
         """The log, item and drop-message heads this capability may see."""

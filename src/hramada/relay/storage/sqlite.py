@@ -28,6 +28,7 @@ from __future__ import annotations
 
 import asyncio
 import queue
+import secrets
 import sqlite3
 import threading
 from collections.abc import Callable
@@ -42,6 +43,7 @@ from hramada.relay.storage.base import (
     CapabilityReused,
     DropMessage,
     DropNotFound,
+    DropSealed,
     Entry,
     Exists,
     Grant,
@@ -56,6 +58,8 @@ from hramada.relay.storage.base import (
     Storage,
     StorageRefusal,
     Unauthorized,
+    open_position,
+    seal_position,
 )
 from hramada.relay.storage.schema import schema_scripts, split_statements
 
@@ -259,19 +263,22 @@ class SQLiteStorage(Storage):
     async def create_mailbox(self, mailbox: bytes, cap_hash: bytes) -> None:
         await self._write(_create_mailbox, mailbox, cap_hash)
 
-    async def lookup_cap(self, mailbox: bytes, cap_hash: bytes) -> Grant:
+    async def lookup_cap(self, mailbox: bytes, cap_hash: bytes, pad: bytes) -> Grant:
         row = await self._read(_auth, mailbox, cap_hash)
-        return Grant(row[1])
+        return Grant(None if row[1] is None else open_position(row[1], pad))
 
     async def append_entry(self, mailbox: bytes, cap_hash: bytes, seq: int, prev: bytes,
-                           ciphertext: bytes, new_cap_hash: bytes | None = None) -> Head:
+                           ciphertext: bytes, new_cap_hash: bytes | None = None,
+                           pad: bytes | None = None) -> Head:
+        if new_cap_hash is not None and pad is None:
+            raise ValueError("a rotation needs the pad of the capability it retires")
         digest = entry_hash(mailbox, seq, prev, ciphertext)
         return await self._write(_append_entry, mailbox, cap_hash, seq, prev, ciphertext,
-                                 digest, new_cap_hash)
+                                 digest, new_cap_hash, pad)
 
     async def read_log(self, mailbox: bytes, cap_hash: bytes, after: int, limit: int,
-                       max_bytes: int) -> LogPage:
-        return await self._read(_read_log, mailbox, cap_hash, after, limit, max_bytes)
+                       max_bytes: int, pad: bytes) -> LogPage:
+        return await self._read(_read_log, mailbox, cap_hash, after, limit, max_bytes, pad)
 
     async def append_items(self, mailbox: bytes, cap_hash: bytes,
                            items: list[bytes]) -> tuple[int, int]:
@@ -284,20 +291,23 @@ class SQLiteStorage(Storage):
         return await self._read(_read_items, mailbox, cap_hash, after, limit, max_bytes)
 
     async def open_drop(self, mailbox: bytes, cap_hash: bytes, drop: bytes,
-                        drop_cap_hash: bytes) -> None:
-        await self._write(_open_drop, mailbox, cap_hash, drop, drop_cap_hash)
+                        drop_cap_hash: bytes, expires: int = 0) -> None:
+        await self._write(_open_drop, mailbox, cap_hash, drop, drop_cap_hash, expires)
 
     async def close_drop(self, mailbox: bytes, cap_hash: bytes, drop: bytes) -> None:
         await self._write(_close_drop, mailbox, cap_hash, drop)
+
+    async def mark_drop_used(self, mailbox: bytes, cap_hash: bytes, drop: bytes) -> None:
+        await self._write(_mark_drop_used, mailbox, cap_hash, drop)
 
     async def post_member_message(self, mailbox: bytes, cap_hash: bytes, drop: bytes,
                                   message: bytes) -> int:
         return await self._write(_post_member_message, mailbox, cap_hash, drop, message)
 
     async def post_guest_message(self, drop: bytes, drop_cap_hash: bytes, message: bytes,
-                                 max_guest_messages: int) -> int:
+                                 max_guest_messages: int, now: int = 0) -> int:
         return await self._write(_post_guest_message, drop, drop_cap_hash, message,
-                                 max_guest_messages)
+                                 max_guest_messages, now)
 
     async def guest_message_count(self, drop: bytes, drop_cap_hash: bytes) -> int:
         return await self._read(_guest_message_count, drop, drop_cap_hash)
@@ -312,8 +322,8 @@ class SQLiteStorage(Storage):
         return await self._read(_read_drop_messages, drop, drop_cap_hash, after, limit,
                                 max_bytes)
 
-    async def heads(self, mailbox: bytes, cap_hash: bytes) -> Heads:
-        return await self._read(_heads, mailbox, cap_hash)
+    async def heads(self, mailbox: bytes, cap_hash: bytes, pad: bytes) -> Heads:
+        return await self._read(_heads, mailbox, cap_hash, pad)
 
 
 def _transaction(conn: sqlite3.Connection, group: list[tuple]) -> list[tuple[bool, Any, bytes | None]]:
@@ -354,7 +364,7 @@ def _settle_ready(ready: asyncio.Future[None], exc: BaseException | None) -> Non
 # A capability hash is looked up by (mailbox, cap_hash) in SQL. The comparison is not
 # constant-time, but it compares hashes of secrets, which tell an observer nothing.
 
-_AUTH = ("SELECT m.mid, c.retired_at, m.log_seq, m.log_hash, m.item_head, m.drop_head "
+_AUTH = ("SELECT m.mid, c.retired, m.log_seq, m.log_hash, m.item_head, m.drop_head "
          "FROM mailboxes m JOIN caps c ON c.mid = m.mid WHERE m.id = ? AND c.cap_hash = ?")
 
 
@@ -368,22 +378,25 @@ def _auth(conn: sqlite3.Connection, mailbox: bytes, cap_hash: bytes) -> tuple:
 def _current(conn: sqlite3.Connection, mailbox: bytes, cap_hash: bytes) -> tuple:
     row = _auth(conn, mailbox, cap_hash)
     if row[1] is not None:
-        raise RetiredCapability(f"capability retired at seq {row[1]}")
+        raise RetiredCapability("capability retired by a rotation")
     return row
 
 
 def _create_mailbox(conn: sqlite3.Connection, mailbox: bytes, cap_hash: bytes) -> tuple:
     if conn.execute("SELECT 1 FROM mailboxes WHERE id = ?", (mailbox,)).fetchone():
         raise Exists("mailbox id already taken")
-    mid = conn.execute("INSERT INTO mailboxes (id, log_hash) VALUES (?, ?)",
-                       (mailbox, EMPTY_HEAD.hash)).lastrowid
+    mid = secrets.randbits(62) + 1  # random, so that no key counts mailboxes in creation order
+    while conn.execute("SELECT 1 FROM mailboxes WHERE mid = ?", (mid,)).fetchone():
+        mid = secrets.randbits(62) + 1
+    conn.execute("INSERT INTO mailboxes (mid, id, log_hash) VALUES (?, ?, ?)",
+                 (mid, mailbox, EMPTY_HEAD.hash))
     conn.execute("INSERT INTO caps (mid, cap_hash) VALUES (?, ?)", (mid, cap_hash))
     return None, mailbox
 
 
 def _append_entry(conn: sqlite3.Connection, mailbox: bytes, cap_hash: bytes, seq: int,
                   prev: bytes, ciphertext: bytes, digest: bytes,
-                  new_cap_hash: bytes | None) -> tuple:
+                  new_cap_hash: bytes | None, pad: bytes | None) -> tuple:
     mid, _, head_seq, head_hash, _, _ = _current(conn, mailbox, cap_hash)
     if seq != head_seq + 1 or prev != head_hash:
         raise LogConflict(Head(head_seq, head_hash))
@@ -394,15 +407,17 @@ def _append_entry(conn: sqlite3.Connection, mailbox: bytes, cap_hash: bytes, seq
                  (mid, seq, prev, digest, ciphertext))
     conn.execute("UPDATE mailboxes SET log_seq = ?, log_hash = ? WHERE mid = ?", (seq, digest, mid))
     if new_cap_hash is not None:
-        conn.execute("UPDATE caps SET retired_at = ? WHERE mid = ? AND retired_at IS NULL",
-                     (seq, mid))
+        # The presented capability is the mailbox's one current capability.
+        conn.execute("UPDATE caps SET retired = ? WHERE mid = ? AND cap_hash = ?",
+                     (seal_position(seq, pad), mid, cap_hash))
         conn.execute("INSERT INTO caps (mid, cap_hash) VALUES (?, ?)", (mid, new_cap_hash))
     return Head(seq, digest), mailbox
 
 
 def _read_log(conn: sqlite3.Connection, mailbox: bytes, cap_hash: bytes, after: int,
-              limit: int, max_bytes: int) -> LogPage:
-    mid, retired_at, head_seq, head_hash, _, _ = _auth(conn, mailbox, cap_hash)
+              limit: int, max_bytes: int, pad: bytes) -> LogPage:
+    mid, retired, head_seq, head_hash, _, _ = _auth(conn, mailbox, cap_hash)
+    retired_at = None if retired is None else open_position(retired, pad)
     if retired_at is not None and retired_at < head_seq:
         head_seq = retired_at
         head_hash = conn.execute("SELECT hash FROM entries WHERE mid = ? AND seq = ?",
@@ -448,12 +463,12 @@ def _read_items(conn: sqlite3.Connection, mailbox: bytes, cap_hash: bytes, after
 
 
 def _open_drop(conn: sqlite3.Connection, mailbox: bytes, cap_hash: bytes, drop: bytes,
-               drop_cap_hash: bytes) -> tuple:
+               drop_cap_hash: bytes, expires: int) -> tuple:
     mid = _current(conn, mailbox, cap_hash)[0]
     if conn.execute("SELECT 1 FROM drops WHERE id = ?", (drop,)).fetchone():
         raise Exists("drop id already taken")
-    conn.execute("INSERT INTO drops (id, mid, cap_hash) VALUES (?, ?, ?)",
-                 (drop, mid, drop_cap_hash))
+    conn.execute("INSERT INTO drops (id, mid, cap_hash, expires) VALUES (?, ?, ?, ?)",
+                 (drop, mid, drop_cap_hash, expires))
     return None, mailbox
 
 
@@ -467,6 +482,13 @@ def _close_drop(conn: sqlite3.Connection, mailbox: bytes, cap_hash: bytes, drop:
     mid = _current(conn, mailbox, cap_hash)[0]
     _open_drop_of(conn, mid, drop)
     conn.execute("UPDATE drops SET closed = 1 WHERE id = ?", (drop,))
+    return None, mailbox
+
+
+def _mark_drop_used(conn: sqlite3.Connection, mailbox: bytes, cap_hash: bytes, drop: bytes) -> tuple:
+    mid = _current(conn, mailbox, cap_hash)[0]
+    _open_drop_of(conn, mid, drop)
+    conn.execute("UPDATE drops SET used = 1 WHERE id = ?", (drop,))
     return None, mailbox
 
 
@@ -499,8 +521,13 @@ def _guest_drop(conn: sqlite3.Connection, drop: bytes, drop_cap_hash: bytes) -> 
 
 
 def _post_guest_message(conn: sqlite3.Connection, drop: bytes, drop_cap_hash: bytes,
-                        message: bytes, max_guest_messages: int) -> tuple:
+                        message: bytes, max_guest_messages: int, now: int) -> tuple:
     mid, _, count, head, mailbox = _guest_drop(conn, drop, drop_cap_hash)
+    used, expires = conn.execute("SELECT used, expires FROM drops WHERE id = ?", (drop,)).fetchone()
+    if used:
+        raise DropSealed("used")
+    if expires and now >= expires:
+        raise DropSealed("expired")
     if count >= max_guest_messages:
         raise GuestLimitReached(f"a drop takes at most {max_guest_messages} guest messages")
     conn.execute("UPDATE drops SET guest_messages = guest_messages + 1 WHERE id = ?", (drop,))
@@ -545,8 +572,8 @@ def _read_drop_messages(conn: sqlite3.Connection, drop: bytes, drop_cap_hash: by
     return MessagesPage(messages, head or 0)
 
 
-def _heads(conn: sqlite3.Connection, mailbox: bytes, cap_hash: bytes) -> Heads:
-    _, retired_at, log_seq, _, item_head, drop_head = _auth(conn, mailbox, cap_hash)
-    if retired_at is not None:
-        return Heads(min(log_seq, retired_at), 0, 0)
+def _heads(conn: sqlite3.Connection, mailbox: bytes, cap_hash: bytes, pad: bytes) -> Heads:
+    _, retired, log_seq, _, item_head, drop_head = _auth(conn, mailbox, cap_hash)
+    if retired is not None:
+        return Heads(min(log_seq, open_position(retired, pad)), 0, 0)
     return Heads(log_seq, item_head, drop_head)

@@ -1,0 +1,167 @@
+"""A lying relay: a small HTTP proxy on 127.0.0.1 in front of a real relay process.
+
+Every request is forwarded to the real relay; its JSON answers can be rewritten on
+the way back, as a malicious relay would answer. The proxy works both ways a client
+can reach it:
+
+* as the relay's address (``proxy.url`` in place of the relay's URL), or
+* as an HTTP forward proxy for one client only (``Hramada.init(..., transport=
+  proxy.transport())``), so that one member is lied to while the others talk to the
+  relay directly.
+
+A lie is a function ``lie(answer)`` of an :class:`Answer` (method, path, query, status
+and the decoded JSON body) that changes ``answer.body`` in place (or replaces it).
+Set it with ``proxy.lie = ...``; ``None`` passes answers through unchanged.
+
+Ready-made lies for the item stream are below (``inflate_item_head``,
+``drop_items``, ``add_items``, ``withhold_log_from``).
+"""
+
+from __future__ import annotations
+
+import json
+import threading
+from dataclasses import dataclass
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import Callable
+from urllib.parse import parse_qs, urlsplit
+
+import httpx
+
+_HOP = {"connection", "keep-alive", "proxy-connection", "proxy-authorization", "te", "trailer",
+        "transfer-encoding", "upgrade", "host", "content-length"}
+
+
+@dataclass
+class Answer:
+    method: str
+    path: str
+    query: dict[str, str]
+    status: int
+    body: object
+    request: bytes = b""
+
+
+Lie = Callable[[Answer], None]
+
+
+class LyingProxy:
+    """See the module docstring. ``answers`` records (method, path) of every answer."""
+
+    def __init__(self, upstream: str) -> None:
+        self.upstream = upstream.rstrip("/")
+        self.lie: Lie | None = None
+        self.answers: list[tuple[str, str]] = []
+        proxy = self
+
+        class Handler(BaseHTTPRequestHandler):
+            protocol_version = "HTTP/1.1"
+
+            def log_message(self, *args: object) -> None:  # quiet
+                pass
+
+            def _forward(self) -> None:
+                proxy._handle(self)
+
+            do_GET = do_POST = do_PUT = do_DELETE = _forward
+
+        self._server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self._server.daemon_threads = True
+        self.url = f"http://127.0.0.1:{self._server.server_address[1]}"
+        self._thread = threading.Thread(target=self._server.serve_forever, name="lying-proxy", daemon=True)
+        self._thread.start()
+
+    def transport(self) -> httpx.AsyncHTTPTransport:
+        """A client transport that sends every request through this proxy."""
+        return httpx.AsyncHTTPTransport(proxy=self.url)
+
+    def stop(self) -> None:
+        self._server.shutdown()
+        self._server.server_close()
+        self._thread.join(timeout=5)
+
+    def _handle(self, h: BaseHTTPRequestHandler) -> None:
+        length = int(h.headers.get("Content-Length") or 0)
+        sent = h.rfile.read(length) if length else b""
+        target = h.path if h.path.startswith("http://") else self.upstream + h.path
+        parts = urlsplit(target)
+        headers = {k: v for k, v in h.headers.items() if k.lower() not in _HOP}
+        try:
+            with httpx.Client(timeout=60) as client:
+                r = client.request(h.command, target, headers=headers, content=sent)
+            status, content, ctype = r.status_code, r.content, r.headers.get("content-type", "")
+        except httpx.HTTPError:
+            status, content, ctype = 502, b'{"error": "bad_gateway"}', "application/json"
+        self.answers.append((h.command, parts.path))
+        lie = self.lie
+        if lie is not None and ctype.startswith("application/json") and content:
+            answer = Answer(h.command, parts.path, {k: v[-1] for k, v in parse_qs(parts.query).items()},
+                            status, json.loads(content), sent)
+            lie(answer)
+            status, content = answer.status, json.dumps(answer.body).encode()
+        h.send_response(status)
+        h.send_header("Content-Type", ctype or "application/octet-stream")
+        h.send_header("Content-Length", str(len(content)))
+        h.end_headers()
+        h.wfile.write(content)
+
+
+# -- ready-made lies ---------------------------------------------------------------------
+
+def is_item_read(a: Answer) -> bool:
+    return a.method == "GET" and a.path.endswith("/items") and a.status == 200
+
+
+def is_log_read(a: Answer) -> bool:
+    return a.method == "GET" and a.path.endswith("/log") and a.status == 200
+
+
+def inflate_item_head(to: int = 10**6) -> Lie:
+    """Claim the item stream is much longer than it is."""
+    def lie(a: Answer) -> None:
+        if is_item_read(a):
+            a.body["head"] = max(a.body["head"], to)
+    return lie
+
+
+def drop_items(keep: Callable[[int, bytes], bool]) -> Lie:
+    """Leave out every item for which ``keep(cursor, ciphertext)`` is false."""
+    from hramada.core.wire import b64d
+
+    def lie(a: Answer) -> None:
+        if is_item_read(a):
+            a.body["items"] = [i for i in a.body["items"] if keep(i["cursor"], b64d(i["ciphertext"]))]
+    return lie
+
+
+def add_items(extra: Callable[[Answer], list[tuple[int, bytes]]]) -> Lie:
+    """Serve ``extra(answer)`` — (cursor, ciphertext) pairs — in the answer, by cursor,
+    replacing what the relay has at those cursors, and raise the head to match."""
+    from hramada.core.wire import b64e
+
+    def lie(a: Answer) -> None:
+        if is_item_read(a):
+            after = int(a.query.get("after", 0))
+            added = {c: b64e(ct) for c, ct in extra(a) if c > after}
+            items = {i["cursor"]: i["ciphertext"] for i in a.body["items"]} | added
+            a.body["items"] = [{"cursor": c, "ciphertext": ct} for c, ct in sorted(items.items())]
+            a.body["head"] = max([a.body["head"], *added])
+    return lie
+
+
+def withhold_log_from(seq: int) -> Lie:
+    """Freeze the log before entry ``seq``: never serve it or anything after it."""
+    def lie(a: Answer) -> None:
+        if is_log_read(a):
+            withheld = [e for e in a.body["entries"] if e["seq"] >= seq]
+            a.body["entries"] = [e for e in a.body["entries"] if e["seq"] < seq]
+            if withheld and withheld[0]["seq"] == seq:  # its prev is the hash the new head must show
+                a.body["head"] = {"seq": seq - 1, "hash": withheld[0]["prev"]}
+    return lie
+
+
+def chain(*lies: Lie) -> Lie:
+    def lie(a: Answer) -> None:
+        for one in lies:
+            one(a)
+    return lie

@@ -1,0 +1,245 @@
+"""A relay that lies about items: inflates the item head, re-serves a member's own old
+item, drops an item, shows a newcomer a removed member's backdated item, withholds the
+log entries items cite. Real clients (the public API) talk to a real relay process,
+some of them through a lying proxy (``lying_proxy.py``) that rewrites its answers.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+from pathlib import Path
+
+import httpx
+
+from hramada.client import Hramada
+from hramada.client.session import GroupSession
+from hramada.core import items as items_mod
+from hramada.core.wire import b64d, b64e
+
+from .lying_proxy import add_items, drop_items, inflate_item_head, withhold_log_from
+
+
+# -- what a relay (or whoever holds a capability) can do directly --------------------------
+
+async def _relay_items(url: str, h: Hramada, g: str) -> list[tuple[int, bytes]]:
+    """Every item the real relay holds, read with ``h``'s current capability."""
+    s = h._find(g)
+    async with httpx.AsyncClient() as c:
+        r = await c.get(f"{url}/v1/mailboxes/{b64e(s.record['mailbox'])}/items",
+                        params={"after": 0, "limit": 1000},
+                        headers={"Authorization": f"Bearer {b64e(s.cap)}"})
+        return [(i["cursor"], b64d(i["ciphertext"])) for i in r.json()["items"]]
+
+
+async def _put_items(url: str, h: Hramada, g: str, cts: list[bytes]) -> None:
+    """What a colluding relay can do: put any bytes into the item stream."""
+    s = h._find(g)
+    async with httpx.AsyncClient() as c:
+        for start in range(0, len(cts), 1000):
+            r = await c.post(f"{url}/v1/mailboxes/{b64e(s.record['mailbox'])}/items",
+                             headers={"Authorization": f"Bearer {b64e(s.cap)}"},
+                             json={"items": [b64e(ct) for ct in cts[start:start + 1000]]})
+            assert r.status_code == 201, r.text
+
+
+def _seal(s: GroupSession, text: str, seq: int, head: tuple[int, bytes] | None = None) -> bytes:
+    """An item by ``s``'s member with the keys that session holds."""
+    return items_mod.seal_item(group=s.group_id, kind="bulletin", body={"title": "", "text": text},
+                               author=s.identity.signing, seq=seq, head=head or s.log.head,
+                               time=1_767_225_600_000, generation=s.generation, nonce=os.urandom(24))[1]
+
+
+async def _texts(h: Hramada, g: str) -> list[str]:
+    return sorted(b.text for b in await h.read(g))
+
+
+async def _close(*people: Hramada) -> None:
+    for p in people:
+        await p.close()
+
+
+# -- the tests ----------------------------------------------------------------------------
+
+def test_an_inflated_item_head_never_becomes_the_removals_cut_off(relay_process, lying_proxy, bring_in,
+                                                                  tmp_path: Path) -> None:
+    """The relay tells the removing admin that the item stream is a million long. The
+    cut-off the admin signs is what its device verified (Hanna's last number), so the
+    removed member's later post is refused by every member."""
+    relay = relay_process()
+    proxy = lying_proxy(relay.url)
+    proxy.lie = inflate_item_head()
+
+    async def go() -> None:
+        ales = Hramada.init(tmp_path / "ales", "a", "Ales", transport=proxy.transport())
+        hanna = Hramada.init(tmp_path / "hanna", "h", "Hanna")
+        mikola = Hramada.init(tmp_path / "mikola", "m", "Mikola")
+        try:
+            g = (await ales.create_group("Circle", relay.url)).group
+            await bring_in(ales, hanna, g)
+            await bring_in(ales, mikola, g)
+            await hanna.post(g, "before my removal")
+            before = hanna._find(g)  # Hanna's keys, kept after her removal
+            await ales.remove(g, "Hanna")
+            cutoff = ales._find(g).log.generations[0].items_cutoff
+            assert cutoff == {before.identity.public.id: 1}
+            await _put_items(relay.url, ales, g, [_seal(before, "after my removal", seq=2)])
+            [info] = await mikola.sync()
+            assert info.status == "alarm" and "after their removal" in info.alarm
+            [info] = await ales.sync()
+            assert info.status == "alarm" and "after their removal" in info.alarm
+        finally:
+            await _close(ales, hanna, mikola)
+    asyncio.run(go())
+
+
+def test_an_own_item_re_served_past_a_rotation_is_not_posted_again(relay_process, lying_proxy, bring_in,
+                                                                   tmp_path: Path) -> None:
+    relay = relay_process()
+    proxy = lying_proxy(relay.url)
+
+    async def go() -> None:
+        ales = Hramada.init(tmp_path / "ales", "a", "Ales")
+        hanna = Hramada.init(tmp_path / "hanna", "h", "Hanna", transport=proxy.transport())
+        try:
+            g = (await ales.create_group("Circle", relay.url)).group
+            await bring_in(ales, hanna, g)
+            await hanna.post(g, "hello")
+            await hanna.sync()
+            await ales.rotate(g)
+            [(_, old)] = await _relay_items(relay.url, ales, g)
+            proxy.lie = add_items(lambda a: [(a.body["head"] + 1, old), (a.body["head"] + 2, old)])
+            for _ in range(3):
+                await hanna.sync()
+            assert hanna.queued(g) == []
+            assert len(await _relay_items(relay.url, ales, g)) == 1
+            assert await _texts(ales, g) == ["hello"]
+        finally:
+            await _close(ales, hanna)
+    asyncio.run(go())
+
+
+def test_a_raced_item_is_sent_again_once_and_a_re_served_copy_never(relay_process, lying_proxy, bring_in,
+                                                                   tmp_path: Path) -> None:
+    """Ales's device has not seen Hanna's item when he rotates (the relay kept it from
+    him: what a race looks like), so it is stale. Hanna's device never saw it confirmed
+    and sends it again under the new key, with the same number; the relay re-serving
+    the stale copy afterwards does not make her send it a third time."""
+    relay = relay_process()
+    to_ales, to_hanna = lying_proxy(relay.url), lying_proxy(relay.url)
+
+    async def go() -> None:
+        ales = Hramada.init(tmp_path / "ales", "a", "Ales", transport=to_ales.transport())
+        hanna = Hramada.init(tmp_path / "hanna", "h", "Hanna", transport=to_hanna.transport())
+        try:
+            g = (await ales.create_group("Circle", relay.url)).group
+            await bring_in(ales, hanna, g)
+            to_ales.lie = drop_items(lambda cursor, ct: False)
+            await hanna.post(g, "raced with the rotation")
+            await ales.rotate(g)
+            to_ales.lie = None
+            for _ in range(2):
+                await hanna.sync()
+            stream = await _relay_items(relay.url, ales, g)
+            assert len(stream) == 2  # the stale copy and the one sent again
+            assert await _texts(ales, g) == ["raced with the rotation"]
+            stale = stream[0][1]
+            to_hanna.lie = add_items(lambda a: [(a.body["head"] + 1, stale)])
+            for _ in range(3):
+                await hanna.sync()
+            assert len(await _relay_items(relay.url, ales, g)) == 2
+            assert hanna.queued(g) == []
+        finally:
+            await _close(ales, hanna)
+    asyncio.run(go())
+
+
+def test_a_dropped_item_is_a_suspicion_until_the_relay_serves_it(relay_process, lying_proxy, bring_in,
+                                                                 tmp_path: Path) -> None:
+    relay = relay_process()
+    proxy = lying_proxy(relay.url)
+
+    async def go() -> None:
+        ales = Hramada.init(tmp_path / "ales", "a", "Ales")
+        hanna = Hramada.init(tmp_path / "hanna", "h", "Hanna", transport=proxy.transport())
+        try:
+            g = (await ales.create_group("Circle", relay.url)).group
+            await bring_in(ales, hanna, g)
+            proxy.lie = drop_items(lambda cursor, ct: cursor != 2)
+            for text in ("one", "two", "three"):
+                await ales.post(g, text)
+            [info] = await hanna.sync()
+            assert info.status == "active" and info.alarm is None
+            assert info.suspicion == "item 2 of member Ales"
+            assert await _texts(hanna, g) == ["one", "three"]
+            [info] = await hanna.sync()  # fetching again does not fill it: still suspected
+            assert info.suspicion == "item 2 of member Ales"
+            proxy.lie = None
+            [info] = await hanna.sync()
+            assert info.suspicion is None
+            assert await _texts(hanna, g) == ["one", "three", "two"]
+        finally:
+            await _close(ales, hanna)
+    asyncio.run(go())
+
+
+def test_a_removed_members_backdated_item_shown_to_a_newcomer_is_refused(relay_process, lying_proxy,
+                                                                         bring_in, tmp_path: Path) -> None:
+    """After Hanna's removal, the relay colludes with her: it shows Dana, who joins
+    later, an item Hanna wrote afterwards in place of her real one, below any cursor
+    cut-off. Its number is past Hanna's bound in the removal: a forgery."""
+    relay = relay_process()
+    proxy = lying_proxy(relay.url)
+
+    async def go() -> None:
+        ales = Hramada.init(tmp_path / "ales", "a", "Ales")
+        hanna = Hramada.init(tmp_path / "hanna", "h", "Hanna")
+        dana = Hramada.init(tmp_path / "dana", "d", "Dana", transport=proxy.transport())
+        try:
+            g = (await ales.create_group("Circle", relay.url)).group
+            await bring_in(ales, hanna, g)
+            await hanna.post(g, "before my removal")
+            await ales.sync()
+            before = hanna._find(g)
+            await ales.remove(g, "Hanna")
+            forged = _seal(before, "backdated", seq=2)
+            proxy.lie = add_items(lambda a: [(1, forged)])
+            await bring_in(ales, dana, g)
+            [info] = await dana.sync()
+            assert info.status == "alarm" and "after their removal" in info.alarm
+        finally:
+            await _close(ales, hanna, dana)
+    asyncio.run(go())
+
+
+def test_items_citing_a_withheld_log_entry_are_a_suspicion_not_an_alarm(relay_process, lying_proxy,
+                                                                        bring_in, tmp_path: Path) -> None:
+    """The relay freezes Hanna's log before an entry that 1,001 items cite: she keeps at
+    most 1,000 of them waiting, says what is withheld, and reads them all once the
+    relay serves the entry (no fork alarm)."""
+    relay = relay_process()
+    proxy = lying_proxy(relay.url)
+
+    async def go() -> None:
+        ales = Hramada.init(tmp_path / "ales", "a", "Ales")
+        hanna = Hramada.init(tmp_path / "hanna", "h", "Hanna", transport=proxy.transport())
+        try:
+            g = (await ales.create_group("Circle", relay.url)).group
+            await bring_in(ales, hanna, g)
+            await hanna.sync()
+            frozen = hanna._find(g).log.head[0]
+            proxy.lie = withhold_log_from(frozen + 1)
+            await ales.invite(g)  # entry frozen + 1, which the items below cite
+            s = ales._find(g)
+            await _put_items(relay.url, ales, g, [_seal(s, f"news {i}", seq=i + 1) for i in range(1001)])
+            [info] = await hanna.sync()
+            assert info.status == "active" and info.alarm is None
+            assert info.suspicion == f"log entries after entry {frozen}, which 1000 items refer to"
+            assert len(hanna._find(g).record["pending_items"]) == 1000
+            proxy.lie = None
+            [info] = await hanna.sync()
+            assert info.suspicion is None
+            assert len(await hanna.read(g)) == 1001
+        finally:
+            await _close(ales, hanna)
+    asyncio.run(go())
