@@ -14,6 +14,10 @@ device, and the admins are told; no rotation or welcome can trip over such a key
 from __future__ import annotations
 
 import asyncio
+import json
+import os
+import subprocess
+import sys
 from pathlib import Path
 
 from hramada.client.api import Hramada
@@ -21,7 +25,19 @@ from hramada.core import build, crypto, invitation as inv, wire
 from hramada.core.encoding import encode
 from hramada.errors import RelayError
 
-from .test_cli import js, run
+
+
+def run(home: Path, *args: str, check: bool = True) -> subprocess.CompletedProcess:
+    env = {**os.environ, "HRAMADA_HOME": str(home), "HRAMADA_PASSPHRASE": "pw"}
+    p = subprocess.run([sys.executable, "-m", "hramada.cli.main", *args], env=env, capture_output=True,
+                       text=True, timeout=120, stdin=subprocess.DEVNULL)
+    if check and p.returncode != 0:
+        raise AssertionError(f"hramada {' '.join(args)} failed ({p.returncode}):\n{p.stdout}\n{p.stderr}")
+    return p
+
+
+def js(home: Path, *args: str) -> object:
+    return json.loads(run(home, *args, "--json").stdout)
 
 
 async def _hostile_appends(home: Path, group: str) -> int:
@@ -75,7 +91,6 @@ async def _hostile_appends(home: Path, group: str) -> int:
 
 
 def crypto_random(n: int = 32) -> bytes:
-    import os
     return os.urandom(n)
 
 
