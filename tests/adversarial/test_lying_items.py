@@ -65,7 +65,8 @@ def test_an_inflated_item_head_never_becomes_the_removals_cut_off(relay_process,
                                                                   tmp_path: Path) -> None:
     """The relay tells the removing admin that the item stream is a million long. The
     cut-off the admin signs is what its device verified (Hanna's last number), so the
-    removed member's later post is refused by every member."""
+    removed member's later post is refused by every member: shown nowhere, named as
+    hers, and the group goes on (her own signature proves whose mischief it is)."""
     relay = relay_process()
     proxy = lying_proxy(relay.url)
     proxy.lie = inflate_item_head()
@@ -84,10 +85,12 @@ def test_an_inflated_item_head_never_becomes_the_removals_cut_off(relay_process,
             cutoff = ales._find(g).log.generations[0].items_cutoff
             assert cutoff == {before.identity.public.id: 1}
             await _put_items(relay.url, ales, g, [_seal(before, "after my removal", seq=2)])
-            [info] = await mikola.sync()
-            assert info.status == "alarm" and "after their removal" in info.alarm
-            [info] = await ales.sync()
-            assert info.status == "alarm" and "after their removal" in info.alarm
+            for reader in (mikola, ales):
+                [info] = await reader.sync()
+                assert info.status == "active" and info.alarm is None
+                assert info.warnings == ["refused: item 2 of Hanna was posted after their removal (the "
+                                         "rotation that retired its key ends their items at 1)"]
+                assert await _texts(reader, g) == ["before my removal"]
         finally:
             await _close(ales, hanna, mikola)
     asyncio.run(go())
@@ -187,7 +190,7 @@ def test_a_removed_members_backdated_item_shown_to_a_newcomer_is_refused(relay_p
                                                                          bring_in, tmp_path: Path) -> None:
     """After Hanna's removal, the relay colludes with her: it shows Dana, who joins
     later, an item Hanna wrote afterwards in place of her real one, below any cursor
-    cut-off. Its number is past Hanna's bound in the removal: a forgery."""
+    cut-off. Its number is past Hanna's bound in the removal: refused, wherever placed."""
     relay = relay_process()
     proxy = lying_proxy(relay.url)
 
@@ -206,7 +209,9 @@ def test_a_removed_members_backdated_item_shown_to_a_newcomer_is_refused(relay_p
             proxy.lie = add_items(lambda a: [(1, forged)])
             await bring_in(ales, dana, g)
             [info] = await dana.sync()
-            assert info.status == "alarm" and "after their removal" in info.alarm
+            assert info.status == "active"
+            assert [w for w in info.warnings if "item 2 of Hanna was posted after their removal" in w]
+            assert await _texts(dana, g) == []
         finally:
             await _close(ales, hanna, dana)
     asyncio.run(go())
@@ -243,3 +248,74 @@ def test_items_citing_a_withheld_log_entry_are_a_suspicion_not_an_alarm(relay_pr
         finally:
             await _close(ales, hanna)
     asyncio.run(go())
+
+
+def test_a_member_who_left_cannot_backdate_a_post_before_the_next_rotation(relay_process, bring_in,
+                                                                          tmp_path: Path) -> None:
+    """Until an admin's client rotates, someone who left still holds the key and the
+    relay capability, and can post naming a head from before they left. Their leaving
+    signed their last item number: the post is refused by every member and named."""
+    relay = relay_process()
+
+    async def go() -> None:
+        ales = Hramada.init(tmp_path / "ales", "a", "Ales")
+        hanna = Hramada.init(tmp_path / "hanna", "h", "Hanna")
+        mikola = Hramada.init(tmp_path / "mikola", "m", "Mikola")
+        try:
+            g = (await ales.create_group("Circle", relay.url)).group
+            await bring_in(ales, hanna, g)
+            await bring_in(ales, mikola, g)
+            await hanna.post(g, "while a member")
+            before = hanna._find(g)
+            forged = _seal(before, "backdated after leaving", seq=2)  # named head: before she left
+            await hanna.leave(g)
+            await _put_items(relay.url, hanna, g, [forged])
+            [info] = await mikola.sync()
+            assert info.status == "active", info.alarm
+            assert any("item 2 of Hanna was posted after they left" in w for w in info.warnings)
+            assert await _texts(mikola, g) == ["while a member"]
+        finally:
+            await _close(ales, hanna, mikola)
+    asyncio.run(go())
+
+
+def test_the_cli_exits_4_on_a_dropped_item_and_shows_any_item_time_in_range(relay_process, lying_proxy,
+                                                                            tmp_path: Path) -> None:
+    """Everyone reaches the relay through the lying proxy (its address is the group's
+    relay). It drops an item: `hramada sync` exits 4 and says what may be withheld. An
+    item whose time is the largest a reader accepts (2**53 - 1 ms) reads without a
+    traceback."""
+    import subprocess
+    import sys
+    relay = relay_process()
+    proxy = lying_proxy(relay.url)
+    home = tmp_path / "ales"
+
+    def hramada(*args: str) -> subprocess.CompletedProcess:
+        env = {**os.environ, "HRAMADA_HOME": str(home), "HRAMADA_PASSPHRASE": "a"}
+        return subprocess.run([sys.executable, "-m", "hramada.cli.main", *args], env=env, text=True,
+                              capture_output=True, timeout=120, stdin=subprocess.DEVNULL)
+
+    async def setup() -> None:
+        ales = Hramada.init(home, "a", "Ales")
+        try:
+            g = (await ales.create_group("Circle", proxy.url)).group
+            for text in ("one", "two"):
+                await ales.post(g, text)
+            s = ales._find(g)
+            far = items_mod.seal_item(group=s.group_id, kind="bulletin", body={"text": "far future"},
+                                      author=s.identity.signing, seq=3, head=s.log.head, time=2**53 - 1,
+                                      generation=s.generation, nonce=os.urandom(24))[1]
+            await _put_items(relay.url, ales, g, [far])
+        finally:
+            await ales.close()
+    asyncio.run(setup())
+    proxy.lie = drop_items(lambda cursor, ct: cursor != 2)
+    synced = hramada("sync")
+    assert synced.returncode == 4, synced.stderr
+    assert "item 2 of member Ales" in synced.stderr and "Traceback" not in synced.stderr
+    proxy.lie = None
+    read = hramada("read", "Circle")
+    assert read.returncode == 0, read.stderr
+    assert "far future" in read.stdout and "(time out of range)" in read.stdout
+    assert "two" in read.stdout

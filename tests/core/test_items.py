@@ -361,3 +361,23 @@ def test_the_suite_byte_is_authenticated(w):
     with pytest.raises(DecryptionError):  # what a suite-3 reader would try: the tag fails
         crypto.decrypt(gen.content_key, ct[5:29], ct[29:], b"hramada:v1:item\x00" + flipped[:5])
     assert crypto.decrypt(gen.content_key, ct[5:29], ct[29:], b"hramada:v1:item\x00" + ct[:5])
+
+
+def test_a_member_who_left_cannot_backdate_an_item_past_the_last_number_they_signed(w):
+    """Leaving names the leaver's last item number. Until an admin rotates, the leaver
+    still holds the key and can name a head from before they left; an item numbered
+    after their last is refused all the same."""
+    head = w.log("carol").head
+    cursor, _, before = w.post_item("carol", "written while a member")
+    w.post("carol", "leave", {"items": 1})
+    assert read(w, "alice", cursor, before).seq == 1
+    _, after = w.seal_item("carol", "written after leaving", head=head)
+    with pytest.raises(items.PostedAfterRemoval, match="after they left"):
+        read(w, "alice", cursor + 1, after)
+
+
+@pytest.mark.parametrize("bad", [-1, 2**32])
+def test_a_leave_with_an_item_number_out_of_range_is_ignored(w, bad):
+    w.post("carol", "leave", {"items": bad})
+    assert w.person("carol").public.id in w.log("alice").members
+    assert "malformed" in w.log("alice").warnings[-1][1]

@@ -401,3 +401,20 @@ async def test_a_malformed_or_endless_content_length_is_a_clear_error(relay_asgi
         (b"content-type", b"application/json"), (b"content-length", length)], b"{}")
     assert got == status and dumps(code) in body.decode()
     assert db_dump(relay.db_path) == before
+
+
+async def test_a_body_of_many_tiny_values_is_refused_before_it_is_parsed(world):
+    bomb = b"{" + b",".join(b'"%x":0' % i for i in range(400)) + b"}"  # under the 4 KiB limit
+    before = db_dump(world.relay.db_path)
+    for path, auth in (("/v1/mailboxes", "none"), ("/v1/mailboxes/{mb}/log", "mailbox")):
+        r = await world.client.post(world.expand(path), content=bomb, headers={
+            **world.auth(auth), "content-type": "application/json"})
+        assert r.status_code == 413 and r.json()["error"]["code"] == "too_large"
+        assert "more JSON values" in r.json()["error"]["message"]
+        assert r.headers["connection"] == "close"
+    # A batch of items may hold up to the batch limit's worth of values, no more.
+    batch = dumps({"items": ["AQ"] * (LIMITS["max_batch_items"] * 10)}).encode()
+    r = await world.client.post(world.mb.path("/items"), content=batch, headers={
+        **world.mb.auth, "content-type": "application/json"})
+    assert r.status_code == 413 and "more JSON values" in r.json()["error"]["message"]
+    assert db_dump(world.relay.db_path) == before

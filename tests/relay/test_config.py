@@ -21,6 +21,11 @@ def test_defaults_follow_the_spec_limits():
     assert c.max_drop_message_bytes == 16 * 2**10 and c.max_guest_messages == 16
     assert (c.rate, c.burst) == (2000.0, 4000)
     assert (c.default_wait_seconds, c.max_wait_seconds) == (25, 30)
+    assert (c.max_header_bytes, c.max_header_lines, c.max_url_bytes) == (16 * 2**10, 100, 8 * 2**10)
+    assert (c.header_timeout, c.body_timeout, c.keepalive_timeout) == (10.0, 10.0, 5.0)
+    assert (c.max_connections, c.max_connections_per_address) == (4096, 64)
+    assert c.trusted_proxies == "" and c.trusted_networks == ()  # no proxy believed by default
+    assert c.metrics_token == ""  # metrics off by default
     data_dir = Path(platformdirs.user_data_dir("hramada"))
     assert c.db_url == f"sqlite:///{data_dir / 'relay.sqlite3'}"
 
@@ -48,6 +53,11 @@ def test_flags_win_over_environment_over_defaults():
     ({"HRAMADA_RELAY_SQLITE_SYNCHRONOUS": "off"}, "sqlite_synchronous"),
     ({"HRAMADA_RELAY_LOG_LEVEL": "loud"}, "log_level"),
     ({"HRAMADA_RELAY_BURST": "0"}, "burst"),
+    ({"HRAMADA_RELAY_HEADER_TIMEOUT": "0"}, "header_timeout"),
+    ({"HRAMADA_RELAY_BODY_TIMEOUT": "inf"}, "body_timeout"),
+    ({"HRAMADA_RELAY_MAX_CONNECTIONS_PER_ADDRESS": "0"}, "max_connections_per_address"),
+    ({"HRAMADA_RELAY_TRUSTED_PROXIES": "127.0.0.1,proxy.example"}, "trusted_proxies"),
+    ({"HRAMADA_RELAY_METRICS_TOKEN": "short"}, "metrics_token"),
 ])
 def test_bad_settings_are_refused_by_name(env, message):
     with pytest.raises(ValueError, match=message):
@@ -59,9 +69,11 @@ def test_unknown_flag_is_a_programming_error():
         RelayConfig.from_env({}, colour="blue")
 
 
-def test_repr_hides_a_database_password():
-    c = RelayConfig(db_url="postgresql://relay:s3cret@db.example/relay")
+def test_repr_hides_a_database_password_and_the_metrics_token():
+    c = RelayConfig(db_url="postgresql://relay:s3cret@db.example/relay",
+                    metrics_token="metrics-secret-0123456789")
     assert "s3cret" not in repr(c) and "relay:***@db.example" in repr(c)
+    assert "metrics-secret" not in repr(c)
     assert redact_url("sqlite:////var/lib/relay.db") == "sqlite:////var/lib/relay.db"
     assert "rate=2000.0" in repr(c)
 

@@ -203,3 +203,18 @@ def test_a_content_length_of_thousands_of_digits_is_refused_clearly(relay):
         assert message in reply.json()["error"]["message"]
     assert 'status="500"' not in metrics(relay.url)
     assert "Traceback" not in relay.stderr_text()
+
+
+def test_forwarded_for_is_believed_from_nobody_unless_a_proxy_is_configured(relay_process):
+    # By default even a local peer's X-Forwarded-For is ignored: it cannot dodge the limit.
+    plain = relay_process("--rate", "1", "--burst", "3", env=FAST)
+    statuses = [get(plain.url, "/v1/health", {"X-Forwarded-For": f"198.51.100.{i}"}).status
+                for i in range(6)]
+    assert statuses[:3] == [200] * 3 and 429 in statuses[3:]
+    # With 127.0.0.1 configured as a trusted proxy, each forwarded address has its own
+    # bucket (and the proxy is exempt from the per-address connection cap).
+    proxied = relay_process("--rate", "1", "--burst", "3", env={
+        **FAST, "HRAMADA_RELAY_TRUSTED_PROXIES": "127.0.0.1"})
+    statuses = [get(proxied.url, "/v1/health", {"X-Forwarded-For": f"198.51.100.{i}"}).status
+                for i in range(6)]
+    assert statuses == [200] * 6

@@ -88,7 +88,11 @@ def comment(group: str, item: str, text: str, as_json_: bool) -> None:
 
 
 def _when(ms: int) -> str:
-    return datetime.datetime.fromtimestamp(ms / 1000).strftime("%Y-%m-%d %H:%M")
+    """The author's time (milliseconds, 0 ≤ ms < 2**53; their claim) as local time."""
+    try:
+        return datetime.datetime.fromtimestamp(ms / 1000).strftime("%Y-%m-%d %H:%M")
+    except (ValueError, OverflowError, OSError):  # beyond what a calendar shows
+        return "(time out of range)"
 
 
 @click.command()

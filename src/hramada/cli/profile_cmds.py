@@ -47,9 +47,14 @@ def sync(watch: bool, as_json_: bool) -> None:
          ("note", "Note")]))
     if any(i.status == "alarm" for i in infos):
         raise SystemExit(3)
+    if any(i.error for i in infos):
+        click.echo("error: some groups could not be synced (see the table); the others were", err=True)
+        raise SystemExit(1)
 
 
 def _note(info) -> str:
+    if info.error:
+        return f"not synced: {info.error}"
     if info.offline:
         return f"not synced: {info.offline} (queued posts are sent at the next sync)"
     if info.suspicion:
@@ -77,6 +82,8 @@ def _say(info, as_json_: bool, said: dict[str, str]) -> None:
     suspicion — never the same line twice in a row for a group."""
     if info.alarm:
         line = f"{clean(info.name)}: ALARM: {clean(info.alarm)}"
+    elif info.error:
+        line = f"{clean(info.name)}: not synced: {clean(info.error)}"
     elif info.offline:
         line = f"{clean(info.name)}: the relay cannot be reached ({clean(info.offline)}); still trying"
     elif info.suspicion:

@@ -37,6 +37,7 @@ from hramada.core.identity import Identity, fingerprint, safety_code
 from hramada.core.invitation import InvitationCode, InvitationSecret, check_name
 from hramada.core.items import ITEM_ID_BYTES, check_body
 from hramada.core.state import GroupLog, Keyring, Request
+from hramada.core.urls import check_relay_url
 from hramada.errors import HramadaError, NotFoundError, PolicyError, RelayError, RelayUnreachable
 
 
@@ -54,6 +55,7 @@ class GroupInfo:
     offline: str | None = None        # why the last sync could not reach (or was refused by) the relay
     news: int = 0                     # log entries and items the last sync brought
     warnings: list[str] = field(default_factory=list)
+    error: str | None = None          # any other failure of the last sync (a damaged record, a bad address)
 
 
 @dataclass
@@ -223,8 +225,7 @@ class Hramada:
 
     async def create_group(self, name: str, relay_url: str, vouches: int = 1) -> GroupInfo:
         name = check_name(name)
-        if not relay_url.startswith(("http://", "https://")):
-            raise ValueError("the relay address must start with http:// or https://")
+        relay_url = check_relay_url(relay_url)
         if not isinstance(vouches, int) or vouches < 1:
             raise ValueError("--vouches must be at least 1")
         identity = Identity.from_secrets(random(32), random(32))
@@ -257,21 +258,40 @@ class Hramada:
                          news=self._news.get(s.ref, 0),
                          warnings=[notices.render(s.log, code, params) for code, params in s.log.warnings]
                          + [notices.render_unreadable(s.log, invite, why)
-                            for _, invite, why in s.record.get("unreadable", [])])
+                            for _, invite, why in s.record.get("unreadable", [])]
+                         + [f"refused: {text}" for text in s.record.get("void_items", [])])
 
     def groups(self) -> list[GroupInfo]:
         return [self._info(s) for s in self._sessions()]
 
     async def sync(self, group: str | None = None, progress: Progress | None = None) -> list[GroupInfo]:
-        sessions = [self._find(group)] if group else self._sessions()
+        """Sync every group (or one). Each group's outcome is reported for that group:
+        one group's failure never stops the others. A relay out of reach or refusing is
+        in that group's ``offline``; any other failure (a damaged record, an address
+        that cannot be used) in its ``error``."""
+        refs = [self._find(group).ref] if group else list(self._refs())
         out = []
-        for s in sessions:
+        for ref in refs:
+            s = None
             try:
+                s = self._session(ref)
                 await self._sync(s, progress)
             except RelayError:
-                pass  # in GroupInfo.offline; the other groups still sync
+                pass  # in GroupInfo.offline
+            except (HramadaError, ValueError) as exc:
+                info = self._info(s) if s is not None else self._bare_info(ref)
+                info.error = str(exc)
+                out.append(info)
+                continue
             out.append(self._info(s))
         return out
+
+    def _bare_info(self, ref: int) -> GroupInfo:
+        """What can be said about a group whose record could not be loaded."""
+        rec = self._refs().get(ref, {})
+        group = rec.get("group")
+        return GroupInfo(group=group.hex() if isinstance(group, bytes) else "?", name=str(rec.get("name", "?")),
+                         relay=str(rec.get("relay", "?")), status=str(rec.get("status", "?")))
 
     async def watch(self, timeout: int = 25) -> list[GroupInfo]:
         """Wait until any active group has news (or ``timeout`` passes), then sync the
@@ -279,24 +299,32 @@ class Hramada:
 
         A relay that cannot be reached is reported once (``offline`` set), not at every
         turn; when it answers again the group syncs (sending what was queued) and is
-        reported with ``offline`` cleared."""
+        reported with ``offline`` cleared. Any other failure of a group's wait is
+        reported in its ``error`` and does not stop the others."""
         sessions = [s for s in self._sessions() if s.status == "active"]
         if not sessions:
             await asyncio.sleep(min(timeout, 5))
             return []
         news = await asyncio.gather(*(self._engine(s).wait(timeout) for s in sessions),
                                     return_exceptions=True)
-        out, due = [], []
+        out, due, fresh = [], [], False
         for s, n in zip(sessions, news):
             if isinstance(n, RelayError):
                 first = s.ref not in self._offline
                 self._offline[s.ref] = str(n)
                 if first:
+                    fresh = True
                     out.append(self._info(s))
+            elif isinstance(n, (HramadaError, ValueError)):
+                info = self._info(s)
+                info.error = str(n)
+                out.append(info)
+            elif isinstance(n, BaseException):
+                raise n
             elif n is True or s.ref in self._offline:
                 due.append(s)
-        if not due and len(out) < len(sessions) and all(isinstance(n, RelayError) for n in news):
-            await asyncio.sleep(min(timeout, 5))  # every relay is down: do not spin
+        if not due and not fresh and all(isinstance(n, (HramadaError, ValueError)) for n in news):
+            await asyncio.sleep(min(timeout, 5))  # every group's wait failed: do not spin
         for s in due:
             out.extend(await self.sync(s.group_id.hex()))
         return out
@@ -414,7 +442,9 @@ class Hramada:
         admins = [m for m in s.log.members.values() if m.role == "admin"]
         if me.role == "admin" and len(admins) == 1 and len(s.log.members) > 1:
             raise PolicyError("you are the group's only admin: make another member admin first")
-        await self._engine(s).append("leave", {})  # the journal marks the group left with it
+        # the journal marks the group left with it; the entry names this device's last item
+        # number, so nothing numbered after it can pass as written before leaving
+        await self._engine(s).append("leave", {"items": s.record.get("next_item", 1) - 1})
         return {"left": s.name}
 
     async def rotate(self, group: str) -> dict:

@@ -41,6 +41,7 @@ Progress = Callable[[str, int, int], None]  # (what, done, total)
 PAGE = 1000
 UNREADABLE_KEPT = 20  # join requests that could not be opened, shown to members as warnings
 MAX_PENDING = 1000  # items waiting for log entries the relay has not shown yet
+MAX_VOID = 100  # refused items of removed members, remembered to say who posted them
 _POOL = ThreadPoolExecutor(max_workers=1, thread_name_prefix="hramada-verify")  # the second core
 
 
@@ -261,6 +262,7 @@ class Engine:
                 still: list[list] = []
                 rows: list[tuple[int, dict]] = []
                 stale: list[items_mod.Item] = []
+                void: list[str] = []
                 last = batch[-1][0] if batch else s.record["items"]
                 for index, ((cursor, ct), outcome) in enumerate(zip(received, outcomes)):
                     if isinstance(outcome, items_mod.NotYet):
@@ -272,6 +274,9 @@ class Engine:
                             break
                         if not only_missing:
                             still.append([cursor, ct])
+                        continue
+                    if isinstance(outcome, items_mod.PostedAfterRemoval):
+                        void.append(str(outcome))  # signed by the member it names: void, not an alarm
                         continue
                     if isinstance(outcome, Exception) and not isinstance(outcome, items_mod.Stale):
                         raise outcome
@@ -292,6 +297,8 @@ class Engine:
                         if job is not None:
                             ch.queue(job)
                     ch.record["item_seqs"] = numbering.table
+                    if void:
+                        ch.record["void_items"] = (ch.record.get("void_items", []) + void)[-MAX_VOID:]
                     if not only_missing:
                         ch.record["pending_items"] = still
                         ch.record["items"] = max(ch.record["items"], last)

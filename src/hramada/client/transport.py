@@ -2,17 +2,39 @@
 
 Tests pass an ``httpx.ASGITransport(app)`` to talk to an in-process relay without
 sockets; everything else uses real HTTP.
+
+Nothing a relay answers is used before it is read within bounds and checked against
+the answer's schema (:mod:`hramada.client.answers`). The errors::
+
+    RelayError                 the relay refused (its code in ``.code``)
+    ├── LogConflict            someone else appended to the log first
+    ├── RetiredCapability      the group key rotated since this device last synced
+    ├── RelayProtocolError     the answer does not follow the protocol (too big, not
+    │                          JSON, wrong fields, types, ranges or sizes)
+    └── RelayUnreachable       could not connect, the connection broke, or no answer in time
 """
 
 from __future__ import annotations
 
+import asyncio
+import re
 from dataclasses import dataclass
 from typing import Any
 
 import httpx
 
-from hramada.core.wire import b64d, b64e
+from hramada.client import answers
+from hramada.client.answers import HEAD, AnswerError, binary, boolean, counter, items_of, literal, record, text
+from hramada.core.urls import check_relay_url
+from hramada.core.wire import b64e
 from hramada.errors import RelayError, RelayUnreachable
+
+MAX_ANSWER_BYTES = 24 * 1024 * 1024  # a read page holds at most 8 MiB of records (11 MiB in base64)
+KNOWN_CODES = frozenset({"bad_request", "unauthorized", "retired_capability", "not_found",
+                         "method_not_allowed", "log_conflict", "exists", "drop_used", "drop_expired",
+                         "too_large",
+                         "unsupported_media_type", "rate_limited", "internal"})
+_UNPRINTABLE = re.compile(r"[^\x20-\x7e\u00a0-\uffff]|[\u200e\u200f\u2028-\u202e\u2066-\u2069]")
 
 
 @dataclass(frozen=True, slots=True)
@@ -31,118 +53,211 @@ class RetiredCapability(RelayError):
     """The group key rotated since this device last synced."""
 
 
+class RelayProtocolError(RelayError):
+    """The relay sent an answer that does not follow the protocol. Nothing from it was
+    used or stored. If it keeps happening, the relay is broken or hostile: ask the
+    group's admins to move the group to another relay."""
+
+
+_ENTRY = record({"seq": counter(1), "prev": binary(32), "ciphertext": binary(), "hash": binary(32)})
+_ITEM = record({"cursor": counter(1), "ciphertext": binary()})
+_DROP_MESSAGE = record({"cursor": counter(1), "drop": binary(16), "from": literal("guest", "member"),
+                        "message": binary()})
+_GUEST_MESSAGE = record({"cursor": counter(1), "from": literal("guest", "member"), "message": binary()})
+_CURSOR = {"cursor": counter(1)}
+
+
+def _clean(message: object) -> str:
+    """A relay's own words, made safe to show: printable, one line, bounded."""
+    if not isinstance(message, str):
+        return ""
+    return _UNPRINTABLE.sub("?", message)[:answers.MAX_TEXT_CHARS]
+
+
 class Relay:
     """A connection to one relay."""
 
     def __init__(self, url: str, transport: httpx.AsyncBaseTransport | None = None,
                  timeout: float = 40.0) -> None:
-        self.url = url.rstrip("/")
+        self.url = check_relay_url(url)
+        self.timeout = timeout
         self._http = httpx.AsyncClient(base_url=self.url, transport=transport, timeout=timeout,
-                                       headers={"User-Agent": "hramada"})
+                                       headers={"User-Agent": "hramada", "Accept-Encoding": "identity"})
 
     async def close(self) -> None:
         await self._http.aclose()
 
-    async def _call(self, method: str, path: str, *, cap: bytes | None = None,
-                    json: Any = None, params: dict | None = None) -> Any:
+    def _broken(self, reason: str, status: int | None = None) -> RelayProtocolError:
+        return RelayProtocolError(f"the relay at {self.url} sent an answer that does not follow the "
+                                  f"protocol ({reason}); nothing from it was used", status=status)
+
+    async def _call(self, method: str, path: str, expect: int, *, cap: bytes | None = None,
+                    json: Any = None, params: dict | None = None, waits: float = 0.0) -> Any:
+        """Send one request; return the answer's JSON body if the status is ``expect``.
+        The whole exchange, body included, must finish within the timeout (plus
+        ``waits`` seconds for a long poll)."""
         headers = {"Authorization": f"Bearer {b64e(cap)}"} if cap is not None else {}
         try:
-            r = await self._http.request(method, path, json=json, params=params, headers=headers)
-        except httpx.HTTPError as exc:
-            raise RelayUnreachable(f"could not reach the relay at {self.url} ({type(exc).__name__})") from None
+            async with asyncio.timeout(self.timeout + waits):
+                async with self._http.stream(method, path, json=json, params=params,
+                                             headers=headers) as r:
+                    raw = await self._read(r)
+        except httpx.DecodingError:
+            raise self._broken("a body that does not decode") from None
+        except (httpx.HTTPError, TimeoutError) as exc:
+            raise RelayUnreachable(f"could not reach the relay at {self.url} ({type(exc).__name__}); "
+                                   "what is queued is sent at the next sync") from None
+        status = r.status_code
+        if status == expect:
+            try:
+                return answers.parse_json(raw)
+            except AnswerError as exc:
+                raise self._broken(str(exc), status) from None
+        if 400 <= status < 600:
+            raise self._refusal(status, raw, r.reason_phrase)
+        if 300 <= status < 400:
+            raise self._broken(f"a redirect ({status}); check the relay address", status)
+        raise self._broken(f"status {status} where {expect} belongs", status)
+
+    async def _read(self, r: httpx.Response) -> bytes:
+        encoding = r.headers.get("content-encoding", "identity").strip().lower()
+        if encoding not in ("", "identity"):
+            raise self._broken("a compressed answer", r.status_code)
+        length = r.headers.get("content-length")
+        if length is not None and (not length.isdigit() or len(length) > 12
+                                   or int(length) > MAX_ANSWER_BYTES):
+            raise self._broken(f"an answer announced as over {MAX_ANSWER_BYTES} bytes", r.status_code)
+        chunks, size = [], 0
+        async for chunk in r.aiter_bytes():  # identity only (checked above): no decoder runs
+            size += len(chunk)
+            if size > MAX_ANSWER_BYTES:
+                raise self._broken(f"an answer over {MAX_ANSWER_BYTES} bytes", r.status_code)
+            chunks.append(chunk)
+        return b"".join(chunks)
+
+    def _refusal(self, status: int, raw: bytes, reason: str) -> RelayError:
         try:
-            body = r.json()
-        except ValueError:
-            body = None
-        if r.status_code < 300:
-            if not isinstance(body, dict):
-                raise RelayError(f"the relay at {self.url} sent an unreadable answer", status=r.status_code)
-            return body
-        err = body.get("error", {}) if isinstance(body, dict) else {}
-        code = err.get("code") if isinstance(err, dict) else None
-        message = err.get("message", r.reason_phrase) if isinstance(err, dict) else r.reason_phrase
+            err = answers.parse_json(raw).get("error")
+        except (AnswerError, AttributeError):
+            err = None
+        if not isinstance(err, dict):
+            err = {}
+        code = err.get("code") if err.get("code") in KNOWN_CODES else None
+        message = _clean(err.get("message")) or _clean(reason) or f"status {status}"
+        if status in (502, 503, 504) and code is None:
+            return RelayUnreachable(f"the relay at {self.url} is unavailable right now ({status}); "
+                                    "what is queued is sent at the next sync", status=status)
+        detail: dict = {}
+        if code == "log_conflict":
+            try:
+                detail["head"] = HEAD(err.get("head"), "head")
+            except AnswerError:
+                pass
         cls = LogConflict if code == "log_conflict" else \
             RetiredCapability if code == "retired_capability" else RelayError
-        raise cls(f"the relay refused: {message}", status=r.status_code, code=code,
-                  detail=err if isinstance(err, dict) else {})
+        return cls(f"the relay at {self.url} refused: {message}", status=status, code=code, detail=detail)
+
+    def _shape(self, body: Any, what: str, spec: dict) -> dict:
+        try:
+            return answers.obj(body, what, spec)
+        except AnswerError as exc:
+            raise self._broken(str(exc)) from None
 
     # -- mailboxes and the log ---------------------------------------------------
 
     async def health(self) -> dict:
-        return await self._call("GET", "/v1/health")
+        body = await self._call("GET", "/v1/health", 200)
+        return self._shape(body, "the health answer", {"ok": literal(True), "version": text})
 
     async def create_mailbox(self, mailbox: bytes, cap_hash: bytes) -> None:
-        await self._call("POST", "/v1/mailboxes", json={"mailbox": b64e(mailbox), "cap_hash": b64e(cap_hash)})
+        body = await self._call("POST", "/v1/mailboxes", 201,
+                                json={"mailbox": b64e(mailbox), "cap_hash": b64e(cap_hash)})
+        if self._shape(body, "the new mailbox", {"mailbox": binary(16)})["mailbox"] != mailbox:
+            raise self._broken("it names another mailbox than the one created")
 
     async def read_log(self, mailbox: bytes, cap: bytes, after: int, limit: int = 1000
                        ) -> tuple[list[LogEntry], tuple[int, bytes]]:
-        body = await self._call("GET", f"/v1/mailboxes/{b64e(mailbox)}/log", cap=cap,
+        body = await self._call("GET", f"/v1/mailboxes/{b64e(mailbox)}/log", 200, cap=cap,
                                 params={"after": after, "limit": limit})
-        try:
-            entries = [LogEntry(int(e["seq"]), b64d(e["prev"], 32), b64d(e["ciphertext"]),
-                                b64d(e["hash"], 32)) for e in body["entries"]]
-            head = (int(body["head"]["seq"]), b64d(body["head"]["hash"], 32))
-        except (KeyError, TypeError, ValueError):
-            raise RelayError("the relay sent a malformed log") from None
-        return entries, head
+        v = self._shape(body, "the log", {"entries": items_of(_ENTRY, limit), "head": HEAD})
+        entries = [LogEntry(e["seq"], e["prev"], e["ciphertext"], e["hash"]) for e in v["entries"]]
+        return entries, (v["head"]["seq"], v["head"]["hash"])
 
     async def append_log(self, mailbox: bytes, cap: bytes, seq: int, prev: bytes,
-                         ciphertext: bytes, new_cap_hash: bytes | None = None) -> None:
+                         ciphertext: bytes, new_cap_hash: bytes | None = None) -> tuple[int, bytes]:
+        """Append one entry; returns the head the relay reports after it."""
         payload = {"seq": seq, "prev": b64e(prev), "ciphertext": b64e(ciphertext)}
         if new_cap_hash is not None:
             payload["new_cap_hash"] = b64e(new_cap_hash)
-        await self._call("POST", f"/v1/mailboxes/{b64e(mailbox)}/log", cap=cap, json=payload)
+        body = await self._call("POST", f"/v1/mailboxes/{b64e(mailbox)}/log", 201, cap=cap, json=payload)
+        head = self._shape(body, "the appended entry", {"head": HEAD})["head"]
+        return head["seq"], head["hash"]
 
     # -- items --------------------------------------------------------------------
 
     async def append_items(self, mailbox: bytes, cap: bytes, items: list[bytes]) -> tuple[int, int]:
-        body = await self._call("POST", f"/v1/mailboxes/{b64e(mailbox)}/items", cap=cap,
+        body = await self._call("POST", f"/v1/mailboxes/{b64e(mailbox)}/items", 201, cap=cap,
                                 json={"items": [b64e(i) for i in items]})
-        return int(body["first"]), int(body["last"])
+        v = self._shape(body, "the stored items", {"first": counter(1), "last": counter(1)})
+        if v["last"] - v["first"] + 1 != len(items):
+            raise self._broken(f"cursors {v['first']} to {v['last']} for {len(items)} items")
+        return v["first"], v["last"]
 
     async def read_items(self, mailbox: bytes, cap: bytes, after: int, limit: int = 1000
                          ) -> tuple[list[tuple[int, bytes]], int]:
-        body = await self._call("GET", f"/v1/mailboxes/{b64e(mailbox)}/items", cap=cap,
+        body = await self._call("GET", f"/v1/mailboxes/{b64e(mailbox)}/items", 200, cap=cap,
                                 params={"after": after, "limit": limit})
-        try:
-            return ([(int(i["cursor"]), b64d(i["ciphertext"])) for i in body["items"]], int(body["head"]))
-        except (KeyError, TypeError, ValueError):
-            raise RelayError("the relay sent malformed items") from None
+        v = self._shape(body, "the items", {"items": items_of(_ITEM, limit), "head": counter()})
+        return [(i["cursor"], i["ciphertext"]) for i in v["items"]], v["head"]
 
     # -- drop boxes ---------------------------------------------------------------
 
-    async def open_drop(self, mailbox: bytes, cap: bytes, drop: bytes, drop_cap_hash: bytes) -> None:
-        await self._call("POST", f"/v1/mailboxes/{b64e(mailbox)}/drops", cap=cap,
-                         json={"drop": b64e(drop), "cap_hash": b64e(drop_cap_hash)})
+    async def open_drop(self, mailbox: bytes, cap: bytes, drop: bytes, drop_cap_hash: bytes,
+                        expires: int = 0) -> None:
+        body = await self._call("POST", f"/v1/mailboxes/{b64e(mailbox)}/drops", 201, cap=cap,
+                                json={"drop": b64e(drop), "cap_hash": b64e(drop_cap_hash), "expires": expires})
+        if self._shape(body, "the new drop", {"drop": binary(16)})["drop"] != drop:
+            raise self._broken("it names another drop than the one opened")
 
-    async def post_to_drop(self, mailbox: bytes, cap: bytes, drop: bytes, message: bytes) -> None:
-        await self._call("POST", f"/v1/mailboxes/{b64e(mailbox)}/drops/{b64e(drop)}/messages",
-                         cap=cap, json={"message": b64e(message)})
+    async def close_drop(self, mailbox: bytes, cap: bytes, drop: bytes) -> None:
+        body = await self._call("DELETE", f"/v1/mailboxes/{b64e(mailbox)}/drops/{b64e(drop)}", 200, cap=cap)
+        self._shape(body, "the closed drop", {"closed": literal(True)})
 
-    async def read_drops(self, mailbox: bytes, cap: bytes, after: int
+    async def mark_drop_used(self, mailbox: bytes, cap: bytes, drop: bytes) -> None:
+        body = await self._call("POST", f"/v1/mailboxes/{b64e(mailbox)}/drops/{b64e(drop)}/used", 200, cap=cap)
+        self._shape(body, "the used drop", {"used": literal(True)})
+
+    async def post_to_drop(self, mailbox: bytes, cap: bytes, drop: bytes, message: bytes) -> int:
+        body = await self._call("POST", f"/v1/mailboxes/{b64e(mailbox)}/drops/{b64e(drop)}/messages", 201,
+                                cap=cap, json={"message": b64e(message)})
+        return self._shape(body, "the stored message", _CURSOR)["cursor"]
+
+    async def read_drops(self, mailbox: bytes, cap: bytes, after: int, limit: int = 1000
                          ) -> tuple[list[tuple[int, bytes, str, bytes]], int]:
-        body = await self._call("GET", f"/v1/mailboxes/{b64e(mailbox)}/drops/messages", cap=cap,
-                                params={"after": after})
-        try:
-            return ([(int(m["cursor"]), b64d(m["drop"], 16), str(m["from"]), b64d(m["message"]))
-                     for m in body["messages"]], int(body["head"]))
-        except (KeyError, TypeError, ValueError):
-            raise RelayError("the relay sent malformed drop messages") from None
+        body = await self._call("GET", f"/v1/mailboxes/{b64e(mailbox)}/drops/messages", 200, cap=cap,
+                                params={"after": after, "limit": limit})
+        v = self._shape(body, "the drop messages",
+                        {"messages": items_of(_DROP_MESSAGE, limit), "head": counter()})
+        return [(m["cursor"], m["drop"], m["from"], m["message"]) for m in v["messages"]], v["head"]
 
-    async def guest_post(self, drop: bytes, drop_cap: bytes, message: bytes) -> None:
-        await self._call("POST", f"/v1/drops/{b64e(drop)}/messages", cap=drop_cap,
-                         json={"message": b64e(message)})
+    async def guest_post(self, drop: bytes, drop_cap: bytes, message: bytes) -> int:
+        body = await self._call("POST", f"/v1/drops/{b64e(drop)}/messages", 201, cap=drop_cap,
+                                json={"message": b64e(message)})
+        return self._shape(body, "the stored message", _CURSOR)["cursor"]
 
-    async def guest_read(self, drop: bytes, drop_cap: bytes, after: int = 0
+    async def guest_read(self, drop: bytes, drop_cap: bytes, after: int = 0, limit: int = 1000
                          ) -> list[tuple[int, str, bytes]]:
-        body = await self._call("GET", f"/v1/drops/{b64e(drop)}/messages", cap=drop_cap,
-                                params={"after": after})
-        try:
-            return [(int(m["cursor"]), str(m["from"]), b64d(m["message"])) for m in body["messages"]]
-        except (KeyError, TypeError, ValueError):
-            raise RelayError("the relay sent malformed drop messages") from None
+        body = await self._call("GET", f"/v1/drops/{b64e(drop)}/messages", 200, cap=drop_cap,
+                                params={"after": after, "limit": limit})
+        v = self._shape(body, "the drop's messages",
+                        {"messages": items_of(_GUEST_MESSAGE, limit), "head": counter()})
+        return [(m["cursor"], m["from"], m["message"]) for m in v["messages"]]
 
     async def wait(self, mailbox: bytes, cap: bytes, log: int, items: int, drops: int,
                    timeout: int = 25) -> dict:
-        return await self._call("GET", f"/v1/mailboxes/{b64e(mailbox)}/wait", cap=cap,
-                                params={"log": log, "items": items, "drops": drops, "timeout": timeout})
+        """Long-poll for news; returns ``{"log", "items", "drops", "changed"}``, checked."""
+        body = await self._call("GET", f"/v1/mailboxes/{b64e(mailbox)}/wait", 200, cap=cap,
+                                params={"log": log, "items": items, "drops": drops, "timeout": timeout},
+                                waits=timeout)
+        return self._shape(body, "the wait answer", {"log": counter(), "items": counter(),
+                                                     "drops": counter(), "changed": boolean})

@@ -23,11 +23,13 @@ from hramada.core.crypto import BoxPrivateKey, BoxPublicKey, SigningKey, VerifyK
 from hramada.core.encoding import decode, encode, expect, fields
 from hramada.core.identity import Identity, MemberKey
 from hramada.core.keys import Generation
+from hramada.core.urls import check_relay_url
 from hramada.errors import EncodingError, ForgeryError
 
 CODE_PREFIX = "hramada1-"
 CODE_VERSION = 2  # the payload's first element; 2 added the expiry
 REQUEST_ID_BYTES = 8
+MAX_CODE_CHARS = 2048  # a code with the longest relay address has about 1,000
 MAX_NAME_CHARS = 64
 _REQUEST_FIELDS = {"group": bytes, "invite": bytes, "name": str, "sign": bytes, "box": bytes}
 
@@ -96,6 +98,7 @@ class InvitationCode:
     expires: int = 0  # Unix seconds, as in the invite entry; 0: none given
 
     def to_text(self) -> str:
+        check_relay_url(self.relay)
         payload = encode([CODE_VERSION, self.relay, self.mailbox, self.group, self.secret.secret,
                           self.expires])
         check = crypto.hash32("hramada:v1:code-check", payload)[:4]
@@ -105,7 +108,11 @@ class InvitationCode:
     def from_text(cls, text: str) -> "InvitationCode":
         if not isinstance(text, str):
             raise ValueError("an invitation code must be text")
+        if len(text) > 4 * MAX_CODE_CHARS:
+            raise ValueError("this is far too long to be a Hramada invitation code")
         compact = "".join(text.split()).lower()
+        if len(compact) > MAX_CODE_CHARS:
+            raise ValueError("this is far too long to be a Hramada invitation code")
         if not compact.startswith(CODE_PREFIX):
             raise ValueError(f"this is not a Hramada invitation code (it should start with {CODE_PREFIX!r})")
         body = compact[len(CODE_PREFIX):].upper()
@@ -120,11 +127,15 @@ class InvitationCode:
             expect(isinstance(v, list) and len(v) == 6 and v[0] == CODE_VERSION, "invitation code")
             _, relay, mailbox, group, secret, expires = v
             expect(isinstance(expires, int) and 0 <= expires < 2**63, "expiry")
-            expect(isinstance(relay, str) and relay.startswith(("http://", "https://")), "relay address")
+            expect(isinstance(relay, str), "relay address")
             expect(isinstance(mailbox, bytes) and len(mailbox) == 16, "mailbox")
             expect(isinstance(group, bytes) and len(group) == 16, "group id")
             expect(isinstance(secret, bytes) and len(secret) == 32, "secret")
         except EncodingError as exc:
+            raise ValueError(f"the invitation code is not valid: {exc}") from None
+        try:
+            relay = check_relay_url(relay)
+        except ValueError as exc:
             raise ValueError(f"the invitation code is not valid: {exc}") from None
         return cls(relay, mailbox, group, InvitationSecret(secret), expires)
 

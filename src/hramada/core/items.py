@@ -66,6 +66,17 @@ class Stale(Exception):
         self.item = item
 
 
+class PostedAfterRemoval(ForgeryError):
+    """An item of a member who was removed (or left) before its key was retired,
+    numbered past their bound in that rotation: refused on every device. It is signed
+    by that member, so a client may void it (show it nowhere, say who wrote it)
+    instead of stopping the group."""
+
+    def __init__(self, message: str, author: bytes, seq: int) -> None:
+        super().__init__(message)
+        self.author, self.seq = author, seq
+
+
 @dataclass(frozen=True, slots=True)
 class Item:
     id: bytes
@@ -199,6 +210,9 @@ def open_item(ciphertext: bytes, cursor: int, log: GroupLog,
     member = log.member_at(v["author"], seq)
     if member is None:
         raise ForgeryError(f"item at {cursor} is signed by someone who was not a member")
+    if member.last_item is not None and v["seq"] > member.last_item:
+        raise PostedAfterRemoval(f"item {v['seq']} of {member.name} was posted after they left (their "
+                                 f"leaving names item {member.last_item} as their last)", v["author"], v["seq"])
     item = Item(item_id(signed), v["kind"], v["author"], v["seq"], (seq, seen), v["time"], v["body"],
                 gen.number)
     info = log.generations[gen.number]
@@ -207,8 +221,8 @@ def open_item(ciphertext: bytes, cursor: int, log: GroupLog,
         # then: nothing of theirs may follow it. Gone only later: a race like anyone's,
         # the same verdict on every device.
         if member.until is not None and member.until <= info.end:
-            raise ForgeryError(f"item {v['seq']} of {member.name} (at {cursor}) was posted after their "
-                               f"removal: the rotation that retired its key ends their items at "
-                               f"{info.items_cutoff.get(v['author'], 0)}")
+            raise PostedAfterRemoval(f"item {v['seq']} of {member.name} was posted after their removal "
+                                     f"(the rotation that retired its key ends their items at "
+                                     f"{info.items_cutoff.get(v['author'], 0)})", v["author"], v["seq"])
         raise Stale(item)
     return item

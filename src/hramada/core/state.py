@@ -44,6 +44,7 @@ class Member:
     until: int | None = None  # seq of the entry that ended it
     request: bytes | None = None  # the join request that admitted them
     vouchers: tuple[bytes, ...] = ()
+    last_item: int | None = None  # for one who left: the number of their last item, signed in `leave`
 
 
 @dataclass
@@ -445,12 +446,13 @@ class GroupLog(RotationChecks):
         return any(crypto.equal(m.key.box.raw, box) for m in (*self.members.values(), *self.former.values()))
 
     def _leave(self, entry: Entry, author: Member) -> str | None:
-        fields(entry.body, "leave entry", {})
+        b = fields(entry.body, "leave entry", {}, {"items": int})
+        expect(0 <= b.get("items", 0) < 2**32, "leave entry (items)")
         if author.role == "admin" and sum(m.role == "admin" for m in self.members.values()) == 1 \
                 and len(self.members) > 1:
             return "the last admin cannot leave while others remain"
         gone = self.members.pop(entry.author)
-        gone.until = entry.seq
+        gone.until, gone.last_item = entry.seq, b.get("items")
         self.former[entry.author] = gone
         self._revoke_invites_of(entry.author, entry.seq)
         self.rotation_due = True

@@ -14,6 +14,8 @@ Modules::
     notify.py        in-process wake-ups for long polls
     storage/         base.py (the interface), sqlite.py (WAL, one writer thread), schema.py
     schema/          numbered schema files, NNN_name[.dialect].sql
+    connections.py   below HTTP: head limits and timeouts, per-address and file-handle caps
+    logs.py          a log that floods cannot grow: bounded messages, accept errors coalesced
     server.py        serve(config): uvicorn, port 0 discovery, clean stop on SIGTERM/SIGINT
 
 Imports point down only: the relay uses ``hramada.core`` and ``hramada.errors``,

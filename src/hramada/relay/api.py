@@ -136,17 +136,18 @@ def query_ints(request: Request, spec: Mapping[str, tuple[int, int, int]]) -> di
 
 def bearer_cap_hash(request: Request) -> bytes:
     """``cap_hash`` of the bearer capability, or 401 if it is missing or malformed."""
-    return bearer_cap(request)[0]
+    return cap_hash(bearer_capability(request))
 
 
 def bearer_cap(request: Request) -> tuple[bytes, bytes]:
     """``(cap_hash, position_pad)`` of the bearer capability (401 if missing or
-    malformed): the pad opens the sealed retirement position of this capability."""
-    cap = bearer_token(request)
+    malformed): the pad opens the sealed retirement position of this capability.
+    Only routes that may need that position pay for the second hash."""
+    cap = bearer_capability(request)
     return cap_hash(cap), position_pad(cap)
 
 
-def bearer_token(request: Request) -> bytes:
+def bearer_capability(request: Request) -> bytes:
     """The bearer capability itself (32 bytes, or 64 for a mailbox capability that
     carries its append key), or 401 if it is missing or malformed."""
     header = request.headers.get("authorization")
@@ -170,9 +171,23 @@ def unauthorized(message: str = "unknown mailbox or capability") -> ApiError:
 
 # -- bodies --------------------------------------------------------------------------
 
-# No request body holds more than two JSON containers (an object, and the list of a
-# batch); :func:`read_json` refuses more than this many before parsing anything.
-MAX_JSON_CONTAINERS = 4
+# What read_json counts as it reads: the characters that separate JSON values or open
+# containers. No base64url string and no integer holds one, so every valid body has
+# only a few (or one per item of a batch).
+_STRUCTURE = b",:{["
+_WINDOW = 65536  # a chunk's first bytes are counted on their own first (a bomb is dense)
+MAX_JSON_CONTAINERS = 4  # no valid body opens more than two (an object, a batch's list)
+
+
+def _structure_refusal(start: bytes) -> ApiError:
+    """400 for a body that nests more containers than any request (an object and one
+    list), 413 for one with more values; either way the connection is closed."""
+    close = {"Connection": "close"}
+    if start.count(b"{") + start.count(b"[") > MAX_JSON_CONTAINERS:
+        return ApiError("bad_request", "the body nests more objects or lists than any request "
+                        "takes", headers=close)
+    return ApiError("too_large", "the body holds more JSON values than any request takes",
+                    headers=close)
 
 
 def content_length(request: Request) -> int | None:
@@ -190,33 +205,36 @@ def content_length(request: Request) -> int | None:
 
 
 async def read_json(request: Request, max_bytes: int, max_values: int = 16) -> dict[str, Any]:
-    """The request body as a JSON object, refusing a wrong content type (415), a
-    body over ``max_bytes`` (413) before or while reading it — never buffering more —
-    and, while reading, a body with more than ``max_values`` JSON values (counted by
-    their separators, 413) or more than :data:`MAX_JSON_CONTAINERS` objects and lists
-    (400), so that a body of a million tiny keys is never parsed: parsing it would
-    hold the event loop for a second. Every valid body is far inside both bounds (no
-    base64url string or integer holds a separator)."""
+    """The request body as a JSON object, refusing a wrong content type (415), and a
+    body over ``max_bytes`` (413) before or while reading it — never buffering more.
+
+    While reading, it also counts the body's structural characters (``,`` ``:`` ``{``
+    ``[``) and refuses a body with more than ``max_values`` + 4 of them (and closes
+    the connection): 400 if it nests more than :data:`MAX_JSON_CONTAINERS` objects and
+    lists, else 413. A body of a million tiny keys, or nested a million deep, is never
+    parsed — parsing one would hold the event loop for a second or more. Every valid
+    body is far inside the bound."""
     media = request.headers.get("content-type", "").split(";", 1)[0].strip().lower()
     if media != "application/json":
         raise ApiError("unsupported_media_type", "the body must be application/json")
     length = content_length(request)
     if length is not None and length > max_bytes:
         raise too_large(f"the body is over {max_bytes} bytes")
+    bound = max_values + 4
     body = bytearray()
-    separators = containers = 0
+    structure = 0
     async for chunk in request.stream():
         body += chunk
         if len(body) > max_bytes:
             raise too_large(f"the body is over {max_bytes} bytes")
-        separators += chunk.count(b",") + chunk.count(b":")
-        containers += chunk.count(b"{") + chunk.count(b"[")
-        if separators > max_values:
-            raise ApiError("too_large", "the body holds more JSON values than any request takes",
-                           headers={"Connection": "close"})
-        if containers > MAX_JSON_CONTAINERS:
-            raise ApiError("bad_request", "the body nests more objects or lists than any "
-                           "request takes", headers={"Connection": "close"})
+        head = chunk[:_WINDOW]
+        counted = len(head) - len(head.translate(None, _STRUCTURE))
+        if len(chunk) > _WINDOW and structure + counted <= bound:
+            rest = chunk[_WINDOW:]
+            counted += len(rest) - len(rest.translate(None, _STRUCTURE))
+        structure += counted
+        if structure > bound:
+            raise _structure_refusal(bytes(body[:_WINDOW]))
     try:
         value = json.loads(body)
     except (ValueError, RecursionError):

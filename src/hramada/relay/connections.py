@@ -52,6 +52,7 @@ from hramada.relay.ratelimit import client_key
 
 FD_RESERVE = 64       # file handles kept free for the database, logs and the listening socket
 RETRY_AFTER = "5"     # seconds, for connections refused while the relay is full
+SWEEP_SECONDS = 1.0   # how often deadlines are checked (timeouts fire up to this late)
 
 _MESSAGES = {
     "too_many_connections": "too many open connections from your address; close some and retry",
@@ -84,6 +85,8 @@ class ConnectionGuard:
         self.refused: Counter[str] = Counter()
         self.timeouts: Counter[str] = Counter()
         self.baseline = open_file_handles()
+        self._watched: set[GuardedProtocol] = set()
+        self._sweeper: asyncio.TimerHandle | None = None
         self._file_limit = file_limit or (lambda: resource.getrlimit(resource.RLIMIT_NOFILE)[0])
 
     def capacity(self) -> int:
@@ -116,12 +119,25 @@ class ConnectionGuard:
             self.per_address[key] += 1
         return key, None
 
-    def release(self, key: str | None) -> None:
+    def release(self, key: str | None, protocol: Any = None) -> None:
         self.open -= 1
+        self._watched.discard(protocol)
         if key is not None:
             self.per_address[key] -= 1
             if self.per_address[key] <= 0:
                 del self.per_address[key]
+
+    def watch(self, protocol: GuardedProtocol, loop: asyncio.AbstractEventLoop) -> None:
+        """Check ``protocol``'s deadlines once a second until its connection is lost."""
+        self._watched.add(protocol)
+        if self._sweeper is None or self._sweeper.cancelled():
+            self._sweeper = loop.call_later(SWEEP_SECONDS, self.sweep, loop)
+
+    def sweep(self, loop: asyncio.AbstractEventLoop) -> None:
+        now = loop.time()
+        for protocol in list(self._watched):
+            protocol.check_deadlines(now)
+        self._sweeper = loop.call_later(SWEEP_SECONDS, self.sweep, loop) if self._watched else None
 
 
 def refusal_bytes(code: str, *, retry_after: str | None = None) -> bytes:
@@ -141,7 +157,11 @@ class _HeadRefused(Exception):
 
 
 class GuardedProtocol(HttpToolsProtocol):
-    """uvicorn's httptools protocol with the limits of this module."""
+    """uvicorn's httptools protocol with the limits of this module.
+
+    Deadlines are plain numbers set as bytes arrive (no timer per request, which
+    would cost more than the rest of this class); :meth:`ConnectionGuard.sweep`
+    checks them once a second, so a timeout fires within a second after it is due."""
 
     guard: ConnectionGuard  # set on the subclass made by guarded_protocol()
 
@@ -156,9 +176,8 @@ class GuardedProtocol(HttpToolsProtocol):
         self._header_bytes = 0
         self._header_lines = 0
         self._refusal: str | None = None
-        self._head_timer: asyncio.TimerHandle | None = None
-        self._body_timer: asyncio.TimerHandle | None = None
-        self._body_active = 0.0       # loop time of the last body bytes
+        self._head_deadline: float | None = None  # loop time by which the head must be in
+        self._body_active: float | None = None    # loop time of the last body bytes, while a body is due
 
     # -- the connection ----------------------------------------------------------
 
@@ -169,13 +188,13 @@ class GuardedProtocol(HttpToolsProtocol):
             self._refuse(refusal, retry_after=RETRY_AFTER)
             return
         self._admitted, self._address = True, key
-        self._arm_head_timer()
+        self._head_deadline = self.loop.time() + self.guard.config.header_timeout
+        self.guard.watch(self, self.loop)
 
     def connection_lost(self, exc: Exception | None) -> None:
-        self._cancel_timers()
         if self._admitted:
             self._admitted = False
-            self.guard.release(self._address)
+            self.guard.release(self._address, self)
         super().connection_lost(exc)
 
     def _refuse(self, code: str, *, retry_after: str | None = None, count: bool = True) -> None:
@@ -183,17 +202,11 @@ class GuardedProtocol(HttpToolsProtocol):
         if count:
             self.guard.refused[code] += 1
         self._closing = True
-        self._cancel_timers()
+        self._head_deadline = self._body_active = None
         if not self.transport.is_closing():
             if self.cycle is None or self.cycle.response_complete:
                 self.transport.write(refusal_bytes(code, retry_after=retry_after))
             self.transport.close()
-
-    def _cancel_timers(self) -> None:
-        for timer in (self._head_timer, self._body_timer):
-            if timer is not None:
-                timer.cancel()
-        self._head_timer = self._body_timer = None
 
     # -- bytes in ------------------------------------------------------------------
 
@@ -201,9 +214,9 @@ class GuardedProtocol(HttpToolsProtocol):
         if self._closing:
             return
         self._unset_keepalive_if_required()
-        if (self._awaiting or self._in_head) and self._head_timer is None:
-            self._arm_head_timer()
-        self._body_active = self.loop.time()
+        now = self.loop.time()
+        if self._awaiting and self._head_deadline is None:
+            self._head_deadline = now + self.guard.config.header_timeout
         try:
             self.parser.feed_data(data)
         except httptools.HttpParserUpgrade:
@@ -218,10 +231,8 @@ class GuardedProtocol(HttpToolsProtocol):
             self._head_bytes += len(data)
             if self._head_bytes > self._max_head_bytes():
                 self._refuse("headers_too_large")
-        elif self._body_timer is None and self.cycle is not None and self.cycle.more_body \
-                and not self.cycle.response_complete and not self._awaiting:
-            self._body_timer = self.loop.call_later(self.guard.config.body_timeout,
-                                                    self._body_check)
+        elif not self._awaiting:  # in a body: note that bytes came
+            self._body_active = now
 
     def _max_head_bytes(self) -> int:
         """Raw bytes a head may take before it is refused, whatever the parser has
@@ -237,7 +248,7 @@ class GuardedProtocol(HttpToolsProtocol):
         self._head_bytes = self._header_bytes = self._header_lines = 0
 
     def on_url(self, url: bytes) -> None:
-        super().on_url(url)
+        self.url += url
         if len(self.url) > self.guard.config.max_url_bytes:
             self._refusal = "uri_too_long"
             raise _HeadRefused
@@ -249,54 +260,48 @@ class GuardedProtocol(HttpToolsProtocol):
         if self._header_lines > config.max_header_lines or self._header_bytes > config.max_header_bytes:
             self._refusal = "headers_too_large"
             raise _HeadRefused
-        super().on_header(name, value)
+        # As uvicorn's on_header (inlined: this runs for every header of every request).
+        name = name.lower()
+        if name == b"expect" and value.lower() == b"100-continue":
+            self.expect_100_continue = True
+        self.headers.append((name, value))
 
     def on_headers_complete(self) -> None:
         self._in_head = False
-        if self._head_timer is not None:
-            self._head_timer.cancel()
-            self._head_timer = None
+        self._head_deadline = None
+        self._body_active = self.loop.time()
         super().on_headers_complete()
 
     def on_message_complete(self) -> None:
-        if self._body_timer is not None:
-            self._body_timer.cancel()
-            self._body_timer = None
         self._awaiting = True
+        self._body_active = None
         super().on_message_complete()
 
-    # -- timers --------------------------------------------------------------------
+    # -- deadlines (checked by ConnectionGuard.sweep) ---------------------------------
 
-    def _arm_head_timer(self) -> None:
-        self._head_timer = self.loop.call_later(self.guard.config.header_timeout,
-                                                self._head_expired)
-
-    def _head_expired(self) -> None:
-        self._head_timer = None
+    def check_deadlines(self, now: float) -> None:
         if self._closing or self.transport.is_closing():
             return
-        if self._in_head:
-            self.guard.timeouts["headers"] += 1
-            self._refuse("request_timeout", count=False)
-        else:  # a connection that sent nothing at all
-            self.guard.timeouts["idle"] += 1
+        if self._head_deadline is not None and now >= self._head_deadline:
+            self._head_deadline = None
+            if self._in_head:
+                self.guard.timeouts["headers"] += 1
+                self._refuse("request_timeout", count=False)
+            else:  # a connection that sent nothing at all
+                self.guard.timeouts["idle"] += 1
+                self._closing = True
+                self.transport.close()
+            return
+        if self._body_active is None or self.cycle is None or self.cycle.response_complete \
+                or not self.cycle.more_body:
+            return
+        if self.flow.read_paused:  # the relay is the one not reading: not the client's fault
+            self._body_active = now
+        elif now - self._body_active >= self.guard.config.body_timeout:
+            self.guard.timeouts["body"] += 1
+            self.cycle.scope[SCOPE_BODY_TIMEOUT] = True  # type: ignore[literal-required]
             self._closing = True
             self.transport.close()
-
-    def _body_check(self) -> None:
-        self._body_timer = None
-        if self._closing or self.transport.is_closing() or self.cycle is None \
-                or not self.cycle.more_body or self.cycle.response_complete:
-            return
-        timeout = self.guard.config.body_timeout
-        idle = self.loop.time() - self._body_active
-        if self.flow.read_paused or idle < timeout:  # the relay is the one not reading
-            self._body_timer = self.loop.call_later(max(timeout - idle, 0.05), self._body_check)
-            return
-        self.guard.timeouts["body"] += 1
-        self.cycle.scope[SCOPE_BODY_TIMEOUT] = True  # type: ignore[literal-required]
-        self._closing = True
-        self.transport.close()
 
 
 def guarded_protocol(guard: ConnectionGuard) -> type[asyncio.Protocol]:

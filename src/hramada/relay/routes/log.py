@@ -5,13 +5,13 @@ from __future__ import annotations
 from starlette.requests import Request
 from starlette.responses import Response
 
-from hramada.core.wire import HASH_BYTES, MAILBOX_ID_BYTES, appended_by_holder, b64e
+from hramada.core.wire import HASH_BYTES, MAILBOX_ID_BYTES, appended_by_holder, b64e, cap_hash
 from hramada.relay.api import (
     MAX_INT,
     b64_field,
     bad,
     bearer_cap,
-    bearer_token,
+    bearer_capability,
     check_fields,
     head_json,
     int_field,
@@ -22,6 +22,7 @@ from hramada.relay.api import (
     route,
 )
 from hramada.relay.state import relay, storage
+from hramada.relay.storage.base import position_pad
 
 
 async def read_log(request: Request) -> Response:
@@ -29,8 +30,8 @@ async def read_log(request: Request) -> Response:
     mailbox = path_id(request, "mailbox", MAILBOX_ID_BYTES)
     q = query_ints(request, {"after": (0, 0, MAX_INT),
                              "limit": (config.default_read_limit, 1, config.max_read_limit)})
-    cap_hash, pad = bearer_cap(request)
-    page = await storage(request).read_log(mailbox, cap_hash, q["after"], q["limit"],
+    hashed, pad = bearer_cap(request)
+    page = await storage(request).read_log(mailbox, hashed, q["after"], q["limit"],
                                            config.max_read_bytes, pad)
     entries = [{"seq": e.seq, "prev": b64e(e.prev), "ciphertext": b64e(e.ciphertext),
                 "hash": b64e(e.hash)} for e in page.entries]
@@ -42,8 +43,7 @@ async def append_entry(request: Request) -> Response:
     config = state.config
     mailbox = path_id(request, "mailbox", MAILBOX_ID_BYTES)
     query_ints(request, {})
-    cap = bearer_token(request)
-    cap_hash, pad = bearer_cap(request)
+    cap = bearer_capability(request)
     body = await read_json(request, config.max_body_bytes)
     check_fields(body, ("seq", "prev", "ciphertext"), ("new_cap_hash",))
     seq = int_field(body["seq"], "seq", minimum=1)
@@ -55,7 +55,8 @@ async def append_entry(request: Request) -> Response:
         # Only a holder of the group's key can sign an entry; readers check the same
         # signature, so an entry refused here could never have been folded.
         raise bad("the entry is not signed with the append key of this capability")
-    head = await storage(request).append_entry(mailbox, cap_hash, seq, prev, ciphertext,
+    pad = None if new_cap_hash is None else position_pad(cap)  # only a rotation needs it
+    head = await storage(request).append_entry(mailbox, cap_hash(cap), seq, prev, ciphertext,
                                                new_cap_hash, pad)
     state.metrics.append("entry")
     if new_cap_hash is not None:
