@@ -122,8 +122,10 @@ def rotation(sizes: list[int], reps: int) -> None:
             t_build.append(time.perf_counter() - t)
             view = copy.deepcopy(log)
             t = time.perf_counter()
-            view.apply(entry.seq, entry.prev, entry.ciphertext, Keyring(reader.boxing, {0: gen0}))
+            applied = view.apply(entry.seq, entry.prev, entry.ciphertext, Keyring(reader.boxing, {0: gen0}))
             t_apply.append(time.perf_counter() - t)
+            if applied is None:
+                raise SystemExit(f"the rotation for {size} members was void: {view.warnings[-1]}")
         print(f"rotation (removal) for {size:6d} members: build {statistics.median(t_build) * 1000:8.1f} ms"
               f"   verify+apply by a member {statistics.median(t_apply) * 1000:8.1f} ms")
 
