@@ -26,6 +26,8 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 from hramada.client import Hramada
 from hramada.core import items as items_mod
 
+PASSPHRASE = "quiet lantern orbit meadow thistle"  # new passphrases must be strong
+
 
 def start_relay(folder: Path) -> tuple[subprocess.Popen, str]:
     env = {**os.environ, "HRAMADA_RELAY_RATE": "0"}
@@ -52,7 +54,7 @@ async def main(n: int) -> None:
         folder = Path(tmp)
         proc, url = start_relay(folder)
         try:
-            ales = Hramada.init(folder / "ales", "a", "Ales")
+            ales = Hramada.init(folder / "ales", PASSPHRASE, "Ales")
             g = (await ales.create_group("History", url)).group
             s = ales._find(g)
             relay = ales._relay(url)
@@ -65,7 +67,7 @@ async def main(n: int) -> None:
                          for i in range(start, min(n, start + 1000))]
                 await relay.append_items(s.record["mailbox"], s.cap, batch)
             print(f"filled {n} items in {time.perf_counter() - t:.1f} s")
-            carol = Hramada.init(folder / "carol", "c", "Carol")
+            carol = Hramada.init(folder / "carol", PASSPHRASE, "Carol")
             await admit(ales, carol, g)
             with Progress(TextColumn("verifying and decrypting"), BarColumn(), MofNCompleteColumn(),
                           TimeElapsedColumn()) as bar:

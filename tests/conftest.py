@@ -148,6 +148,15 @@ def relay_process(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Callable
 
 
 # ==================================================================================
+# Profiles: the one passphrase tests use (new passphrases must be strong).
+# ==================================================================================
+
+# Five random words: zxcvbn puts it far above the strength a new passphrase needs.
+# Test modules import it with ``from conftest import PASSPHRASE``.
+PASSPHRASE = "quiet lantern orbit meadow thistle"
+
+
+# ==================================================================================
 # Client: bringing a person into a group the way the CLI does it.
 # ==================================================================================
 

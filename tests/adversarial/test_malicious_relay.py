@@ -21,6 +21,7 @@ from hramada.core import items as items_mod
 from hramada.core.identity import Identity
 from hramada.core.wire import b64d, b64e
 from hramada.errors import VerificationError
+from conftest import PASSPHRASE
 
 Rewrite = Callable[[dict], dict]
 
@@ -49,8 +50,8 @@ def two_members(bring_in):
     """``await two_members(url, tmp, liar)``: Ales's group with Hanna in it, Hanna's
     client talking to the relay through ``liar``."""
     async def make(url: str, tmp: Path, liar: LyingRelay) -> tuple[Hramada, Hramada, str]:
-        ales = Hramada.init(tmp / "ales", "a", "Ales")
-        hanna = Hramada.init(tmp / "hanna", "h", "Hanna", transport=liar)
+        ales = Hramada.init(tmp / "ales", PASSPHRASE, "Ales")
+        hanna = Hramada.init(tmp / "hanna", PASSPHRASE, "Hanna", transport=liar)
         g = (await ales.create_group("Circle", url, vouches=1)).group
         await bring_in(ales, hanna, g)
         return ales, hanna, g
@@ -186,7 +187,7 @@ def test_item_by_removed_member_after_removal_is_rejected(relay_process, two_mem
 
     async def go() -> None:
         ales, hanna, g = await two_members(relay.url, tmp_path, LyingRelay())
-        mikola = Hramada.init(tmp_path / "mikola", "m", "Mikola")
+        mikola = Hramada.init(tmp_path / "mikola", PASSPHRASE, "Mikola")
         try:
             await bring_in(ales, mikola, g)
             before = hanna._find(g)  # Hanna's keys and view, kept before her removal

@@ -12,9 +12,10 @@ import click
 import pytest
 
 from hramada.cli.main import cli
+from conftest import PASSPHRASE
 
 
-def run(home: Path, *args: str, passphrase: str = "pw", check: bool = True) -> subprocess.CompletedProcess:
+def run(home: Path, *args: str, passphrase: str = PASSPHRASE, check: bool = True) -> subprocess.CompletedProcess:
     env = {**os.environ, "HRAMADA_HOME": str(home), "HRAMADA_PASSPHRASE": passphrase}
     p = subprocess.run([sys.executable, "-m", "hramada.cli.main", *args], env=env, capture_output=True,
                        text=True, timeout=120, stdin=subprocess.DEVNULL)

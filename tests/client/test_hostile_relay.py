@@ -20,9 +20,9 @@ from hramada.client.transport import Relay, RelayProtocolError
 from hramada.core.wire import b64e
 from hramada.errors import RelayUnreachable
 
-from tests.client.conftest import answer
+from conftest import PASSPHRASE
 
-PASSPHRASE = "quiet lantern orbit meadow"
+from .conftest import answer
 
 
 async def _endless() -> AsyncIterator[bytes]:

@@ -69,3 +69,11 @@ def test_a_huge_jump_keeps_a_bounded_list():
     assert len(n.table[A][3]) == MAX_MISSING
     assert n.first_missing() == (A, 2, MAX_MISSING)
     assert n.cutoff() == {A: 2**32 - 1}
+
+
+def test_a_device_that_does_not_read_from_the_start_expects_nothing_below_the_first_number():
+    n = Numbering({}, from_start=False)
+    n.saw(A, 40, 7)
+    n.saw(A, 42, 9)
+    assert n.first_missing() == (A, 41, 1)
+    assert n.cutoff() == {A: 42}

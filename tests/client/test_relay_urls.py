@@ -19,8 +19,7 @@ from hramada.core import crypto
 from hramada.core.encoding import encode
 from hramada.core.invitation import CODE_PREFIX, CODE_VERSION, InvitationCode, InvitationSecret
 from hramada.core.urls import MAX_URL_CHARS, check_relay_url
-
-PASSPHRASE = "quiet lantern orbit meadow"
+from conftest import PASSPHRASE
 
 
 def crafted_code(relay: str) -> str:

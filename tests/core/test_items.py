@@ -381,3 +381,14 @@ def test_a_leave_with_an_item_number_out_of_range_is_ignored(w, bad):
     w.post("carol", "leave", {"items": bad})
     assert w.person("carol").public.id in w.log("alice").members
     assert "malformed" in w.log("alice").warnings[-1][1]
+
+
+def test_an_item_older_than_every_key_a_device_holds_predates_it_not_a_forgery(w):
+    """Under a history policy that keeps older content from newcomers, a device holding
+    only later generations skips items under earlier ones: no alarm."""
+    _, _, old = w.post_item("bob", "before dana")
+    w.rotate("alice")
+    dana_keys = {1: w.keys("alice").generations[1]}
+    with pytest.raises(items.Predates):
+        open_item(old, 1, w.log("alice"), dana_keys)
+    assert not issubclass(items.Predates, HramadaError)

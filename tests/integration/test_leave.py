@@ -11,14 +11,15 @@ import pytest
 from hramada.client import Hramada
 from hramada.core import crypto
 from hramada.errors import DecryptionError
+from conftest import PASSPHRASE
 
 
 def test_leaving_rotates_the_key_at_the_next_admin_sync(relay_process, bring_in, tmp_path: Path) -> None:
     relay = relay_process()
 
     async def go() -> None:
-        ales = Hramada.init(tmp_path / "a", "a", "Ales")
-        hanna = Hramada.init(tmp_path / "h", "h", "Hanna")
+        ales = Hramada.init(tmp_path / "a", PASSPHRASE, "Ales")
+        hanna = Hramada.init(tmp_path / "h", PASSPHRASE, "Hanna")
         try:
             g = (await ales.create_group("Circle", relay.url)).group
             await bring_in(ales, hanna, g)

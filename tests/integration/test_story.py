@@ -10,6 +10,7 @@ import pytest
 from hramada.client import Hramada
 from hramada.client.profile import wipe
 from hramada.errors import PolicyError, ProfileError
+from conftest import PASSPHRASE
 
 SECRETS = ["Food bank open Saturday", "Second bulletin after admission", "Posted after Hanna left",
            "Solidarity Circle Kaunas", "Ales Bialiatski", "Hanna Tsikhanouskaya", "Mikola Statkevich",
@@ -37,10 +38,10 @@ def test_four_people_admission_removal_and_confidentiality(relay_process, bring_
 
 
 async def _story(url: str, tmp: Path, bring_in) -> None:
-    ales = Hramada.init(tmp / "ales", "pass-ales", "Ales Bialiatski")
-    hanna = Hramada.init(tmp / "hanna", "pass-hanna", "Hanna Tsikhanouskaya")
-    mikola = Hramada.init(tmp / "mikola", "pass-mikola", "Mikola Statkevich")
-    volha = Hramada.init(tmp / "volha", "pass-volha", "Volha Harbunova")
+    ales = Hramada.init(tmp / "ales", PASSPHRASE, "Ales Bialiatski")
+    hanna = Hramada.init(tmp / "hanna", PASSPHRASE, "Hanna Tsikhanouskaya")
+    mikola = Hramada.init(tmp / "mikola", PASSPHRASE, "Mikola Statkevich")
+    volha = Hramada.init(tmp / "volha", PASSPHRASE, "Volha Harbunova")
     try:
         g = (await ales.create_group("Solidarity Circle Kaunas", url, vouches=2)).group
 
@@ -104,7 +105,7 @@ async def _story(url: str, tmp: Path, bring_in) -> None:
 
 def test_wrong_passphrase_opens_nothing_and_panic_wipes(tmp_path: Path) -> None:
     home = tmp_path / "p"
-    Hramada.init(home, "right horse battery", "Volha Harbunova").store.close()
+    Hramada.init(home, PASSPHRASE, "Volha Harbunova").store.close()
     with pytest.raises(ProfileError, match="wrong passphrase"):
         Hramada.open(home, "wrong horse battery")
     files = [p for p in home.rglob("*") if p.is_file()]

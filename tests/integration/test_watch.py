@@ -8,14 +8,15 @@ import time
 from pathlib import Path
 
 from hramada.client import Hramada
+from conftest import PASSPHRASE
 
 
 def test_watch_wakes_on_news_and_times_out_without(relay_process, bring_in, tmp_path: Path) -> None:
     relay = relay_process()
 
     async def go() -> None:
-        ales = Hramada.init(tmp_path / "a", "a", "Ales")
-        hanna = Hramada.init(tmp_path / "h", "h", "Hanna")
+        ales = Hramada.init(tmp_path / "a", PASSPHRASE, "Ales")
+        hanna = Hramada.init(tmp_path / "h", PASSPHRASE, "Hanna")
         try:
             g = (await ales.create_group("Circle", relay.url)).group
             await bring_in(ales, hanna, g)

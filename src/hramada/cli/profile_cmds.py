@@ -8,7 +8,7 @@ import click
 
 from hramada.cli.common import progress_bar, clean, emit, home, json_option, out_console, passphrase, table, with_profile
 from hramada.client import Hramada, as_json
-from hramada.client.profile import wipe
+from hramada.client.profile import stop_processes, wipe
 
 
 def register(cli: click.Group) -> None:
@@ -21,6 +21,10 @@ def register(cli: click.Group) -> None:
 @click.option("--name", required=True, help="The name other members see (you can use another per group).")
 def init(name: str) -> None:
     """Create your encrypted profile.
+
+    The passphrase must be hard to guess for whoever seizes this device: use several
+    random words (four or five, picked with dice or a password manager). Weak ones are
+    refused.
 
     Example: hramada init --name Ales   (passphrase from a prompt or $HRAMADA_PASSPHRASE)
     """
@@ -108,9 +112,14 @@ def _say(info, as_json_: bool, said: dict[str, str]) -> None:
 def panic(yes: bool) -> None:
     """Wipe this profile now: every file is overwritten and deleted. No passphrase needed.
 
+    Every running Hramada process of this profile (such as `hramada sync --watch`) is
+    stopped first, so none keeps the key in memory or a connection to a relay.
+
     Example: hramada panic --yes
     """
     if not yes:
         raise click.UsageError("panic wipes everything; run `hramada panic --yes` to do it")
+    stopped = stop_processes(home()) if home().exists() else 0
     count = wipe(home())
-    out_console.print(f"Wiped {count} files.")
+    out_console.print(f"Wiped {count} files."
+                      + (f" Stopped {stopped} running Hramada process(es) of this profile." if stopped else ""))

@@ -21,6 +21,7 @@ prints as tables or JSON.
 from __future__ import annotations
 
 import asyncio
+import weakref
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
@@ -38,7 +39,7 @@ from hramada.core.invitation import InvitationCode, InvitationSecret, check_name
 from hramada.core.items import ITEM_ID_BYTES, check_body
 from hramada.core.state import GroupLog, Keyring, Request
 from hramada.core.urls import check_relay_url
-from hramada.errors import HramadaError, NotFoundError, PolicyError, RelayError, RelayUnreachable
+from hramada.errors import HramadaError, NotFoundError, PolicyError, ProfileError, RelayError, RelayUnreachable
 
 
 @dataclass
@@ -109,6 +110,10 @@ class Hramada:
         self.home = unlocked.home
         self.name = unlocked.name
         self.store = Store(unlocked.home / profile.STORE, unlocked.store_key)
+        # noted in the profile so that panic can stop this process; the note goes at
+        # close, or when this object is dropped, or at exit
+        self._unregister = weakref.finalize(self, profile.unregister_process,
+                                            profile.register_process(self.home))
         self._transport = transport
         self._relays: dict[str, Relay] = {}
         self._sessions_by_ref: dict[int, GroupSession] = {}
@@ -133,6 +138,7 @@ class Hramada:
             await relay.close()
         self._relays.clear()
         self.store.close()
+        self._unregister()
 
     async def __aenter__(self) -> "Hramada":
         return self
@@ -303,10 +309,10 @@ class Hramada:
         reported in its ``error`` and does not stop the others."""
         sessions = [s for s in self._sessions() if s.status == "active"]
         if not sessions:
-            await asyncio.sleep(min(timeout, 5))
+            await self._unless_wiped(asyncio.sleep(min(timeout, 5)))
             return []
-        news = await asyncio.gather(*(self._engine(s).wait(timeout) for s in sessions),
-                                    return_exceptions=True)
+        news = await self._unless_wiped(asyncio.gather(
+            *(self._engine(s).wait(timeout) for s in sessions), return_exceptions=True))
         out, due, fresh = [], [], False
         for s, n in zip(sessions, news):
             if isinstance(n, RelayError):
@@ -324,10 +330,26 @@ class Hramada:
             elif n is True or s.ref in self._offline:
                 due.append(s)
         if not due and not fresh and all(isinstance(n, (HramadaError, ValueError)) for n in news):
-            await asyncio.sleep(min(timeout, 5))  # every group's wait failed: do not spin
+            await self._unless_wiped(asyncio.sleep(min(timeout, 5)))  # every wait failed: do not spin
         for s in due:
             out.extend(await self.sync(s.group_id.hex()))
         return out
+
+    async def _unless_wiped(self, waiting: Any) -> Any:
+        """Await ``waiting``, but stop as soon as the profile's keystore is gone (a
+        panic elsewhere): raise ProfileError so the caller closes and exits."""
+        task = asyncio.ensure_future(waiting)
+        try:
+            while True:
+                if not profile.exists(self.home):
+                    raise ProfileError("this profile was wiped (panic); stopping")
+                done, _ = await asyncio.wait({task}, timeout=profile.WIPE_CHECK_SECONDS)
+                if done:
+                    return task.result()
+        finally:
+            if not task.done():
+                task.cancel()
+                await asyncio.gather(task, return_exceptions=True)
 
     async def members(self, group: str) -> list[MemberInfo]:
         s = await self._synced(group)

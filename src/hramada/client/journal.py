@@ -124,11 +124,21 @@ class Journal:
                 raise
 
     def _catch_up(self, s: GroupSession) -> None:
-        """Under the write lock: reload a session that is behind the store."""
+        """Under the write lock: reload a session that is behind the store. (If no other
+        connection has committed since this session was last checked, it cannot be.)"""
+        seen = self.store.data_version()
+        if not s.stale and s.checked == seen:
+            return
         stored = self.store.group(s.ref)
         if s.stale or stored.get("v", 0) != s.record.get("v", 0):
             fresh = GroupSession.load(self.store, s.ref, stored)
             s.record, s.log, s.keys, s.stale = fresh.record, fresh.log, fresh.keys, False
+        s.checked = seen
+
+    def sent(self, s: GroupSession, jid: int) -> None:
+        """A queued message reached the relay: drop it from the queue (the group's state
+        does not change, so only the queue is written)."""
+        self.store.done_outbox(s.ref, jid)
 
     def jobs(self, s: GroupSession) -> list[tuple[int, dict]]:
         """The committed outgoing queue of a group, oldest first."""

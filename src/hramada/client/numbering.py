@@ -24,8 +24,12 @@ MAX_MISSING = 1000  # per author: more than this is reported, not listed
 
 
 class Numbering:
-    def __init__(self, table: dict) -> None:
-        self.table = table
+    """``from_start``: this device reads the group from its first generation. A device
+    that does not (its member's history begins at their admission) expects nothing
+    below the first number it sees of each author."""
+
+    def __init__(self, table: dict, from_start: bool = True) -> None:
+        self.table, self.from_start = table, from_start
 
     def _entry(self, author: bytes) -> list:
         entry = self.table.get(author)
@@ -41,6 +45,8 @@ class Numbering:
 
     def saw(self, author: bytes, number: int, cursor: int) -> None:
         """A verified item ``number`` of ``author``, served at ``cursor``."""
+        if not self.from_start and author not in self.table:
+            self.table[author] = [number - 1, cursor, 0, []]
         entry = self._entry(author)
         if number > entry[0]:
             self._expect(entry, number)

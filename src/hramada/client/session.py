@@ -26,6 +26,7 @@ class GroupSession:
     keys: Keyring
     stale: bool = field(default=False)       # a failed change left memory ahead of the store
     suspected: bool = field(default=False)   # withholding seen during the current sync
+    checked: int | None = field(default=None)  # the store's data version when last known current
 
     # -- loading ------------------------------------------------------------------
 

@@ -11,17 +11,18 @@ So the file holds nothing that can be matched against the relay's database:
 * **Streams, not rows per entry.** The log and the items of a group are each an
   append-only byte stream (frames of CBOR) cut into chunks of exactly ``CHUNK`` bytes;
   the partial last chunk lives in the stream's head row. The number and sizes of log
-  entries or items never show: only how many 16 KiB chunks all of a group's data fills.
+  entries or items never show: only how many 4 KiB chunks all of a group's data fills.
 * **Padded values.** Every value is framed and padded before sealing: to ``ROW`` bytes
-  (16 KiB), or to the next power of two above it. Every stream row, every small group
-  record and every outgoing queue is exactly one ``ROW``.
+  (4 KiB), or to the next power of two above it. Every stream row, every small group
+  record and every small outgoing queue is exactly one ``ROW``.
 
 Every value is ``nonce || XChaCha20-Poly1305(seal key, frame || padding)`` with the row
 id as associated data, so a value cannot be moved to another row unnoticed.
 
 What the file still shows (``docs/threat-model.md``, C rows): the total number of
-rows, hence the volume of everything the profile holds to within 16 KiB, and the
-SQLite page layout. Values are authenticated under this profile's own key, so they
+rows, hence the volume of everything the profile holds to within 4 KiB, and the
+SQLite page layout. Freed pages are not zeroed (``secure_delete=FAST``): they hold
+only old ciphertexts of the same padded sizes, and ``panic`` overwrites the file. Values are authenticated under this profile's own key, so they
 are read back with plain CBOR, not the strict canonical decoder that guards data from
 others.
 
@@ -44,7 +45,7 @@ from hramada.core import crypto
 from hramada.errors import DecryptionError, ProfileError
 
 SCHEMA = "CREATE TABLE IF NOT EXISTS rows (id BLOB PRIMARY KEY, blob BLOB NOT NULL) WITHOUT ROWID"
-ROW = 16 * 1024            # the smallest padded value; every stream chunk is exactly this
+ROW = 4 * 1024             # the smallest padded value; every stream chunk is exactly this
 FRAME = 4                  # length prefix of a padded value
 CHUNK = ROW - 64           # stream bytes per chunk (room for the head row's framing)
 _LEN = struct.Struct(">I")
@@ -66,11 +67,12 @@ class Store:
             self._db = sqlite3.connect(path, isolation_level=None, check_same_thread=False)
             self._db.execute("PRAGMA journal_mode=WAL")
             self._db.execute("PRAGMA synchronous=NORMAL")
-            self._db.execute("PRAGMA secure_delete=ON")
+            self._db.execute("PRAGMA secure_delete=FAST")
             self._db.execute(SCHEMA)
         except sqlite3.DatabaseError as exc:
             raise ProfileError(f"the local database could not be opened: {exc}") from None
         self._depth = 0
+        self._ids: dict[tuple, bytes] = {}
         self.directory_changes = 0  # groups added or deleted through this connection
 
     def close(self) -> None:
@@ -79,7 +81,12 @@ class Store:
     # -- rows -----------------------------------------------------------------------
 
     def _id(self, *what: object) -> bytes:
-        return crypto.keyed_hash(self._id_key, "hramada:v1:store-row", cbor2.dumps(list(what)), 16)
+        rid = self._ids.get(what)
+        if rid is None:
+            rid = crypto.keyed_hash(self._id_key, "hramada:v1:store-row", cbor2.dumps(list(what)), 16)
+            if len(self._ids) < 4096:
+                self._ids[what] = rid
+        return rid
 
     def _get(self, *what: object) -> Any:
         rid = self._id(*what)

@@ -258,7 +258,8 @@ class Engine:
                     return got
                 received = pending + batch
                 outcomes = await asyncio.to_thread(self._open_items, received)
-                numbering = Numbering(copy.deepcopy(s.record.get("item_seqs", {})))
+                numbering = Numbering(copy.deepcopy(s.record.get("item_seqs", {})),
+                                      from_start=0 in s.keys.generations)
                 still: list[list] = []
                 rows: list[tuple[int, dict]] = []
                 stale: list[items_mod.Item] = []
@@ -274,6 +275,8 @@ class Engine:
                             break
                         if not only_missing:
                             still.append([cursor, ct])
+                        continue
+                    if isinstance(outcome, items_mod.Predates):  # history kept from this member
                         continue
                     if isinstance(outcome, items_mod.PostedAfterRemoval):
                         void.append(str(outcome))  # signed by the member it names: void, not an alarm
@@ -348,7 +351,7 @@ class Engine:
             for cursor, ct in chunk:
                 try:
                     out.append(items_mod.open_item(ct, cursor, s.log, s.keys.generations))
-                except (HramadaError, items_mod.NotYet, items_mod.Stale) as exc:
+                except (HramadaError, items_mod.NotYet, items_mod.Stale, items_mod.Predates) as exc:
                     out.append(exc)
             return out
         if len(received) < 64:
@@ -398,8 +401,7 @@ class Engine:
                 await self.relay.append_items(s.record["mailbox"], s.cap, [job["ct"]])
             elif job["t"] == "welcome":
                 await self._send_welcome(job["request"])
-            with self.journal.change(s) as ch:
-                ch.done(oid)
+            self.journal.sent(s, oid)
 
     # -- admission ----------------------------------------------------------------
 

@@ -56,6 +56,12 @@ class NotYet(Exception):
         self.entry = entry
 
 
+class Predates(Exception):
+    """An item under a generation older than every key this device holds: written
+    before its member's admission, in a group whose history policy keeps it from them.
+    Not an alarm; there is nothing to show."""
+
+
 class Stale(Exception):
     """A current member's item that reached the relay after its key was retired: its
     number is above its author's bound in the rotation that retired the key. Readers
@@ -180,6 +186,8 @@ def open_item(ciphertext: bytes, cursor: int, log: GroupLog,
     if gen is None:
         if number > log.generation:
             raise NotYet()
+        if generations and number < min(generations):
+            raise Predates()
         raise ForgeryError(f"item at {cursor}: no key for generation {number}")
     padded = crypto.decrypt(gen.content_key, ciphertext[5:_HEADER], ciphertext[_HEADER:], _aad(ciphertext[:5]))
     signed = unpad(padded)
