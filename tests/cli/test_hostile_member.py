@@ -20,6 +20,7 @@ import subprocess
 import sys
 from pathlib import Path
 
+from conftest import PASSPHRASE
 from hramada.client.api import Hramada
 from hramada.core import build, crypto, invitation as inv, wire
 from hramada.core.encoding import encode
@@ -28,7 +29,7 @@ from hramada.errors import RelayError
 
 
 def run(home: Path, *args: str, check: bool = True) -> subprocess.CompletedProcess:
-    env = {**os.environ, "HRAMADA_HOME": str(home), "HRAMADA_PASSPHRASE": "pw"}
+    env = {**os.environ, "HRAMADA_HOME": str(home), "HRAMADA_PASSPHRASE": PASSPHRASE}
     p = subprocess.run([sys.executable, "-m", "hramada.cli.main", *args], env=env, capture_output=True,
                        text=True, timeout=120, stdin=subprocess.DEVNULL)
     if check and p.returncode != 0:
@@ -42,7 +43,7 @@ def js(home: Path, *args: str) -> object:
 
 async def _hostile_appends(home: Path, group: str) -> int:
     """Hanna's modified client: appends three entries no rule allows; returns how many."""
-    h = Hramada.open(home, "pw")
+    h = Hramada.open(home, PASSPHRASE)
     try:
         s = h._find(group)  # the attacker's own code may reach anywhere in her client
         relay = h._relay(s.record["relay"])

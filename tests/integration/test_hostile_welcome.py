@@ -14,6 +14,7 @@ import asyncio
 import os
 from pathlib import Path
 
+from conftest import PASSPHRASE
 from hramada.client import Hramada
 from hramada.core import invitation as inv
 
@@ -23,9 +24,9 @@ def test_a_stale_welcome_dropped_first_does_not_lock_the_newcomer_out(relay_proc
     relay = relay_process()
 
     async def go() -> None:
-        ales = Hramada.init(tmp_path / "a", "a", "Ales")
-        bob = Hramada.init(tmp_path / "b", "b", "Bob")
-        hanna = Hramada.init(tmp_path / "h", "h", "Hanna")
+        ales = Hramada.init(tmp_path / "a", PASSPHRASE, "Ales")
+        bob = Hramada.init(tmp_path / "b", PASSPHRASE, "Bob")
+        hanna = Hramada.init(tmp_path / "h", PASSPHRASE, "Hanna")
         try:
             g = (await ales.create_group("Circle", relay.url)).group
             await bring_in(ales, bob, g)
