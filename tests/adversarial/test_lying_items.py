@@ -16,6 +16,7 @@ from hramada.client import Hramada
 from hramada.client.session import GroupSession
 from hramada.core import items as items_mod
 from hramada.core.wire import b64d, b64e
+from conftest import PASSPHRASE
 
 from .lying_proxy import add_items, drop_items, inflate_item_head, withhold_log_from
 
@@ -72,9 +73,9 @@ def test_an_inflated_item_head_never_becomes_the_removals_cut_off(relay_process,
     proxy.lie = inflate_item_head()
 
     async def go() -> None:
-        ales = Hramada.init(tmp_path / "ales", "a", "Ales", transport=proxy.transport())
-        hanna = Hramada.init(tmp_path / "hanna", "h", "Hanna")
-        mikola = Hramada.init(tmp_path / "mikola", "m", "Mikola")
+        ales = Hramada.init(tmp_path / "ales", PASSPHRASE, "Ales", transport=proxy.transport())
+        hanna = Hramada.init(tmp_path / "hanna", PASSPHRASE, "Hanna")
+        mikola = Hramada.init(tmp_path / "mikola", PASSPHRASE, "Mikola")
         try:
             g = (await ales.create_group("Circle", relay.url)).group
             await bring_in(ales, hanna, g)
@@ -102,8 +103,8 @@ def test_an_own_item_re_served_past_a_rotation_is_not_posted_again(relay_process
     proxy = lying_proxy(relay.url)
 
     async def go() -> None:
-        ales = Hramada.init(tmp_path / "ales", "a", "Ales")
-        hanna = Hramada.init(tmp_path / "hanna", "h", "Hanna", transport=proxy.transport())
+        ales = Hramada.init(tmp_path / "ales", PASSPHRASE, "Ales")
+        hanna = Hramada.init(tmp_path / "hanna", PASSPHRASE, "Hanna", transport=proxy.transport())
         try:
             g = (await ales.create_group("Circle", relay.url)).group
             await bring_in(ales, hanna, g)
@@ -132,8 +133,8 @@ def test_a_raced_item_is_sent_again_once_and_a_re_served_copy_never(relay_proces
     to_ales, to_hanna = lying_proxy(relay.url), lying_proxy(relay.url)
 
     async def go() -> None:
-        ales = Hramada.init(tmp_path / "ales", "a", "Ales", transport=to_ales.transport())
-        hanna = Hramada.init(tmp_path / "hanna", "h", "Hanna", transport=to_hanna.transport())
+        ales = Hramada.init(tmp_path / "ales", PASSPHRASE, "Ales", transport=to_ales.transport())
+        hanna = Hramada.init(tmp_path / "hanna", PASSPHRASE, "Hanna", transport=to_hanna.transport())
         try:
             g = (await ales.create_group("Circle", relay.url)).group
             await bring_in(ales, hanna, g)
@@ -163,8 +164,8 @@ def test_a_dropped_item_is_a_suspicion_until_the_relay_serves_it(relay_process, 
     proxy = lying_proxy(relay.url)
 
     async def go() -> None:
-        ales = Hramada.init(tmp_path / "ales", "a", "Ales")
-        hanna = Hramada.init(tmp_path / "hanna", "h", "Hanna", transport=proxy.transport())
+        ales = Hramada.init(tmp_path / "ales", PASSPHRASE, "Ales")
+        hanna = Hramada.init(tmp_path / "hanna", PASSPHRASE, "Hanna", transport=proxy.transport())
         try:
             g = (await ales.create_group("Circle", relay.url)).group
             await bring_in(ales, hanna, g)
@@ -195,9 +196,9 @@ def test_a_removed_members_backdated_item_shown_to_a_newcomer_is_refused(relay_p
     proxy = lying_proxy(relay.url)
 
     async def go() -> None:
-        ales = Hramada.init(tmp_path / "ales", "a", "Ales")
-        hanna = Hramada.init(tmp_path / "hanna", "h", "Hanna")
-        dana = Hramada.init(tmp_path / "dana", "d", "Dana", transport=proxy.transport())
+        ales = Hramada.init(tmp_path / "ales", PASSPHRASE, "Ales")
+        hanna = Hramada.init(tmp_path / "hanna", PASSPHRASE, "Hanna")
+        dana = Hramada.init(tmp_path / "dana", PASSPHRASE, "Dana", transport=proxy.transport())
         try:
             g = (await ales.create_group("Circle", relay.url)).group
             await bring_in(ales, hanna, g)
@@ -226,8 +227,8 @@ def test_items_citing_a_withheld_log_entry_are_a_suspicion_not_an_alarm(relay_pr
     proxy = lying_proxy(relay.url)
 
     async def go() -> None:
-        ales = Hramada.init(tmp_path / "ales", "a", "Ales")
-        hanna = Hramada.init(tmp_path / "hanna", "h", "Hanna", transport=proxy.transport())
+        ales = Hramada.init(tmp_path / "ales", PASSPHRASE, "Ales")
+        hanna = Hramada.init(tmp_path / "hanna", PASSPHRASE, "Hanna", transport=proxy.transport())
         try:
             g = (await ales.create_group("Circle", relay.url)).group
             await bring_in(ales, hanna, g)
@@ -258,9 +259,9 @@ def test_a_member_who_left_cannot_backdate_a_post_before_the_next_rotation(relay
     relay = relay_process()
 
     async def go() -> None:
-        ales = Hramada.init(tmp_path / "ales", "a", "Ales")
-        hanna = Hramada.init(tmp_path / "hanna", "h", "Hanna")
-        mikola = Hramada.init(tmp_path / "mikola", "m", "Mikola")
+        ales = Hramada.init(tmp_path / "ales", PASSPHRASE, "Ales")
+        hanna = Hramada.init(tmp_path / "hanna", PASSPHRASE, "Hanna")
+        mikola = Hramada.init(tmp_path / "mikola", PASSPHRASE, "Mikola")
         try:
             g = (await ales.create_group("Circle", relay.url)).group
             await bring_in(ales, hanna, g)
@@ -292,12 +293,12 @@ def test_the_cli_exits_4_on_a_dropped_item_and_shows_any_item_time_in_range(rela
     home = tmp_path / "ales"
 
     def hramada(*args: str) -> subprocess.CompletedProcess:
-        env = {**os.environ, "HRAMADA_HOME": str(home), "HRAMADA_PASSPHRASE": "a"}
+        env = {**os.environ, "HRAMADA_HOME": str(home), "HRAMADA_PASSPHRASE": PASSPHRASE}
         return subprocess.run([sys.executable, "-m", "hramada.cli.main", *args], env=env, text=True,
                               capture_output=True, timeout=120, stdin=subprocess.DEVNULL)
 
     async def setup() -> None:
-        ales = Hramada.init(home, "a", "Ales")
+        ales = Hramada.init(home, PASSPHRASE, "Ales")
         try:
             g = (await ales.create_group("Circle", proxy.url)).group
             for text in ("one", "two"):
@@ -319,3 +320,32 @@ def test_the_cli_exits_4_on_a_dropped_item_and_shows_any_item_time_in_range(rela
     assert read.returncode == 0, read.stderr
     assert "far future" in read.stdout and "(time out of range)" in read.stdout
     assert "two" in read.stdout
+
+
+def test_a_forged_item_found_while_signing_a_cut_off_stops_the_group(relay_process, bring_in,
+                                                                    tmp_path: Path) -> None:
+    """Hanna leaves; the first admin sync rotates, and verifies the items before it signs
+    the cut-off. A forgery found then stops the group as a sync would, before anything
+    is signed: no rotation is appended over it."""
+    from hramada.core.identity import Identity
+    relay = relay_process()
+
+    async def go() -> None:
+        ales = Hramada.init(tmp_path / "ales", PASSPHRASE, "Ales")
+        hanna = Hramada.init(tmp_path / "hanna", PASSPHRASE, "Hanna")
+        try:
+            g = (await ales.create_group("Circle", relay.url)).group
+            await bring_in(ales, hanna, g)
+            await hanna.leave(g)
+            s = ales._find(g)
+            outsider = Identity.from_secrets(os.urandom(32), os.urandom(32))
+            forged = items_mod.seal_item(group=s.group_id, kind="bulletin", body={"text": "forged"},
+                                         author=outsider.signing, seq=1, head=s.log.head, time=1,
+                                         generation=s.generation, nonce=os.urandom(24))[1]
+            await _put_items(relay.url, ales, g, [forged])
+            [info] = await ales.sync()
+            assert info.status == "alarm" and "not a member" in info.alarm
+            assert info.generation == 0  # the rotation was not signed over the forgery
+        finally:
+            await _close(ales, hanna)
+    asyncio.run(go())

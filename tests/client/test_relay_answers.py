@@ -53,7 +53,8 @@ json_values = st.recursive(
     lambda inner: st.lists(inner, max_size=4) | st.dictionaries(
         st.sampled_from(["entries", "items", "messages", "head", "seq", "hash", "prev", "cursor",
                          "ciphertext", "drop", "from", "message", "first", "last", "log", "drops",
-                         "changed", "mailbox", "closed", "used", "ok", "version", "x"]), inner, max_size=5),
+                         "changed", "mailbox", "closed", "used", "ok", "version", "error", "code",
+                         "message", "x"]), inner, max_size=5),
     max_leaves=12)
 
 hostile_bytes = st.one_of(
@@ -170,6 +171,9 @@ def test_a_refusal_keeps_its_code_and_shows_only_printable_text() -> None:
     with pytest.raises(RelayError) as info:
         _call("read_log", 400, json.dumps({"error": {"code": "made_up", "message": "x" * 10_000}}).encode())
     assert info.value.code is None and len(str(info.value)) < 300
+    with pytest.raises(RelayError) as info:
+        _call("read_log", 409, b'{"error": {"code": ["log_conflict"], "message": {"a": 1}}}')
+    assert info.value.code is None
 
 
 def test_oversized_or_compressed_answers_are_refused_before_they_are_read() -> None:
@@ -179,9 +183,11 @@ def test_oversized_or_compressed_answers_are_refused_before_they_are_read() -> N
         _call("read_log", 200, b"{}", {"content-encoding": "gzip"})
 
 
-def test_a_gateway_error_is_unreachable_not_a_refusal() -> None:
+def test_a_gateway_error_or_a_full_relay_is_unreachable_not_a_refusal() -> None:
     with pytest.raises(RelayUnreachable, match="unavailable right now"):
         _call("read_log", 503, b"<html>down</html>")
+    with pytest.raises(RelayUnreachable, match="unavailable right now"):
+        _call("read_log", 503, b'{"error": {"code": "unavailable", "message": "at its connection limit"}}')
 
 
 def test_nothing_but_answer_errors_leave_the_schema_helpers() -> None:

@@ -15,12 +15,15 @@ import sys
 from pathlib import Path
 
 import pytest
+from conftest import PASSPHRASE
+
+from conftest import PASSPHRASE
 
 FAULT_EXIT = 75
 
 
 def run(home: Path, *args: str, fault: str | None = None, check: bool = True) -> subprocess.CompletedProcess:
-    env = {**os.environ, "HRAMADA_HOME": str(home), "HRAMADA_PASSPHRASE": "correct horse battery staple"}
+    env = {**os.environ, "HRAMADA_HOME": str(home), "HRAMADA_PASSPHRASE": PASSPHRASE}
     env.pop("HRAMADA_TEST_FAULT", None)
     if fault is not None:
         env["HRAMADA_TEST_FAULT"] = fault

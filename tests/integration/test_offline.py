@@ -18,11 +18,12 @@ from pathlib import Path
 
 import pytest
 
+from conftest import PASSPHRASE
 from hramada.client import Hramada
 
 from .relay_proxy import RelayProxy
 
-PASS = "correct horse battery staple 1848"
+PASS = PASSPHRASE
 
 
 def cli(home: Path, *args: str, stdin: str | None = None) -> subprocess.CompletedProcess:

@@ -18,9 +18,11 @@ from collections import Counter
 from dataclasses import dataclass
 from pathlib import Path
 
+from conftest import PASSPHRASE
 from hramada.client import Hramada
 from hramada.client.store import CHUNK, ROW
 from hramada.client.transport import Relay
+from conftest import PASSPHRASE
 
 SEAL_OVERHEAD = 24 + 16  # nonce and tag around every stored value
 
@@ -115,9 +117,9 @@ def test_a_locked_profile_does_not_single_out_its_mailbox_on_a_seized_relay(
     relay = relay_process("--rate", "0")
 
     async def go() -> None:
-        ales = Hramada.init(tmp_path / "ales", "a", "Ales")
-        hanna = Hramada.init(tmp_path / "hanna", "h", "Hanna")
-        mikola = Hramada.init(tmp_path / "mikola", "m", "Mikola Adamovich-Kastus")
+        ales = Hramada.init(tmp_path / "ales", PASSPHRASE, "Ales")
+        hanna = Hramada.init(tmp_path / "hanna", PASSPHRASE, "Hanna")
+        mikola = Hramada.init(tmp_path / "mikola", PASSPHRASE, "Mikola Adamovich-Kastus")
         try:
             circle = (await ales.create_group("Circle", relay.url)).group
             await ales.invite(circle)  # one more entry than the decoys

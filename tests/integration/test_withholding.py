@@ -15,11 +15,12 @@ from pathlib import Path
 
 import pytest
 
+from conftest import PASSPHRASE
 from hramada.client import Hramada
 
 from .relay_proxy import RelayProxy, claim_more_entries
 
-PASS = "correct horse battery staple 1848"
+PASS = PASSPHRASE
 
 
 def cli(home: Path, *args: str) -> subprocess.CompletedProcess:

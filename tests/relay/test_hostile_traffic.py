@@ -12,7 +12,16 @@ import time
 
 import pytest
 
-from .rawhttp import METRICS_TOKEN, closed_by_peer, connect, get, metric, metrics, read_reply
+from .rawhttp import (
+    METRICS_TOKEN,
+    closed_by_peer,
+    connect,
+    get,
+    metric,
+    metrics,
+    read_reply,
+    wait_until,
+)
 
 pytestmark = pytest.mark.slow
 
@@ -108,7 +117,7 @@ def test_a_slow_head_is_cut_off_at_the_header_timeout(relay):
             pass
         reply = read_reply(sock)
         elapsed = time.monotonic() - started
-    assert elapsed < 3.5
+    assert elapsed < 5  # 1 s timeout, checked once a second, on a loaded machine
     assert reply is None or reply.status == 408
     assert healthy(relay.url)
     assert metric(metrics(relay.url), 'hramada_relay_timeouts_total{phase="headers"}') == 1
@@ -123,7 +132,7 @@ def test_idle_and_kept_alive_connections_are_closed(relay):
     try:
         assert all(closed_by_peer(sock) for sock in idle)
         assert closed_by_peer(kept)
-        assert time.monotonic() - started < 4
+        assert time.monotonic() - started < 5
     finally:
         for sock in idle + [kept]:
             sock.close()
@@ -137,7 +146,7 @@ def test_a_stalled_body_is_cut_off_at_the_body_timeout(relay):
                      b"Content-Type: application/json\r\nContent-Length: 100\r\n\r\n{\"mail")
         started = time.monotonic()
         assert closed_by_peer(sock)
-        assert time.monotonic() - started < 3.5
+        assert time.monotonic() - started < 5
     text = metrics(relay.url)
     assert metric(text, 'hramada_relay_timeouts_total{phase="body"}') == 1
     assert "status=\"500\"" not in text
@@ -160,16 +169,8 @@ def test_connections_over_the_per_address_cap_are_refused_others_still_served(re
     finally:
         for sock in held:
             sock.close()
-    assert healthy(relay.url) if _wait_released(relay.url) else False
-
-
-def _wait_released(url: str) -> bool:
-    deadline = time.monotonic() + 5
-    while time.monotonic() < deadline:
-        if healthy(url):
-            return True
-        time.sleep(0.1)
-    return False
+    # Once they are closed, the first address is served again.
+    assert wait_until(lambda: healthy(relay.url), timeout=5)
 
 
 def test_a_client_gone_mid_body_is_a_client_abort_not_an_error(relay):

@@ -6,7 +6,7 @@ import datetime
 import sys
 
 import click
-from hramada.cli.common import clean, emit, err_console, json_option, out_console, progress_bar, with_profile
+from hramada.cli.common import clean, clean_plain, emit, json_option, out_console, progress_bar, with_profile
 
 
 def register(cli: click.Group) -> None:
@@ -111,7 +111,8 @@ def read(group: str, as_json_: bool) -> None:
     with progress_bar(disabled=as_json_) as progress:
         views, offline = with_profile(go)
     if offline:
-        err_console.print(f"note: {clean(offline)}; showing what this device holds, which may be out of date.")
+        click.echo(f"note: {clean_plain(offline)}; showing what this device holds, which may be out of date.",
+                   err=True)
 
     def render(v: list) -> None:
         if not v:

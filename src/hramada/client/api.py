@@ -29,9 +29,10 @@ from typing import Any
 import httpx
 
 from hramada.client import notices, profile
+from hramada.client.loaded import LoadedGroups
 from hramada.client.session import GroupSession
 from hramada.client.store import Store
-from hramada.client.sync import Engine, Progress, random
+from hramada.client.sync import Progress, random
 from hramada.client.transport import Relay
 from hramada.core import build, invitation, wire
 from hramada.core.identity import Identity, fingerprint, safety_code
@@ -39,7 +40,7 @@ from hramada.core.invitation import InvitationCode, InvitationSecret, check_name
 from hramada.core.items import ITEM_ID_BYTES, check_body
 from hramada.core.state import GroupLog, Keyring, Request
 from hramada.core.urls import check_relay_url
-from hramada.errors import HramadaError, NotFoundError, PolicyError, ProfileError, RelayError, RelayUnreachable
+from hramada.errors import HramadaError, NotFoundError, PolicyError, RelayError, RelayUnreachable
 
 
 @dataclass
@@ -103,7 +104,7 @@ def as_json(value: Any) -> Any:
     return asdict(value) if hasattr(value, "__dataclass_fields__") else value
 
 
-class Hramada:
+class Hramada(LoadedGroups):
     """An unlocked profile."""
 
     def __init__(self, unlocked: profile.Unlocked, transport: httpx.AsyncBaseTransport | None = None) -> None:
@@ -116,12 +117,7 @@ class Hramada:
                                             profile.register_process(self.home))
         self._transport = transport
         self._relays: dict[str, Relay] = {}
-        self._sessions_by_ref: dict[int, GroupSession] = {}
-        self._records: dict[int, dict] | None = None
-        self._seen: tuple[int, int] | None = None
-        self._offline: dict[int, str] = {}
-        self._news: dict[int, int] = {}
-        self._synced_refs: set[int] = set()
+        self._init_loaded()
 
     # -- lifecycle ----------------------------------------------------------------
 
@@ -145,87 +141,6 @@ class Hramada:
 
     async def __aexit__(self, *exc: object) -> None:
         await self.close()
-
-    def _relay(self, url: str) -> Relay:
-        if url not in self._relays:
-            self._relays[url] = Relay(url, self._transport)
-        return self._relays[url]
-
-    def _engine(self, session: GroupSession, progress: Progress | None = None) -> Engine:
-        return Engine(self.store, session, self._relay(session.record["relay"]), progress)
-
-    # -- finding groups -----------------------------------------------------------
-
-    def _fresh(self) -> None:
-        """Forget loaded groups if another process (or a group added or deleted here)
-        changed the store since they were loaded."""
-        seen = (self.store.data_version(), self.store.directory_changes)
-        if seen != self._seen:
-            self._sessions_by_ref.clear()
-            self._records = None
-            self._seen = seen
-
-    def _session(self, ref: int) -> GroupSession:
-        """A group's session, verified once and kept while nothing else changes the store
-        (the journal reloads it under the write lock if another process did)."""
-        self._fresh()
-        s = self._sessions_by_ref.get(ref)
-        if s is None or s.stale:
-            s = self._sessions_by_ref[ref] = GroupSession.load(self.store, ref)
-        return s
-
-    def _refs(self) -> dict[int, dict]:
-        self._fresh()
-        if self._records is None:
-            self._records = dict(self.store.groups())
-        return {ref: (self._sessions_by_ref[ref].record if ref in self._sessions_by_ref else rec)
-                for ref, rec in self._records.items()}
-
-    def _sessions(self) -> list[GroupSession]:
-        return [self._session(ref) for ref in self._refs()]
-
-    def _find(self, group: str) -> GroupSession:
-        text = group.strip()
-        matches = []
-        for ref, rec in self._refs().items():
-            if rec["group"].hex() == text.lower() or rec["name"].casefold() == text.casefold():
-                matches.append(ref)
-        if not matches:
-            raise NotFoundError(f"no group {group!r} in this profile (see `hramada group list`)")
-        if len(matches) > 1:
-            raise NotFoundError(f"several groups are called {group!r}; name one by its id")
-        return self._session(matches[0])
-
-    async def _sync(self, s: GroupSession, progress: Progress | None = None) -> None:
-        """Sync one group; a relay out of reach (or refusing) is noted in ``offline``
-        and raised."""
-        engine = self._engine(s, progress)
-        try:
-            await engine.sync()
-        except RelayError as exc:
-            self._offline[s.ref] = str(exc)
-            raise
-        finally:
-            self._news[s.ref] = engine.news
-        self._offline.pop(s.ref, None)
-        self._synced_refs.add(s.ref)
-
-    async def _synced(self, group: str, progress: Progress | None = None) -> GroupSession:
-        """The group, synced; the engine keeps the session it syncs up to date."""
-        session = self._find(group)
-        await self._sync(session, progress)
-        session.require_active()
-        return session
-
-    def suspicions(self) -> list[tuple[str, str]]:
-        """(group name, what the relay may be withholding) for every group this object
-        synced that has a suspicion; the CLI exits 4 on any."""
-        out = []
-        for ref in sorted(self._synced_refs):
-            s = self._sessions_by_ref.get(ref)
-            if s is not None and s.record.get("suspicion"):
-                out.append((s.name, s.record["suspicion"]))
-        return out
 
     # -- groups -------------------------------------------------------------------
 
@@ -309,9 +224,9 @@ class Hramada:
         reported in its ``error`` and does not stop the others."""
         sessions = [s for s in self._sessions() if s.status == "active"]
         if not sessions:
-            await self._unless_wiped(asyncio.sleep(min(timeout, 5)))
+            await profile.unless_wiped(self.home, asyncio.sleep(min(timeout, 5)))
             return []
-        news = await self._unless_wiped(asyncio.gather(
+        news = await profile.unless_wiped(self.home, asyncio.gather(
             *(self._engine(s).wait(timeout) for s in sessions), return_exceptions=True))
         out, due, fresh = [], [], False
         for s, n in zip(sessions, news):
@@ -330,26 +245,10 @@ class Hramada:
             elif n is True or s.ref in self._offline:
                 due.append(s)
         if not due and not fresh and all(isinstance(n, (HramadaError, ValueError)) for n in news):
-            await self._unless_wiped(asyncio.sleep(min(timeout, 5)))  # every wait failed: do not spin
+            await profile.unless_wiped(self.home, asyncio.sleep(min(timeout, 5)))  # every wait failed: do not spin
         for s in due:
             out.extend(await self.sync(s.group_id.hex()))
         return out
-
-    async def _unless_wiped(self, waiting: Any) -> Any:
-        """Await ``waiting``, but stop as soon as the profile's keystore is gone (a
-        panic elsewhere): raise ProfileError so the caller closes and exits."""
-        task = asyncio.ensure_future(waiting)
-        try:
-            while True:
-                if not profile.exists(self.home):
-                    raise ProfileError("this profile was wiped (panic); stopping")
-                done, _ = await asyncio.wait({task}, timeout=profile.WIPE_CHECK_SECONDS)
-                if done:
-                    return task.result()
-        finally:
-            if not task.done():
-                task.cancel()
-                await asyncio.gather(task, return_exceptions=True)
 
     async def members(self, group: str) -> list[MemberInfo]:
         s = await self._synced(group)

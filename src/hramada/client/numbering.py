@@ -18,6 +18,8 @@ the cursor after which it must lie (``from_cursor``).
 
 from __future__ import annotations
 
+from typing import Callable
+
 from hramada.core.state import GroupLog
 
 MAX_MISSING = 1000  # per author: more than this is reported, not listed
@@ -89,3 +91,17 @@ class Numbering:
     def cutoff(self) -> dict[bytes, int]:
         """Each author's highest verified number: what a rotation this device signs binds."""
         return {author: entry[2] for author, entry in self.table.items() if entry[2] > 0}
+
+
+def suspicion(record: dict, log_head: int, name_of: Callable[[bytes], str]) -> str | None:
+    """What the relay may be withholding from a group's items, if anything: the first
+    missing number, or log entries that waiting items cite."""
+    first = Numbering(record.get("item_seqs", {})).first_missing()
+    if first is not None:
+        author, number, count = first
+        more = f" (and {count - 1} more items)" if count > 1 else ""
+        return f"item {number} of member {name_of(author)}{more}"
+    pending = record.get("pending_items", [])
+    if pending:
+        return f"log entries after entry {log_head}, which {len(pending)} items refer to"
+    return None

@@ -15,12 +15,14 @@ it sees the keystore gone (``Hramada.watch`` looks every half second).
 
 from __future__ import annotations
 
+import asyncio
 import os
 import shutil
 import signal
 import time
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import nacl.utils
 import platformdirs
@@ -217,6 +219,23 @@ def stop_processes(home: Path) -> int:
             except OSError:
                 pass
     return len(targets)
+
+
+async def unless_wiped(home: Path, waiting: Any) -> Any:
+    """Await ``waiting``, but stop as soon as the profile's keystore is gone (a panic
+    elsewhere): cancel it and raise ProfileError, so the caller closes and exits."""
+    task = asyncio.ensure_future(waiting)
+    try:
+        while True:
+            if not exists(home):
+                raise ProfileError("this profile was wiped (panic); stopping")
+            done, _ = await asyncio.wait({task}, timeout=WIPE_CHECK_SECONDS)
+            if done:
+                return task.result()
+    finally:
+        if not task.done():
+            task.cancel()
+            await asyncio.gather(task, return_exceptions=True)
 
 
 def wipe(home: Path) -> int:

@@ -27,7 +27,7 @@ from typing import Awaitable, Callable
 import nacl.utils
 
 from hramada.client.journal import Journal, fault
-from hramada.client.numbering import Numbering
+from hramada.client.numbering import Numbering, suspicion
 from hramada.client.session import GroupSession
 from hramada.client.store import Store
 from hramada.client.transport import LogConflict, Relay, RetiredCapability
@@ -159,7 +159,11 @@ class Engine:
 
         async def make() -> build.NewEntry:
             # the item cut-off: what this device has verified, never what the relay reports
-            await self.pull_items()
+            try:
+                await self.pull_items()
+            except (VerificationError, DecryptionError, EncodingError) as exc:
+                self._stop(exc)  # found while verifying: the group stops, as in a sync
+                raise
             cutoff = Numbering(s.record.get("item_seqs", {})).cutoff()
             return build.rotation(s.log, author=s.identity, keys=s.keys, seed=random(32), auth_nonce=random(24),
                                   ephemeral_secret=random(32), nonce=random(24),
@@ -234,7 +238,7 @@ class Engine:
             with self.journal.change(s) as ch:
                 ch.record["item_seqs"] = numbering.table
             got += await self._pull_items_after(since, only_missing=True)
-        text = self._item_suspicion()
+        text = suspicion(s.record, s.log.head[0], s.name_of)
         if text is not None:
             with self.journal.change(s) as ch:
                 ch.suspect(text)
@@ -328,19 +332,6 @@ class Engine:
             return None  # confirmed here before: never again
         return {"t": "item", "kind": item.kind, "body": item.body, "seq": item.seq, "id": b"", "ct": b"",
                 "gen": -1}
-
-    def _item_suspicion(self) -> str | None:
-        """What the relay may be withholding from this group's items, if anything."""
-        s = self.s
-        first = Numbering(s.record.get("item_seqs", {})).first_missing()
-        if first is not None:
-            author, number, count = first
-            more = f" (and {count - 1} more items)" if count > 1 else ""
-            return f"item {number} of member {s.name_of(author)}{more}"
-        pending = s.record.get("pending_items", [])
-        if pending:
-            return f"log entries after entry {s.log.head[0]}, which {len(pending)} items refer to"
-        return None
 
     def _open_items(self, received: list[tuple[int, bytes]]) -> list[object]:
         """Open each item; the outcome is the item, or the exception it raised (in order)."""

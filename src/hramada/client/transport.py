@@ -31,9 +31,10 @@ from hramada.errors import RelayError, RelayUnreachable
 
 MAX_ANSWER_BYTES = 24 * 1024 * 1024  # a read page holds at most 8 MiB of records (11 MiB in base64)
 KNOWN_CODES = frozenset({"bad_request", "unauthorized", "retired_capability", "not_found",
-                         "method_not_allowed", "log_conflict", "exists", "drop_used", "drop_expired",
-                         "too_large",
-                         "unsupported_media_type", "rate_limited", "internal"})
+                         "method_not_allowed", "request_timeout", "log_conflict", "exists",
+                         "drop_used", "drop_expired", "too_large", "uri_too_long",
+                         "unsupported_media_type", "rate_limited", "too_many_connections",
+                         "headers_too_large", "internal", "unavailable"})
 _UNPRINTABLE = re.compile(r"[^\x20-\x7e\u00a0-\uffff]|[\u200e\u200f\u2028-\u202e\u2066-\u2069]")
 
 
@@ -142,9 +143,10 @@ class Relay:
             err = None
         if not isinstance(err, dict):
             err = {}
-        code = err.get("code") if err.get("code") in KNOWN_CODES else None
+        code = err.get("code")
+        code = code if isinstance(code, str) and code in KNOWN_CODES else None
         message = _clean(err.get("message")) or _clean(reason) or f"status {status}"
-        if status in (502, 503, 504) and code is None:
+        if status in (502, 503, 504) and code in (None, "unavailable"):
             return RelayUnreachable(f"the relay at {self.url} is unavailable right now ({status}); "
                                     "what is queued is sent at the next sync", status=status)
         detail: dict = {}

@@ -6,6 +6,9 @@ Example:
 Every flag can also be set in the environment (``HRAMADA_RELAY_HOST``, ``..._PORT``,
 ``..._DB``, ``..._RATE``, ``..._BURST``, ``..._LOG_LEVEL``; see
 :mod:`hramada.relay.config` for all limits). Flags win over the environment.
+Two settings exist only in the environment: ``HRAMADA_RELAY_METRICS_TOKEN`` (turns
+``/v1/metrics`` on; a flag would show the token in the process list) and
+``HRAMADA_RELAY_TRUSTED_PROXIES`` (whose ``X-Forwarded-For`` to believe; none by default).
 """
 
 from __future__ import annotations
