@@ -31,9 +31,10 @@ R = os.urandom
 def new_group() -> tuple[Identity, GroupLog, Keyring, Generation]:
     """A group just created by ``me``, as ``me``'s client holds it."""
     me = Identity.from_secrets(R(32), R(32))
-    ne, gen0 = build.create_group(name="bench", creator=me, creator_name="me", vouches=1,
-                                  seed=R(32), group_nonce=R(16), nonce=R(24))
-    log = GroupLog(R(16))
+    mailbox = R(16)
+    ne, gen0 = build.create_group(mailbox=mailbox, name="bench", creator=me, creator_name="me",
+                                  vouches=1, seed=R(32), group_nonce=R(16), nonce=R(24))
+    log = GroupLog(mailbox)
     keys = Keyring(me.boxing, {0: gen0})
     log.apply(ne.seq, ne.prev, ne.ciphertext, keys)
     return me, log, keys, gen0
@@ -121,8 +122,10 @@ def rotation(sizes: list[int], reps: int) -> None:
             t_build.append(time.perf_counter() - t)
             view = copy.deepcopy(log)
             t = time.perf_counter()
-            view.apply(entry.seq, entry.prev, entry.ciphertext, Keyring(reader.boxing, {0: gen0}))
+            applied = view.apply(entry.seq, entry.prev, entry.ciphertext, Keyring(reader.boxing, {0: gen0}))
             t_apply.append(time.perf_counter() - t)
+            if applied is None:
+                raise SystemExit(f"the rotation for {size} members was void: {view.warnings[-1]}")
         print(f"rotation (removal) for {size:6d} members: build {statistics.median(t_build) * 1000:8.1f} ms"
               f"   verify+apply by a member {statistics.median(t_apply) * 1000:8.1f} ms")
 

@@ -8,6 +8,7 @@ import asyncio
 import gzip
 import json
 import os
+import socket
 import subprocess
 import sys
 from collections.abc import AsyncIterator
@@ -112,6 +113,27 @@ def test_a_relay_that_trickles_its_answer_runs_out_of_time(hostile_relay) -> Non
             with pytest.raises(RelayUnreachable, match="could not reach"):
                 await asyncio.wait_for(relay.health(), 10)
         finally:
+            await relay.close()
+    asyncio.run(go())
+
+
+def test_a_refused_connection_or_a_cut_off_answer_is_unreachable_not_an_alarm(hostile_relay) -> None:
+    with socket.socket() as s:  # a port on which nothing listens any more
+        s.bind(("127.0.0.1", 0))
+        closed_port = s.getsockname()[1]
+
+    async def go() -> None:
+        nowhere = Relay(f"http://127.0.0.1:{closed_port}", timeout=5.0)
+        relay = Relay(hostile_relay.url, timeout=5.0)
+        hostile_relay.attack = lambda method, target: \
+            answer(200, b'{"ok": true, "ver', headers={"Content-Length": "40"})
+        try:
+            with pytest.raises(RelayUnreachable, match="could not reach"):
+                await nowhere.health()
+            with pytest.raises(RelayUnreachable, match="could not reach"):
+                await relay.health()
+        finally:
+            await nowhere.close()
             await relay.close()
     asyncio.run(go())
 

@@ -8,7 +8,7 @@ from nacl.public import PrivateKey, SealedBox
 
 from hramada.core import crypto
 from hramada.core.crypto import BoxPrivateKey, SigningKey, VerifyKey
-from hramada.errors import DecryptionError, ForgeryError, VerificationError
+from hramada.errors import DecryptionError, EncodingError, ForgeryError, VerificationError
 
 from .world import Rand
 
@@ -243,3 +243,53 @@ def test_passphrase_key_depends_on_passphrase_and_salt():
     assert k != crypto.passphrase_key("correct horse", R.bytes(crypto.SALT_BYTES), **fast)
     with pytest.raises(ValueError):
         crypto.passphrase_key("x", bytes(8), **fast)
+
+
+# -- low-order box keys ---------------------------------------------------------------
+
+SMALL_ORDER = [bytes.fromhex(x) for x in (
+    "00" * 32, "01" + "00" * 31,
+    "e0eb7a7c3b41b8ae1656e3faf19fc46ada098deb9c32b1fd866205165f49b800",
+    "5f9c95bca3508c24b1d0b1559c83ef5b04445cc4581c8e86d8224eddd09f1157",
+    "ec" + "ff" * 30 + "7f",  # p - 1
+    "ed" + "ff" * 30 + "7f",  # p (non-canonical 0)
+    "ee" + "ff" * 30 + "7f",  # p + 1 (non-canonical 1)
+)]
+
+
+@pytest.mark.parametrize("raw", SMALL_ORDER + [bytes(31) + b"\x80", b"\xff" * 32],
+                         ids=lambda r: r.hex()[:8] + "…" + r.hex()[-4:])
+def test_low_order_and_non_canonical_box_keys_are_refused(raw):
+    """The issue's all-zero key and every other point sealing to which gives a shared
+    secret anyone can compute; refused where a key enters, as malformed data."""
+    assert crypto.low_order(raw)
+    with pytest.raises(EncodingError, match="low-order"):
+        crypto.BoxPublicKey(raw)
+
+
+def test_libsodium_agrees_that_the_refused_keys_are_the_small_order_ones():
+    """A clamped scalar is a multiple of 8, so it takes each of these to zero, which
+    libsodium refuses; a random key goes through."""
+    import nacl.bindings
+    for raw in SMALL_ORDER[:5]:
+        with pytest.raises(Exception):
+            nacl.bindings.crypto_scalarmult(R.bytes(32), raw)
+    for _ in range(50):
+        key = crypto.BoxPrivateKey.from_secret(R.bytes(32)).public
+        assert not crypto.low_order(key.raw)
+
+
+# -- padding ------------------------------------------------------------------------------
+
+def test_padding_hides_the_size_within_a_bucket_and_round_trips():
+    sizes = {n: len(crypto.pad(bytes(n))) for n in (0, 1, 255, 256, 511, 70_000)}
+    assert sizes == {0: 256, 1: 256, 255: 256, 256: 512, 511: 512, 70_000: 131_072}
+    for n in (0, 7, 255, 256, 65_535, 65_536, 70_000):
+        assert crypto.unpad(crypto.pad(b"\x00" * n)) == b"\x00" * n
+
+
+@pytest.mark.parametrize("bad", [b"", bytes(256), b"x" * 255 + b"\x80" + bytes(1),
+                                 b"abc\x80", b"\x80" + bytes(511)])
+def test_anything_pad_does_not_make_is_refused(bad):
+    with pytest.raises(EncodingError):
+        crypto.unpad(bad)

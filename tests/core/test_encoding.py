@@ -7,9 +7,11 @@ other way round). These tests pin the accepted subset of CBOR.
 
 from __future__ import annotations
 
+import time
+
 import pytest
 
-from hramada.core.encoding import decode, encode, expect, fields
+from hramada.core.encoding import MAX_ITEMS, decode, encode, expect, fields
 from hramada.errors import EncodingError, HramadaError
 
 
@@ -146,6 +148,51 @@ def test_absurdly_deep_input_fails_cleanly_and_fast():
                  bytes.fromhex("a16161") * 50_000 + b"\x01", b"\x9f" * 100_000):
         with pytest.raises(EncodingError):
             decode(data)
+
+
+def _head(major: int, n: int) -> bytes:
+    if n < 24:
+        return bytes([major << 5 | n])
+    for info, size in ((24, 1), (25, 2), (26, 4)):
+        if n < 1 << (8 * size):
+            return bytes([major << 5 | info]) + n.to_bytes(size, "big")
+    raise ValueError(n)
+
+
+def _shared_bomb(fan: int, levels: int) -> bytes:
+    """cbor2's shared values (tags 28/29): level k is an array of ``fan`` references to
+    level k - 1, so about 2 KB stand for fan**levels items."""
+    def level(k: int, index: int) -> bytes:
+        if k == 0:
+            return _head(6, 28) + _head(4, fan) + b"\x00" * fan
+        return (_head(6, 28) + _head(4, fan) + level(k - 1, index + 1)
+                + (_head(6, 29) + _head(0, index + 1)) * (fan - 1))
+    return level(levels, 0)
+
+
+# Generous for a loaded machine; the inputs below took minutes (or forever) before.
+WORK_BOUND_SECONDS = 2.0
+
+
+@pytest.mark.parametrize("data", [
+    _shared_bomb(200, 3),                                      # 2 KB that stand for 8 million
+    _head(4, 4 * 2**20 - 5) + b"\x00" * (4 * 2**20 - 5),        # 4 MiB array of zeros
+    _head(5, 2**20) + b"\x60\x00" * 2**20,                       # a million map entries
+    b"\xd9\xd9\xf7" * 100_000 + b"\x00",                        # 100,000 nested tags
+], ids=["shared-values", "flat-4MiB", "big-map", "tag-chain"])
+def test_decoding_work_is_bounded_not_only_the_bytes(data):
+    """A relay-served entry (up to 4 MiB) must not make the decoder spend seconds."""
+    start = time.perf_counter()
+    with pytest.raises(EncodingError):
+        decode(data)
+    assert time.perf_counter() - start < WORK_BOUND_SECONDS
+
+
+def test_the_item_cap_lets_real_values_through():
+    big = [b"x" * 8] * 30_000  # a key block for 15,000 members is about this
+    assert decode(encode(big)) == big
+    with pytest.raises(EncodingError, match="data items"):
+        decode(encode([0] * (MAX_ITEMS + 1)))
 
 
 def test_encoding_errors_are_hramada_errors_and_value_errors():

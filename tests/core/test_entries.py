@@ -6,8 +6,8 @@ import pytest
 
 from hramada.core import crypto, wire
 from hramada.core.encoding import decode, encode
-from hramada.core.entries import (KINDS, Envelope, check_position, group_id_of, open_entry,
-                                  seal_entry, verify_signature)
+from hramada.core.entries import (KINDS, Envelope, check_position, envelope_bytes, group_id_of,
+                                  open_entry, seal_entry, verify_signature)
 from hramada.core.keys import Generation
 from hramada.errors import DecryptionError, EncodingError, ForgeryError, VerificationError
 
@@ -17,12 +17,19 @@ R = Rand("entries")
 AUTHOR = R.identity()
 GEN = Generation(0, R.bytes(32))
 GROUP = R.bytes(16)
+MAILBOX = R.bytes(16)
 
 
-def sealed(kind="vouch", body=None, seq=2, prev=None, gen=GEN, author=AUTHOR, nonce=None):
-    return seal_entry(group=GROUP, seq=seq, prev=prev or bytes(range(32)), kind=kind,
-                      body={"request": bytes(8)} if body is None else body,
+def relay_ct(kind="vouch", body=None, seq=2, prev=None, gen=GEN, author=AUTHOR, nonce=None):
+    """The relay ciphertext of an entry: envelope || append signature."""
+    return seal_entry(mailbox=MAILBOX, group=GROUP, seq=seq, prev=prev or bytes(range(32)),
+                      kind=kind, body={"request": bytes(8)} if body is None else body,
                       author=author.signing, generation=gen, nonce=nonce or R.bytes(24))
+
+
+def sealed(**kw):
+    """Just the envelope of an entry."""
+    return envelope_bytes(relay_ct(**kw))
 
 
 def test_the_relay_sees_no_kind_author_or_body():
@@ -89,22 +96,66 @@ def test_envelope_round_trip_and_refusals():
         Envelope.parse(ct + b"\x00")
 
 
-def _forge(inner_value, gen=GEN, seq=2, signer=AUTHOR):
+def _forge(inner_value, gen=GEN, seq=2, signer=AUTHOR, suite=crypto.SUITE):
     """An envelope whose plaintext is a hand-made (signed) inner entry."""
     inner = encode(inner_value)
     signed = encode([inner, crypto.sign(signer.signing, "hramada:v1:log-entry", inner)])
     nonce = R.bytes(24)
-    return Envelope(nonce, crypto.encrypt(gen.log_key, nonce, signed,
-                                          encode(["hramada:v1:log-entry", seq])), None)
+    return Envelope(nonce, crypto.encrypt(gen.log_key, nonce, crypto.pad(signed),
+                                          encode(["hramada:v1:log-entry", suite, seq])), None)
 
 
-GOOD_INNER = {"v": 1, "group": GROUP, "seq": 2, "prev": bytes(32), "kind": "vouch",
+GOOD_INNER = {"v": 1, "s": 1, "group": GROUP, "seq": 2, "prev": bytes(32), "kind": "vouch",
               "author": AUTHOR.public.id, "body": {}}
+
+
+def test_a_hand_made_entry_opens():
+    entry, _ = open_entry(_forge(GOOD_INNER), 2, GEN)
+    assert entry.kind == "vouch"
+
+
+def test_the_suite_is_bound_into_the_aead_and_the_signature():
+    # sealed for another suite, the AEAD does not open under suite 1 ...
+    with pytest.raises(DecryptionError):
+        open_entry(_forge(GOOD_INNER, suite=2), 2, GEN)
+    # ... and the signed entry names its suite too
+    with pytest.raises(EncodingError, match="suite"):
+        open_entry(_forge({**GOOD_INNER, "s": 2}), 2, GEN)
+
+
+def test_the_append_signature_binds_mailbox_position_and_envelope():
+    prev = R.bytes(32)
+    ct = relay_ct(seq=4, prev=prev)
+    key = GEN.append_key.public
+    assert wire.open_append(key, MAILBOX, 4, prev, ct) == envelope_bytes(ct)
+    assert len(ct) == len(envelope_bytes(ct)) + 64
+    for args in ((R.bytes(16), 4, prev, ct), (MAILBOX, 5, prev, ct), (MAILBOX, 4, R.bytes(32), ct),
+                 (MAILBOX, 4, prev, ct[:10] + bytes([ct[10] ^ 1]) + ct[11:]), (MAILBOX, 4, prev, ct[:64])):
+        with pytest.raises(ForgeryError):
+            wire.open_append(key, *args)
+    with pytest.raises(ForgeryError):
+        wire.open_append(Generation(0, R.bytes(32)).append_key.public, MAILBOX, 4, prev, ct)
+
+
+def test_the_relay_checks_the_append_signature_of_a_mailbox_capability():
+    prev = R.bytes(32)
+    ct = relay_ct(seq=3, prev=prev)
+    assert len(GEN.relay_cap) == 64 and GEN.relay_cap[32:] == GEN.append_key.public.raw
+    assert wire.appended_by_holder(GEN.relay_cap, MAILBOX, 3, prev, ct)
+    assert not wire.appended_by_holder(GEN.relay_cap, MAILBOX, 3, prev, envelope_bytes(ct) + bytes(64))
+    assert not wire.appended_by_holder(Generation(0, R.bytes(32)).relay_cap, MAILBOX, 3, prev, ct)
+
+
+def test_entry_plaintexts_are_padded_to_buckets():
+    sizes = {n: len(Envelope.parse(sealed(body={"request": bytes(n)})).sealed) - 16
+             for n in (0, 1, 8, 20, 100, 300, 2000)}
+    assert set(sizes.values()) <= {256, 512, 1024, 4096}
+    assert sizes[0] == sizes[1] == sizes[8] == sizes[20]  # one bucket hides the exact size
 
 
 @pytest.mark.parametrize("change", [
     {"v": 2}, {"kind": "steal"}, {"author": bytes(31)}, {"body": []}, {"seq": "2"},
-    {"extra": 1},
+    {"extra": 1}, {"s": "1"},
 ])
 def test_malformed_inner_entries_are_encoding_errors(change):
     with pytest.raises(EncodingError):
@@ -113,9 +164,11 @@ def test_malformed_inner_entries_are_encoding_errors(change):
 
 def test_a_plaintext_that_is_not_a_signed_pair_is_an_encoding_error():
     nonce = R.bytes(24)
-    for plaintext in (encode([b"x"]), encode({"a": 1}), encode([b"x", "y"]), b"\xff"):
-        env = Envelope(nonce, crypto.encrypt(GEN.log_key, nonce, plaintext,
-                                             encode(["hramada:v1:log-entry", 2])), None)
+    for plaintext in (encode([b"x"]), encode({"a": 1}), encode([b"x", "y"]), b"\xff",
+                      encode([b"x", b"y"])):
+        env = Envelope(nonce, crypto.encrypt(GEN.log_key, nonce, plaintext if plaintext == b"\xff"
+                                             else crypto.pad(plaintext),
+                                             encode(["hramada:v1:log-entry", 1, 2])), None)
         with pytest.raises(EncodingError):
             open_entry(env, 2, GEN)
 

@@ -74,10 +74,10 @@ def test_under_since_join_an_admission_that_does_not_rotate_is_ignored(world):
     world.admit("alice", "bob")
     log = world.log("alice")
     assert world.person("bob").public.id not in log.members
-    assert "an admission rotates the group key" in log.warnings[-1][1]
+    assert "an admission rotates the group key" in log.warnings[-1][1]["reason"]
 
 
-def test_an_admission_under_since_join_that_links_back_to_older_content_is_refused(world, monkeypatch):
+def test_an_admission_under_since_join_that_links_back_to_older_content_is_void(world, monkeypatch):
     world.invite("alice", "x")
     world.request("bob", "x", by="alice")
     world.vouch("alice", "bob")
@@ -91,19 +91,22 @@ def test_an_admission_under_since_join_that_links_back_to_older_content_is_refus
                          ephemeral_secret=world.rand.bytes(32), nonce=world.rand.bytes(24),
                          auth_nonce=world.rand.bytes(24), items_cutoff={}, admit=(world.requests["bob"], "member"))
     fresh = world.fold("alice")
-    with pytest.raises(VerificationError, match="links the new key back to older content"):
-        fresh.apply(new.seq, new.prev, new.ciphertext, world.keys("alice"))
+    generation = fresh.generation
+    assert fresh.apply(new.seq, new.prev, new.ciphertext, world.keys("alice")) is None  # void
+    assert fresh.warnings[-1] == ("void-entry", {"seq": new.seq, "by": view.identity.public.id,
+                                                 "reason": "rotation-invalid"})
+    assert world.person("bob").public.id not in fresh.members and fresh.generation == generation
 
 
 def test_only_an_admin_changes_the_history_policy(world):
     bring_in(world, "bob")
     world.post("bob", "policy", {"history": "all"})
     log = world.log("alice")
-    assert log.history == "since-join" and "only admins change the policy" in log.warnings[-1][1]
+    assert log.history == "since-join" and "only admins change the policy" in log.warnings[-1][1]["reason"]
     world.post("alice", "policy", {"history": "all"})
     assert log.history == "all" and world.log("bob").history == "all"
     world.post("alice", "policy", {"history": "forever"})
-    assert log.history == "all" and "no history policy" in log.warnings[-1][1]
+    assert log.history == "all" and "no history policy" in log.warnings[-1][1]["reason"]
 
 
 def test_a_log_without_a_history_field_is_read_as_all():

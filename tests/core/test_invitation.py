@@ -236,13 +236,19 @@ def test_guest_message_opens_only_with_the_invitation_box_key():
 
 # -- welcomes ---------------------------------------------------------------------
 
+ADMIT = (9, bytes(range(32)))
+
+
 def test_welcome_carries_the_generation_to_the_newcomer_only():
     newcomer = R.identity()
     gen = Generation(3, R.bytes(32))
-    letter = inv.make_welcome(newcomer.boxing.public, R.bytes(32), GROUP, b"req-id!!", gen)
+    letter = inv.make_welcome(newcomer.boxing.public, R.bytes(32), GROUP, b"req-id!!", gen,
+                              admit=ADMIT, starts=[4, 6, 8])
     assert gen.seed not in letter
-    request, got = inv.open_welcome(newcomer.boxing, letter, GROUP)
-    assert request == b"req-id!!" and got.number == 3 and got.seed == gen.seed
+    welcome = inv.open_welcome(newcomer.boxing, letter, GROUP)
+    got = welcome.generation
+    assert welcome.request == b"req-id!!" and got.number == 3 and got.seed == gen.seed
+    assert welcome.admit == ADMIT and welcome.starts == (4, 6, 8)
     with pytest.raises(DecryptionError):
         inv.open_welcome(R.identity().boxing, letter, GROUP)
     with pytest.raises(ForgeryError, match="another group"):
@@ -252,14 +258,17 @@ def test_welcome_carries_the_generation_to_the_newcomer_only():
 def test_malformed_welcomes_are_refused():
     newcomer = R.identity()
     letter = decode(inv.make_welcome(newcomer.boxing.public, R.bytes(32), GROUP, b"r",
-                                     Generation(0, R.bytes(32))))
+                                     Generation(0, R.bytes(32)), admit=ADMIT, starts=[]))
     with pytest.raises(EncodingError):
         inv.open_welcome(newcomer.boxing, encode({**letter, "s": 9}), GROUP)
-    epk, (box,) = crypto.seal_many([newcomer.boxing.public], R.bytes(32),
-                                   encode({"group": GROUP, "request": b"r", "gen": 0,
-                                           "seed": bytes(31)}))
-    with pytest.raises(EncodingError):
-        inv.open_welcome(newcomer.boxing, encode({"s": 1, "e": epk, "b": box}), GROUP)
+    good = {"group": GROUP, "request": b"r", "gen": 1, "seed": bytes(32), "admit": list(ADMIT),
+            "starts": [3]}
+    for change in ({"seed": bytes(31)}, {"starts": []}, {"starts": [1]}, {"admit": [9]},
+                   {"admit": [9, b"short"]}, {"gen": -1}, {"extra": 1}):
+        epk, (box,) = crypto.seal_many([newcomer.boxing.public], R.bytes(32),
+                                       crypto.pad(encode({**good, **change})))
+        with pytest.raises(EncodingError):
+            inv.open_welcome(newcomer.boxing, encode({"s": 1, "e": epk, "b": box}), GROUP)
 
 
 # -- the group's rules for invitations (core/state.py) ----------------------------
@@ -272,8 +281,9 @@ def _ignored(w: World, author: str, kind: str, body: dict, reason: str) -> None:
     n = len(log.warnings)
     new = w.post(author, kind, body)
     assert log.head[0] == new.seq and len(log.warnings) == n + 1
-    seq, text = log.warnings[-1]
-    assert seq == new.seq and kind in text and reason in text, text
+    code, params = log.warnings[-1]
+    assert (code, params["seq"], params["kind"]) == ("ignored-entry", new.seq, kind)
+    assert reason in params["reason"], params
 
 
 @pytest.fixture

@@ -380,7 +380,7 @@ def test_a_member_who_left_cannot_backdate_an_item_past_the_last_number_they_sig
 def test_a_leave_with_an_item_number_out_of_range_is_ignored(w, bad):
     w.post("carol", "leave", {"items": bad})
     assert w.person("carol").public.id in w.log("alice").members
-    assert "malformed" in w.log("alice").warnings[-1][1]
+    assert "malformed" in w.log("alice").warnings[-1][1]["reason"]
 
 
 def test_an_item_older_than_every_key_a_device_holds_predates_it_not_a_forgery(w):

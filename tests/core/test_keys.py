@@ -20,10 +20,12 @@ ADMIN = R.identity()
 
 def test_every_derived_key_is_distinct():
     gen = Generation(3, R.bytes(32))
-    keys = [gen.log_key, gen.content_key, gen.relay_cap, gen.label_key, gen.back_key,
-            gen.auth_key, gen.commitment, gen.seed]
+    keys = [gen.log_key, gen.content_key, gen.relay_cap[:32], gen.label_key, gen.back_key,
+            gen.auth_key, gen.commitment, gen.seed, gen.append_key.seed]
     assert len(set(keys)) == len(keys)
     assert all(len(k) == 32 for k in keys)
+    # the mailbox capability is the relay-cap secret followed by the append public key
+    assert gen.relay_cap == gen.relay_cap[:32] + gen.append_key.public.raw
     assert gen.log_key == Generation(0, gen.seed).log_key  # keys depend on the seed only
 
 

@@ -20,7 +20,8 @@ from hramada.core.identity import Identity, fingerprint, safety_code
 from hramada.core.items import open_item
 from hramada.core.keys import (Generation, box_label, key_block_author, make_key_block,
                                open_key_block, walk_back)
-from hramada.core.state import GroupLog, Keyring, walk_back_generations
+from hramada.core.joining import adopt, walk_back_generations
+from hramada.core.state import GroupLog, Keyring
 from hramada.errors import EncodingError, ForgeryError
 
 VECTORS = Path(__file__).resolve().parents[2] / "docs" / "spec" / "vectors"
@@ -175,7 +176,11 @@ def test_generation_vectors():
                 ("back_key", "prev-log-seed-key", g.log_seed), ("content_back_key", "prev-seed-key", g.seed),
                 ("auth_key", "key-block-auth", g.log_seed)):
             assert blake2b(f"hramada:v1:{purpose}".encode(), key=key,
-                           digest_size=32).hexdigest() == c[field]
+                           digest_size=32).hexdigest() == c[field][:64]
+        # the mailbox capability: the relay-cap secret, then the append public key, whose
+        # Ed25519 seed is derived from the log seed with "hramada:v1:entry-append"
+        append_seed = blake2b(b"hramada:v1:entry-append", key=g.log_seed, digest_size=32).digest()
+        assert SigningKey.from_seed(append_seed).public.raw.hex() == c["append_public"] == c["relay_cap"][64:]
         assert blake2b(g.log_seed, key=b"hramada:v1:seed-commit", digest_size=32).hexdigest() == \
             c["commitment"]
     kb = v["key_block"]
@@ -239,10 +244,12 @@ def test_invitation_vectors():
     assert inv.open_guest_message(h(g["box_key"]), message) == h(g["plaintext"])
     w = v["welcome"]
     letter = inv.make_welcome(bob.public.box, h(w["ephemeral_secret"]), h(w["group"]),
-                              h(w["request"]), Generation(w["generation"], h(w["seed"])))
+                              h(w["request"]), Generation(w["generation"], h(w["seed"])),
+                              admit=(w["admit"][0], h(w["admit"][1])), starts=w["starts"])
     assert letter.hex() == w["message"]
-    request, gen = inv.open_welcome(bob.boxing, letter, h(w["group"]))
-    assert request.hex() == w["request"] and gen.seed.hex() == w["seed"]
+    welcome = inv.open_welcome(bob.boxing, letter, h(w["group"]))
+    assert welcome.request.hex() == w["request"] and welcome.generation.seed.hex() == w["seed"]
+    assert welcome.admit == (w["admit"][0], h(w["admit"][1]))
 
 
 # -- the log ----------------------------------------------------------------------------
@@ -269,7 +276,8 @@ def state_summary(log: GroupLog) -> dict:
                          "cap_hash": g.cap_hash.hex(), "start": g.start, "end": g.end,
                          "items_cutoff": None if g.items_cutoff is None else
                          [[a.hex(), n] for a, n in sorted(g.items_cutoff.items())]} for g in log.generations],
-        "ignored": [seq for seq, _ in log.warnings],
+        "ignored": [p["seq"] for code, p in log.warnings if code == "ignored-entry"],
+        "void": [p["seq"] for code, p in log.warnings if code == "void-entry"],
     }
 
 
@@ -282,7 +290,7 @@ def replay_log(v: dict) -> tuple[GroupLog, Keyring, dict[str, Identity]]:
         author = people[step["author"]]
         i = step["inputs"]
         if step["kind"] == "create":
-            new, gen0 = build.create_group(name=i["name"], creator=author,
+            new, gen0 = build.create_group(mailbox=mailbox, name=i["name"], creator=author,
                                            creator_name=i["creator_name"], vouches=i["vouches"],
                                            seed=h(i["seed"]), group_nonce=h(i["group_nonce"]),
                                            nonce=h(i["nonce"]))
@@ -301,11 +309,13 @@ def replay_log(v: dict) -> tuple[GroupLog, Keyring, dict[str, Identity]]:
         # the inside, step by step
         gen = new.new_generation or keys.generations[max(log.generation, 0)]
         assert gen.number == step["generation"]
-        entry, signature = open_entry(Envelope.parse(new.ciphertext), new.seq, gen)
+        assert wire.open_append(keys.generations[max(log.generation, 0)].append_key.public, mailbox,
+                                new.seq, new.prev, new.ciphertext).hex() == step["envelope"]
+        entry, signature = open_entry(Envelope.parse(h(step["envelope"])), new.seq, gen)
         assert entry.inner.hex() == step["inner"] and signature.hex() == step["signature"]
         assert encode(untyped(step["body"])).hex() == step["body_encoded"]
         assert entry.body == untyped(step["body"])
-        assert encode(["hramada:v1:log-entry", new.seq]).hex() == step["aad"]
+        assert encode(["hramada:v1:log-entry", 1, new.seq]).hex() == step["aad"]
         ignored = len(log.warnings)
         log.apply(new.seq, new.prev, new.ciphertext, keys)
         assert log.hash_at(new.seq).hex() == step["entry_hash"]
@@ -331,14 +341,12 @@ def test_log_vectors_fold_for_a_newcomer_from_the_welcome():
     carol = people[w["recipient"]]
     group = h(v["state"]["group"])
     letter = inv.make_welcome(carol.public.box, h(w["ephemeral_secret"]), group, h(w["request"]),
-                              Generation(0, h(v["steps"][0]["inputs"]["seed"])))
+                              Generation(0, h(v["steps"][0]["inputs"]["seed"])),
+                              admit=(w["admit"][0], h(w["admit"][1])), starts=w["starts"])
     assert letter.hex() == w["message"]
     relay = [(s["seq"], h(s["prev"]), h(s["ciphertext"])) for s in v["steps"]]
-    _, newest = inv.open_welcome(carol.boxing, letter, group)
-    keys = Keyring(carol.boxing, walk_back_generations([(s, c) for s, _, c in relay], newest))
-    log = GroupLog(h(v["mailbox"]), group)
-    for entry in relay:
-        log.apply(*entry, keys)
+    welcome = inv.open_welcome(carol.boxing, letter, group)
+    log, keys = adopt(h(v["mailbox"]), group, relay, welcome, carol.boxing, carol.public.id)
     assert state_summary(log) == v["state"]
     assert sorted(keys.generations) == [0, 1]
 

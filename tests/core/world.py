@@ -13,10 +13,11 @@ from dataclasses import dataclass, field
 from hramada.core import build, crypto, items, wire
 from hramada.core import invitation as inv
 from hramada.core.encoding import encode
-from hramada.core.entries import Envelope, seal_entry
+from hramada.core.entries import Envelope, envelope_bytes, seal_entry
 from hramada.core.identity import Identity
 from hramada.core.keys import Generation, KeyBlock
-from hramada.core.state import GroupLog, Keyring, walk_back_generations
+from hramada.core.joining import adopt
+from hramada.core.state import GroupLog, Keyring
 from hramada.errors import DecryptionError
 
 RELAY = "https://relay.example"
@@ -61,11 +62,14 @@ class World:
 
     @classmethod
     def create(cls, seed: int | str = 0, *, vouches: int = 2, creator: str = "alice",
-               group_name: str = "Minsk mutual aid", history: str = "all") -> World:
+               group_name: str = "Minsk mutual aid", history: str = "all",
+               mailbox: bytes | None = None) -> World:
         rand = Rand(seed)
-        world = cls(rand, rand.bytes(wire.MAILBOX_ID_BYTES))
+        drawn = rand.bytes(wire.MAILBOX_ID_BYTES)
+        world = cls(rand, drawn if mailbox is None else mailbox)
         me = world.person(creator)
-        new, gen0 = build.create_group(name=group_name, creator=me, creator_name=creator,
+        new, gen0 = build.create_group(mailbox=world.mailbox, name=group_name, creator=me,
+                                       creator_name=creator,
                                        vouches=vouches, seed=rand.bytes(32),
                                        group_nonce=rand.bytes(16), nonce=rand.bytes(24),
                                        history=history)
@@ -109,14 +113,16 @@ class World:
 
     def forge(self, signer: Identity, kind: str, body: dict, *, reader: str = "alice",
               seq: int | None = None, prev: bytes | None = None, group: bytes | None = None,
-              generation: Generation | None = None, key_block=None) -> tuple[int, bytes, bytes]:
+              generation: Generation | None = None, key_block=None,
+              in_force: Generation | None = None) -> tuple[int, bytes, bytes]:
         """An entry for the next position (as ``reader`` sees it) written by anyone who
         holds the log key, e.g. a departed member or a relay that stole a seed."""
         view = self.views[reader]
         head, head_hash = view.log.head
         seq = head + 1 if seq is None else seq
         prev = head_hash if prev is None else prev
-        ct = seal_entry(group=view.log.group if group is None else group, seq=seq, prev=prev,
+        ct = seal_entry(mailbox=self.mailbox, group=view.log.group if group is None else group,
+                        seq=seq, prev=prev, in_force=in_force or view.keys.generations[view.log.generation],
                         kind=kind, body=body, author=signer.signing,
                         generation=generation or view.keys.generations[view.log.generation],
                         nonce=self.rand.bytes(24), key_block=key_block)
@@ -150,12 +156,20 @@ class World:
     def admit(self, by: str, name: str, role: str = "member") -> None:
         self.post(by, "admit", {"request": self.requests[name], "role": role})
 
+    def welcome_for(self, name: str, *, by: str) -> bytes:
+        """The welcome ``by`` seals for ``name`` now: the current generation, bound to
+        the entry that admitted them."""
+        sender = self.views[by]
+        log = sender.log
+        member = log.members[self.person(name).public.id]
+        return inv.make_welcome(self.person(name).public.box, self.rand.bytes(32), log.group,
+                                self.requests[name], sender.keys.generations[log.generation],
+                                admit=(member.since, log.hash_at(member.since)),
+                                starts=[g.start for g in log.generations[1:]])
+
     def welcome(self, name: str, *, by: str) -> View:
         """``by`` seals the current generation to ``name``, who then folds the log."""
-        sender = self.views[by]
-        letter = inv.make_welcome(self.person(name).public.box, self.rand.bytes(32),
-                                  sender.log.group, self.requests[name],
-                                  sender.keys.generations[sender.log.generation])
+        letter = self.welcome_for(name, by=by)
         self.letters[name] = letter
         view = self.fold_as_newcomer(name, letter)
         self.views[name] = view
@@ -165,11 +179,8 @@ class World:
                          relay: list[tuple[int, bytes, bytes]] | None = None) -> View:
         relay = self.relay if relay is None else relay
         me = self.person(name)
-        _, newest = inv.open_welcome(me.boxing, letter, self.group)
-        keys = Keyring(me.boxing, walk_back_generations([(s, c) for s, _, c in relay], newest))
-        log = GroupLog(self.mailbox, self.group)
-        for entry in relay:
-            log.apply(*entry, keys)
+        welcome = inv.open_welcome(me.boxing, letter, self.group)
+        log, keys = adopt(self.mailbox, self.group, relay, welcome, me.boxing, me.public.id)
         return View(me, log, keys)
 
     def join(self, name: str, *, invited_by: str, vouchers: list[str], admitted_by: str,
@@ -258,12 +269,20 @@ def authorised(block: KeyBlock, previous: Generation, *, signer: Identity, group
     return KeyBlock(block.ephemeral, block.boxes, block.back, nonce + sealed, block.back_content)
 
 
+def signed_again(entry: tuple[int, bytes, bytes], envelope: bytes, in_force: Generation,
+                 mailbox: bytes) -> tuple[int, bytes, bytes]:
+    """``entry`` with ``envelope`` in place of its own, append-signed with ``in_force``:
+    what a member holding the group's key (not the relay) can append."""
+    seq, prev, _ = entry
+    return seq, prev, wire.sign_append(in_force.append_key, mailbox, seq, prev, envelope)
+
+
 def with_key_block(entry: tuple[int, bytes, bytes], change) -> tuple[int, bytes, bytes]:
     """The relay's ``(seq, prev, ciphertext)`` with ``change(key block)`` in place of its key
     block; nothing inside the AEAD is touched (what a relay can do)."""
     seq, prev, ct = entry
-    env = Envelope.parse(ct)
-    return seq, prev, Envelope(env.nonce, env.sealed, change(env.key_block)).to_bytes()
+    env = Envelope.parse(envelope_bytes(ct))
+    return seq, prev, Envelope(env.nonce, env.sealed, change(env.key_block)).to_bytes() + ct[-64:]
 
 
 def summary(log: GroupLog) -> dict:

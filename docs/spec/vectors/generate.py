@@ -22,7 +22,7 @@ import nacl.bindings as sodium
 from hramada.core import build, crypto, items, wire
 from hramada.core import invitation as inv
 from hramada.core.encoding import encode
-from hramada.core.entries import Envelope, open_entry
+from hramada.core.entries import Envelope, envelope_bytes, open_entry
 from hramada.core.identity import Identity, fingerprint, safety_code
 from hramada.core.keys import Generation, box_label, make_key_block
 from hramada.core.state import GroupLog, Keyring
@@ -217,6 +217,7 @@ def generations() -> None:
                          "content_back_key": g.content_back_key.hex(), "commitment": g.commitment.hex(),
                          "log_key": g.log_key.hex(), "content_key": g.content_key.hex(),
                          "relay_cap": g.relay_cap.hex(), "cap_hash": wire.cap_hash(g.relay_cap).hex(),
+                         "append_public": g.append_key.public.raw.hex(),
                          "label_key": g.label_key.hex(), "back_key": g.back_key.hex(),
                          "auth_key": g.auth_key.hex()}
                         for g in gens],
@@ -253,7 +254,8 @@ def invitation() -> None:
     guest_nonce = fixed("guest nonce", 24)
     welcome_gen = Generation(0, fixed("generation 0"))
     welcome = inv.make_welcome(bob.public.box, fixed("welcome ephemeral"), group,
-                               inv.request_id(request), welcome_gen)
+                               inv.request_id(request), welcome_gen,
+                               admit=(5, fixed("admit entry hash")), starts=[])
     write("invitation.json", {
         "description": "An invitation secret and what derives from it; its text code; a join "
                        "request; a guest message; a welcome (invitations.md).",
@@ -273,6 +275,7 @@ def invitation() -> None:
                           "message": inv.seal_guest_message(secret.box_key, guest_nonce, request).hex()},
         "welcome": {"recipient": "bob", "ephemeral_secret": fixed("welcome ephemeral").hex(),
                     "group": group.hex(), "request": inv.request_id(request).hex(),
+                    "admit": [5, fixed("admit entry hash").hex()], "starts": [],
                     "generation": 0, "seed": welcome_gen.seed.hex(), "message": welcome.hex()}})
 
 
@@ -297,7 +300,8 @@ def state_summary(log: GroupLog) -> dict:
                          "cap_hash": g.cap_hash.hex(), "start": g.start, "end": g.end,
                          "items_cutoff": None if g.items_cutoff is None else
                          [[a.hex(), n] for a, n in sorted(g.items_cutoff.items())]} for g in log.generations],
-        "ignored": [seq for seq, _ in log.warnings],
+        "ignored": [p["seq"] for code, p in log.warnings if code == "ignored-entry"],
+        "void": [p["seq"] for code, p in log.warnings if code == "void-entry"],
     }
 
 
@@ -305,7 +309,8 @@ def log_and_item() -> None:
     mailbox = fixed("mailbox", 16)
     alice, bob, carol = person("alice"), person("bob"), person("carol")
     people = {"alice": alice, "bob": bob, "carol": carol}
-    first, gen0 = build.create_group(name="Minsk mutual aid", creator=alice, creator_name="alice",
+    first, gen0 = build.create_group(mailbox=mailbox, name="Minsk mutual aid", creator=alice,
+                                     creator_name="alice",
                                      vouches=2, seed=fixed("generation 0"),
                                      group_nonce=fixed("group nonce", 16), nonce=fixed("nonce 1", 24))
     log, keys = GroupLog(mailbox), Keyring(alice.boxing, {0: gen0})
@@ -313,7 +318,7 @@ def log_and_item() -> None:
 
     def record(new: build.NewEntry, inputs: dict, author: str) -> None:
         gen = new.new_generation or keys.generations[max(log.generation, 0)]
-        env = Envelope.parse(new.ciphertext)
+        env = Envelope.parse(envelope_bytes(new.ciphertext))
         entry, signature = open_entry(env, new.seq, gen)
         ignored_before = len(log.warnings)
         log.apply(new.seq, new.prev, new.ciphertext, keys)
@@ -321,7 +326,8 @@ def log_and_item() -> None:
                       "body": typed(entry.body), "body_encoded": encode(entry.body).hex(),
                       "generation": gen.number, "prev": new.prev.hex(),
                       "inner": entry.inner.hex(), "signature": signature.hex(),
-                      "aad": encode(["hramada:v1:log-entry", new.seq]).hex(),
+                      "aad": encode(["hramada:v1:log-entry", 1, new.seq]).hex(),
+                      "envelope": envelope_bytes(new.ciphertext).hex(),
                       "ciphertext": new.ciphertext.hex(),
                       "entry_hash": log.hash_at(new.seq).hex(),
                       "ignored": len(log.warnings) > ignored_before})
@@ -351,8 +357,10 @@ def log_and_item() -> None:
     post("alice", "admit", {"request": inv.request_id(requests["carol"]), "role": "member"})
 
     # carol's welcome, sealed by alice
+    carol_since = log.members[carol.public.id].since
     welcome = inv.make_welcome(carol.public.box, fixed("welcome for carol"), log.group,
-                               inv.request_id(requests["carol"]), gen0)
+                               inv.request_id(requests["carol"]), gen0,
+                               admit=(carol_since, log.hash_at(carol_since)), starts=[])
     # bob posts his item number 1, then alice removes bob (item cut-off: bob's number 1)
     item_head = log.head
     item_nonce = fixed("item nonce", 24)
@@ -389,6 +397,7 @@ def log_and_item() -> None:
         "state": state_summary(log),
         "welcome": {"recipient": "carol", "ephemeral_secret": fixed("welcome for carol").hex(),
                     "request": inv.request_id(requests["carol"]).hex(), "generation": 0,
+                    "admit": [carol_since, log.hash_at(carol_since).hex()], "starts": [],
                     "message": welcome.hex()},
     })
     # envelope: suite (1) || generation (4) || nonce (24) || AEAD(padded)

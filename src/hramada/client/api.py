@@ -29,7 +29,7 @@ from typing import Any
 
 import httpx
 
-from hramada.client import profile
+from hramada.client import notices, profile
 from hramada.client.loaded import LoadedGroups
 from hramada.client.session import GroupSession
 from hramada.client.store import Store
@@ -173,10 +173,10 @@ class Hramada(LoadedGroups):
         if history not in HISTORY_POLICIES:
             raise ValueError("--history is since-join or all")
         identity = Identity.from_secrets(random(32), random(32))
-        ne, gen0 = build.create_group(name=name, creator=identity, creator_name=self.name,
-                                      vouches=vouches, seed=random(32), group_nonce=random(16), history=history,
-                                      nonce=random(24))
         mailbox = random(wire.MAILBOX_ID_BYTES)
+        ne, gen0 = build.create_group(mailbox=mailbox, name=name, creator=identity,
+                                      creator_name=self.name, vouches=vouches, seed=random(32),
+                                      group_nonce=random(16), nonce=random(24), history=history)
         relay = self._relay(relay_url)
         await relay.create_mailbox(mailbox, wire.cap_hash(gen0.relay_cap))
         await relay.append_log(mailbox, gen0.relay_cap, ne.seq, ne.prev, ne.ciphertext)
@@ -200,7 +200,9 @@ class Hramada(LoadedGroups):
                          alarm=s.record.get("alarm") if s.status == "alarm" else None,
                          suspicion=s.record.get("suspicion"), offline=self._offline.get(s.ref),
                          news=self._news.get(s.ref, 0),
-                         warnings=[f"entry {seq}: {text}" for seq, text in s.log.warnings]
+                         warnings=[notices.render(s.log, code, params) for code, params in s.log.warnings]
+                         + [notices.render_unreadable(s.log, invite, why)
+                            for _, invite, why in s.record.get("unreadable", [])]
                          + [f"refused: {text}" for text in s.record.get("void_items", [])],
                          history=s.log.history if s.log.generations else "",
                          vouches=s.log.vouches_needed() if s.log.generations else 0)

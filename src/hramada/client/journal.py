@@ -87,6 +87,8 @@ class Change:
         if seq == pin_seq and not crypto.equal(s.log.head[1], pin_hash):
             raise ForkError(f"the relay's entry {seq} differs from the one this device pinned")
         self.store.add_log(s.ref, seq, prev, ciphertext)
+        if entry is None:  # void: a member's entry that changes nothing (log.md §4)
+            return None
         for react in _REACTIONS.get(entry.kind, ()):
             react(self, entry)
         return entry

@@ -32,14 +32,16 @@ from hramada.client.session import GroupSession
 from hramada.client.store import Store
 from hramada.client.transport import LogConflict, Relay, RetiredCapability
 from hramada.core import build, crypto, invitation, items as items_mod, wire
+from hramada.core.joining import WelcomeMismatch, adopt
 from hramada.core.keys import HistoryNotShared
-from hramada.core.state import GroupLog, Invite, Keyring, walk_back_generations
+from hramada.core.state import GroupLog, Invite, Keyring
 from hramada.errors import (DecryptionError, EncodingError, ForkError, HramadaError,
                             KeyWithheldError, PolicyError, RelayError, RelayUnreachable,
                             VerificationError)
 
 Progress = Callable[[str, int, int], None]  # (what, done, total)
 PAGE = 1000
+UNREADABLE_KEPT = 20  # join requests that could not be opened, shown to members as warnings
 MAX_PENDING = 1000  # items waiting for log entries the relay has not shown yet
 MAX_VOID = 100  # refused items of removed members, remembered to say who posted them
 _POOL = ThreadPoolExecutor(max_workers=1, thread_name_prefix="hramada-verify")  # the second core
@@ -421,15 +423,21 @@ class Engine:
         messages, head = await self.relay.read_drops(s.record["mailbox"], s.cap, after)
         messages = [m for m in messages if m[0] > after]
         by_drop = {inv.drop: inv for inv in s.log.invites.values()}
-        for _, drop, sender, message in messages:
+        unreadable = []
+        for cursor, drop, sender, message in messages:
             invite = by_drop.get(drop)
             if sender != "guest" or invite is None:
                 continue
             try:
                 signed = invitation.open_guest_message(invite.box_key, message)
+            except HramadaError:
+                unreadable.append([cursor, invite.id, "unopenable"])
+                continue  # not for the group's log, but admins are told (notices.py)
+            try:
                 req = invitation.verify_join_request(signed, s.log.group, invite.sign)
             except HramadaError:
-                continue  # junk dropped by someone holding a drop capability: not the group's log
+                unreadable.append([cursor, invite.id, "invalid"])
+                continue
             if req.id in s.log.requests:
                 continue
             refusal = self._refusal(invite, req.name)
@@ -449,6 +457,9 @@ class Engine:
         if messages:
             with self.journal.change(s) as ch:
                 ch.record["drops"] = max(after, messages[-1][0])
+                if unreadable:
+                    kept = ch.record.get("unreadable", []) + unreadable
+                    ch.record["unreadable"] = kept[-UNREADABLE_KEPT:]
         return bool(messages) and messages[-1][0] < head
 
     def _refusal(self, invite: Invite, name: str) -> str | None:
@@ -473,7 +484,13 @@ class Engine:
         s = self.s
         req = s.log.requests[request]
         invite = s.log.invites[req.invite]
-        message = invitation.make_welcome(req.key.box, random(32), s.group_id, request, s.generation)
+        member = s.log.members.get(req.key.id)
+        if member is None:  # removed or gone before the welcome went out
+            return
+        message = invitation.make_welcome(
+            req.key.box, random(32), s.group_id, request, s.generation,
+            admit=(member.since, s.log.hash_at(member.since)),
+            starts=[g.start for g in s.log.generations[1:]])
         await self.relay.post_to_drop(s.record["mailbox"], s.cap, invite.drop, message)
 
     async def _finish_joining(self) -> bool:
@@ -513,12 +530,17 @@ class Engine:
                     return False
                 continue
             try:
-                request, generation = invitation.open_welcome(s.identity.boxing, message, s.group_id)
+                welcome = invitation.open_welcome(s.identity.boxing, message, s.group_id)
             except (HramadaError, ValueError):
                 continue
-            if request != join["request"]:
+            if welcome.request != join["request"]:
                 continue
-            await self._adopt_log(generation)
+            try:
+                await self._adopt_log(welcome)
+            except RelayUnreachable:
+                raise
+            except (WelcomeMismatch, RelayError):
+                continue  # stale, or made up by a member (its key opens no mailbox): try the next
             return True
         return False
 
@@ -535,26 +557,21 @@ class Engine:
             ch.record["status"] = "refused"
             ch.record["refused"] = invitation.REFUSALS[reason]
 
-    async def _adopt_log(self, generation) -> None:
-        """Fetch the whole log with the welcome's key, walk back to every older key,
-        and verify everything from the group's creation."""
+    async def _adopt_log(self, welcome: invitation.Welcome) -> None:
+        """Fetch the whole log with the welcome's key and fold it from the group's
+        creation; keep it only if the welcome fits it (``joining.adopt``)."""
         s = self.s
         entries = []
         while True:
-            page, head = await self.relay.read_log(s.record["mailbox"], generation.relay_cap,
+            page, head = await self.relay.read_log(s.record["mailbox"], welcome.generation.relay_cap,
                                                    len(entries), PAGE)
             entries.extend(page)
             if not page or len(entries) >= head[0]:
                 break
-        gens = walk_back_generations([(e.seq, e.ciphertext) for e in entries], generation)
-        log = GroupLog(s.record["mailbox"], s.group_id)
-        keys = Keyring(s.identity.boxing, dict(gens))
-        for e in entries:
-            if e.seq != log.head[0] + 1:
-                raise ForkError("the relay served the log out of order")
-            log.apply(e.seq, e.prev, e.ciphertext, keys)
-        if s.identity.public.id not in log.members:
-            raise PolicyError("the welcome arrived but the log does not show this device admitted")
+        if [e.seq for e in entries] != list(range(1, len(entries) + 1)):
+            raise WelcomeMismatch("the relay served the log out of order")
+        log, keys = adopt(s.record["mailbox"], s.group_id, [(e.seq, e.prev, e.ciphertext) for e in entries],
+                          welcome, s.identity.boxing, s.identity.public.id)
         with self.journal.change(s) as ch:
             for e in entries:
                 self.store.add_log(s.ref, e.seq, e.prev, e.ciphertext)

@@ -116,8 +116,7 @@ class Relay:
         except httpx.DecodingError:
             raise self._broken("a body that does not decode") from None
         except (httpx.HTTPError, TimeoutError) as exc:
-            raise RelayUnreachable(f"could not reach the relay at {self.url} ({type(exc).__name__}); "
-                                   "what is queued is sent at the next sync") from None
+            raise RelayUnreachable(f"could not reach the relay at {self.url} ({type(exc).__name__})") from None
         status = r.status_code
         if status == expect:
             try:
@@ -157,8 +156,8 @@ class Relay:
         code = code if isinstance(code, str) and code in KNOWN_CODES else None
         message = _clean(err.get("message")) or _clean(reason) or f"status {status}"
         if status in (502, 503, 504) and code in (None, "unavailable"):
-            return RelayUnreachable(f"the relay at {self.url} is unavailable right now ({status}); "
-                                    "what is queued is sent at the next sync", status=status)
+            return RelayUnreachable(f"the relay at {self.url} is unavailable right now ({status})",
+                                    status=status)
         detail: dict = {}
         if code == "log_conflict":
             try:

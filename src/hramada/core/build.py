@@ -32,7 +32,7 @@ class NewEntry:
         return wire.cap_hash(self.new_generation.relay_cap)
 
 
-def create_group(*, name: str, creator: Identity, creator_name: str, vouches: int,
+def create_group(*, mailbox: bytes, name: str, creator: Identity, creator_name: str, vouches: int,
                  seed: bytes, group_nonce: bytes, nonce: bytes, history: str = "all"
                  ) -> tuple[NewEntry, Generation]:
     """The first entry of a new group and its generation 0. ``history`` is the group's
@@ -46,7 +46,7 @@ def create_group(*, name: str, creator: Identity, creator_name: str, vouches: in
             "member": {"name": check_name(creator_name), "sign": creator.public.sign.raw,
                        "box": creator.public.box.raw},
             "commit": gen0.commitment, "cap": wire.cap_hash(gen0.relay_cap), "history": history}
-    ct = seal_entry(group=b"", seq=1, prev=wire.GENESIS_PREV, kind="create", body=body,
+    ct = seal_entry(mailbox=mailbox, group=b"", seq=1, prev=wire.GENESIS_PREV, kind="create", body=body,
                     author=creator.signing, generation=gen0, nonce=nonce)
     return NewEntry(1, wire.GENESIS_PREV, ct), gen0
 
@@ -55,7 +55,7 @@ def entry(log: GroupLog, kind: str, body: dict, *, author: Identity, keys: Keyri
           nonce: bytes) -> NewEntry:
     """Any non-rotating entry, encrypted under the generation in force."""
     seq, prev = log.head
-    ct = seal_entry(group=log.group, seq=seq + 1, prev=prev, kind=kind, body=body,
+    ct = seal_entry(mailbox=log.mailbox, group=log.group, seq=seq + 1, prev=prev, kind=kind, body=body,
                     author=author.signing, generation=keys.generations[log.generation],
                     nonce=nonce)
     return NewEntry(seq + 1, prev, ct)
@@ -91,8 +91,9 @@ def rotation(log: GroupLog, *, author: Identity, keys: Keyring, seed: bytes,
     if admit is not None:
         body["request"], body["role"] = admit
     kind = "remove" if remove is not None else "admit" if admit is not None else "rotate"
-    ct = seal_entry(group=log.group, seq=seq + 1, prev=prev, kind=kind, body=body,
-                    author=author.signing, generation=new, nonce=nonce, key_block=block)
+    ct = seal_entry(mailbox=log.mailbox, group=log.group, seq=seq + 1, prev=prev, kind=kind, body=body,
+                    author=author.signing, generation=new, nonce=nonce, key_block=block,
+                    in_force=previous)
     return NewEntry(seq + 1, prev, ct, new)
 
 

@@ -29,7 +29,7 @@ import nacl.bindings as sodium
 import nacl.exceptions
 from nacl._sodium import ffi as _ffi, lib as _lib  # PyNaCl's own libsodium binding
 
-from hramada.errors import DecryptionError, ForgeryError
+from hramada.errors import DecryptionError, EncodingError, ForgeryError
 
 SUITE = 1
 PREFIX = "hramada:v1:"
@@ -150,13 +150,38 @@ def verify(key: VerifyKey, purpose: str, message: bytes, signature: bytes) -> No
 
 # -- key delivery (sealed boxes) ------------------------------------------------
 
+_FIELD_PRIME = 2**255 - 19
+# The canonical encodings of every X25519 point of order 1, 2, 4 or 8, on the curve or
+# its twist (libsodium's list in crypto_scalarmult/curve25519, without the encodings at
+# or above 2^255 - 19, which are refused as non-canonical anyway).
+_SMALL_ORDER = frozenset(bytes.fromhex(x) for x in (
+    "00" * 32,
+    "01" + "00" * 31,
+    "e0eb7a7c3b41b8ae1656e3faf19fc46ada098deb9c32b1fd866205165f49b800",
+    "5f9c95bca3508c24b1d0b1559c83ef5b04445cc4581c8e86d8224eddd09f1157",
+    "ec" + "ff" * 30 + "7f",
+))
+
+
+def low_order(raw: bytes) -> bool:
+    """True if ``raw`` is not the canonical encoding of an X25519 point of large order:
+    the all-zero key and the other points of order 1, 2, 4 or 8, and encodings with the
+    top bit set or at least 2^255 - 19. Sealing to such a key gives a shared secret
+    anyone can compute, and libsodium refuses it."""
+    return (raw[31] & 0x80 != 0 or int.from_bytes(raw, "little") >= _FIELD_PRIME
+            or bytes(raw) in _SMALL_ORDER)
+
+
 @dataclass(frozen=True, slots=True)
 class BoxPublicKey:
-    """An X25519 public key that can receive sealed keys."""
+    """An X25519 public key that can receive sealed keys. A low-order or non-canonical
+    point is refused here, wherever a key enters (``EncodingError``, a ``ValueError``)."""
     raw: bytes
 
     def __post_init__(self) -> None:
         _need("box public key", self.raw, 32)
+        if low_order(bytes(self.raw)):
+            raise EncodingError("a box key that is a low-order or non-canonical X25519 point")
 
 
 @dataclass(frozen=True, slots=True, repr=False)
@@ -232,6 +257,38 @@ def decrypt(key: bytes, nonce: bytes, ciphertext: bytes, aad: bytes = b"") -> by
                                                        aad, len(aad), nonce, key) != 0:
         raise DecryptionError("ciphertext could not be decrypted (wrong key or tampered)")
     return _ffi.buffer(out, size)[:]
+
+
+# -- padding ------------------------------------------------------------------
+
+PAD_MIN = 256
+PAD_STEP = 65536
+
+
+def padded_size(n: int) -> int:
+    """The bucket a plaintext of ``n`` bytes is padded to (its marker byte included):
+    the next power of two from 256 bytes up to 64 KiB, then the next multiple of 64 KiB."""
+    need = n + 1
+    if need > PAD_STEP:
+        return -(-need // PAD_STEP) * PAD_STEP
+    size = PAD_MIN
+    while size < need:
+        size *= 2
+    return size
+
+
+def pad(plaintext: bytes) -> bytes:
+    """``plaintext || 0x80 || 0x00 ...`` up to its bucket, so that a ciphertext shows its
+    bucket, not its exact size."""
+    return plaintext + b"\x80" + bytes(padded_size(len(plaintext)) - len(plaintext) - 1)
+
+
+def unpad(padded: bytes) -> bytes:
+    """Undo :func:`pad`; raise :class:`EncodingError` for anything :func:`pad` does not make."""
+    body = padded.rstrip(b"\x00")
+    if not body or body[-1] != 0x80 or len(padded) != padded_size(len(body) - 1):
+        raise EncodingError("malformed padding")
+    return body[:-1]
 
 
 # -- passphrases --------------------------------------------------------------

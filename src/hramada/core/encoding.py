@@ -20,7 +20,19 @@ from hramada.errors import EncodingError
 Value = Any  # int | bytes | str | bool | None | list[Value] | dict[str, Value]
 
 _MAX_DEPTH = 16
+MAX_ITEMS = 65536  # data items (integers, strings, containers, ...) in one decoded value
 _MISSING = object()
+
+
+def _no_tags(decoder: object) -> None:
+    raise cbor2.CBORDecodeError("tags are not part of the encoding")
+
+
+# cbor2 gives meaning to some tags while it decodes (shared values, string references,
+# dates, ...). Shared values turn a few bytes into a value whose tree is exponentially
+# larger, so every tag cbor2 knows is refused *while* decoding; any other tag comes out
+# as a CBORTag, which the subset check refuses.
+_REFUSE_TAGS = {tag: _no_tags for tag in range(65536)}
 
 
 _ORDER: dict[str, tuple[int, bytes]] = {}
@@ -88,8 +100,13 @@ def decode(data: bytes) -> Value:
     if not isinstance(data, (bytes, bytearray, memoryview)):
         raise EncodingError("expected bytes")
     data = bytes(data)
+    if len(data) > MAX_ITEMS:  # a shorter input cannot hold more items than it has bytes
+        _count_items(data)
     try:
-        value = cbor2.loads(data)
+        # With tags refused, every value in the result comes from its own bytes of the
+        # input, so checking and re-encoding it is linear in the input's length.
+        value = cbor2.loads(data, semantic_decoders=_REFUSE_TAGS, max_depth=_MAX_DEPTH + 1,
+                            allow_indefinite=False)
     except Exception as exc:  # cbor2 raises several types for malformed input
         raise EncodingError(f"malformed encoding: {exc}") from None
     if not _check(value):
@@ -101,6 +118,28 @@ def decode(data: bytes) -> Value:
     if again != data:
         raise EncodingError("not in canonical form")
     return value
+
+
+def _count_items(data: bytes) -> None:
+    """Refuse an input of more than ``MAX_ITEMS`` data items, looking at no more than
+    that many heads: every head (integer, string, container, tag, simple value) is one
+    item, and a string's contents are skipped. Malformed heads are left to the decoder."""
+    i, n, items = 0, len(data), 0
+    while i < n:
+        items += 1
+        if items > MAX_ITEMS:
+            raise EncodingError(f"more than {MAX_ITEMS} data items in one value")
+        head = data[i]
+        info = head & 31
+        if info < 24:
+            arg, i = info, i + 1
+        elif info < 28:
+            size = 1 << (info - 24)
+            arg, i = int.from_bytes(data[i + 1:i + 1 + size], "big"), i + 1 + size
+        else:
+            return
+        if head >> 5 in (2, 3):
+            i += arg
 
 
 def expect(condition: object, what: str) -> None:

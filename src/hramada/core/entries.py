@@ -1,10 +1,13 @@
 """Log entries: how one entry is built, signed, encrypted, and opened again.
 
 To the relay an entry is ``{seq, prev, ciphertext}``. The ciphertext is the
-*envelope*, ``encode({"s": suite, "n": nonce, "c": aead, "k"?: key block})``; the AEAD
-opens (under the log key of the entry's generation) to the *signed entry*
-``encode([inner, signature])`` where ``inner`` is
-``encode({"v": 1, "group", "seq", "prev", "kind", "author", "body"})``.
+*envelope* followed by its *append signature* (``wire.sign_append``), made with the
+append key of the generation in force: a relay cannot make one, so an entry that
+carries a valid one was written by a holder of the group's key. The envelope is
+``encode({"s": suite, "n": nonce, "c": aead, "k"?: key block})``; the AEAD opens (under
+the log key of the entry's generation, with the suite and position as associated
+data) to the *signed entry* ``encode([inner, signature])`` where ``inner`` is
+``encode({"v": 1, "s": suite, "group", "seq", "prev", "kind", "author", "body"})``.
 Kinds, authors, names and roles exist only inside the AEAD.
 """
 
@@ -12,7 +15,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from hramada.core import crypto
+from hramada.core import crypto, wire
 from hramada.core.crypto import SigningKey, VerifyKey
 from hramada.core.encoding import Value, decode, encode, expect, fields
 from hramada.core.keys import Generation, KeyBlock
@@ -65,24 +68,31 @@ class Entry:
 
 
 def _aad(seq: int) -> bytes:
-    return encode(["hramada:v1:log-entry", seq])
+    return encode(["hramada:v1:log-entry", crypto.SUITE, seq])
 
 
-def seal_entry(*, group: bytes, seq: int, prev: bytes, kind: str, body: dict,
+def seal_entry(*, mailbox: bytes, group: bytes, seq: int, prev: bytes, kind: str, body: dict,
                author: SigningKey, generation: Generation, nonce: bytes,
-               key_block: KeyBlock | None = None) -> bytes:
+               key_block: KeyBlock | None = None, in_force: Generation | None = None) -> bytes:
     """Build the relay ciphertext of one entry.
 
     ``generation`` is the generation the entry is encrypted under: the one in force,
-    or for a rotating entry the new one (its seed travels in ``key_block``).
+    or for a rotating entry the new one (its seed travels in ``key_block``); then
+    ``in_force`` is the one in force, whose append key signs it.
     """
     if kind not in KINDS:
         raise ValueError(f"unknown entry kind {kind!r}")
-    inner = encode({"v": VERSION, "group": group, "seq": seq, "prev": prev, "kind": kind,
-                    "author": author.public.raw, "body": body})
+    inner = encode({"v": VERSION, "s": crypto.SUITE, "group": group, "seq": seq, "prev": prev,
+                    "kind": kind, "author": author.public.raw, "body": body})
     signed = encode([inner, crypto.sign(author, SIGN_PURPOSE, inner)])
-    sealed = crypto.encrypt(generation.log_key, nonce, signed, _aad(seq))
-    return Envelope(nonce, sealed, key_block).to_bytes()
+    sealed = crypto.encrypt(generation.log_key, nonce, crypto.pad(signed), _aad(seq))
+    envelope = Envelope(nonce, sealed, key_block).to_bytes()
+    return wire.sign_append((in_force or generation).append_key, mailbox, seq, prev, envelope)
+
+
+def envelope_bytes(ciphertext: bytes) -> bytes:
+    """The envelope part of a relay ciphertext (its append signature not checked)."""
+    return ciphertext[:-wire.APPEND_SIG_BYTES]
 
 
 def open_entry(envelope: Envelope, seq: int, generation: Generation) -> tuple[Entry, bytes]:
@@ -91,16 +101,18 @@ def open_entry(envelope: Envelope, seq: int, generation: Generation) -> tuple[En
     The signature is *not* checked here: only the group state knows which key the
     author must have (see :func:`verify_signature`).
     """
-    signed = crypto.decrypt(generation.log_key, envelope.nonce, envelope.sealed, _aad(seq))
+    signed = crypto.unpad(crypto.decrypt(generation.log_key, envelope.nonce, envelope.sealed, _aad(seq)))
     outer = decode(signed)
     expect(isinstance(outer, list) and len(outer) == 2 and isinstance(outer[0], bytes)
            and isinstance(outer[1], bytes), "signed entry")
     inner, signature = outer
     v = fields(decode(inner), "entry",
-               {"v": int, "group": bytes, "seq": int, "prev": bytes, "kind": str,
+               {"v": int, "s": int, "group": bytes, "seq": int, "prev": bytes, "kind": str,
                 "author": bytes, "body": dict})
     if v["v"] != VERSION:
         raise EncodingError(f"unknown entry version {v['v']}")
+    if v["s"] != crypto.SUITE:
+        raise EncodingError(f"entry signed for another cipher suite ({v['s']})")
     expect(v["kind"] in KINDS, "entry (kind)")
     expect(len(v["author"]) == 32, "entry (author)")
     entry = Entry(v["seq"], v["prev"], v["kind"], v["author"], v["body"], v["group"], inner)

@@ -193,16 +193,20 @@ def peek_invite_id(signed: bytes) -> bytes:
     return v["invite"]
 
 
+_GUEST_AAD = encode(["hramada:v1:guest-message", crypto.SUITE])
+
+
 def seal_guest_message(box_key: bytes, nonce: bytes, plaintext: bytes) -> bytes:
-    """What a guest drops into the drop box: readable by members only."""
+    """What a guest drops into the drop box: readable by members only, padded to its
+    bucket, bound to its suite."""
     return encode({"s": crypto.SUITE, "n": nonce,
-                   "c": crypto.encrypt(box_key, nonce, plaintext, b"hramada:v1:guest-message")})
+                   "c": crypto.encrypt(box_key, nonce, crypto.pad(plaintext), _GUEST_AAD)})
 
 
 def open_guest_message(box_key: bytes, message: bytes) -> bytes:
     v = fields(decode(message), "guest message", {"s": int, "n": bytes, "c": bytes})
     expect(v["s"] == crypto.SUITE and len(v["n"]) == crypto.NONCE_BYTES, "guest message")
-    return crypto.decrypt(box_key, v["n"], v["c"], b"hramada:v1:guest-message")
+    return crypto.unpad(crypto.decrypt(box_key, v["n"], v["c"], _GUEST_AAD))
 
 
 # -- refusals --------------------------------------------------------------------
@@ -235,22 +239,44 @@ def open_refusal(box_key: bytes, message: bytes) -> tuple[bytes, str]:
 
 # -- welcomes --------------------------------------------------------------------
 
+@dataclass(frozen=True, slots=True)
+class Welcome:
+    """What a welcome says, once opened: for which request, at which ``admit`` entry
+    (seq and hash), the generation it hands over, and the seqs of the entries that made
+    generations 1 to ``generation.number`` (``starts``, for walking back). The caller
+    checks all of it against the log before trusting it (:func:`welcome_fits`)."""
+
+    request: bytes
+    admit: tuple[int, bytes]
+    generation: Generation
+    starts: tuple[int, ...]
+
+
 def make_welcome(newcomer: BoxPublicKey, ephemeral_secret: bytes, group: bytes,
-                 request: bytes, generation: Generation) -> bytes:
-    payload = encode({"group": group, "request": request, "gen": generation.number,
-                      "seed": generation.seed})
-    epk, (box,) = crypto.seal_many([newcomer], ephemeral_secret, payload)
+                 request: bytes, generation: Generation, *, admit: tuple[int, bytes],
+                 starts: list[int]) -> bytes:
+    if len(starts) != generation.number:
+        raise ValueError("a welcome names the entry that made each generation after the first")
+    payload = encode({"group": group, "request": request, "admit": [admit[0], admit[1]],
+                      "gen": generation.number, "seed": generation.seed, "starts": list(starts)})
+    epk, (box,) = crypto.seal_many([newcomer], ephemeral_secret, crypto.pad(payload))
     return encode({"s": crypto.SUITE, "e": epk, "b": box})
 
 
-def open_welcome(me: BoxPrivateKey, message: bytes, group: bytes) -> tuple[bytes, Generation]:
-    """Returns (request id, generation). The caller must check the generation's
-    commitment against the log before trusting it."""
+def open_welcome(me: BoxPrivateKey, message: bytes, group: bytes) -> Welcome:
+    """Open a welcome sealed to ``me``. Raises ``DecryptionError`` if it is not for this
+    identity, ``EncodingError`` if malformed, ``ForgeryError`` if for another group."""
     v = fields(decode(message), "welcome", {"s": int, "e": bytes, "b": bytes})
     expect(v["s"] == crypto.SUITE, "welcome (suite)")
-    p = fields(decode(crypto.open_sealed(me, v["e"], v["b"])), "welcome",
-               {"group": bytes, "request": bytes, "gen": int, "seed": bytes})
+    p = fields(decode(crypto.unpad(crypto.open_sealed(me, v["e"], v["b"]))), "welcome",
+               {"group": bytes, "request": bytes, "admit": list, "gen": int, "seed": bytes,
+                "starts": list})
     if not crypto.equal(p["group"], group):
         raise ForgeryError("the welcome is for another group")
     expect(len(p["seed"]) == 32 and p["gen"] >= 0, "welcome (key)")
-    return p["request"], Generation(p["gen"], p["seed"])
+    admit, starts = p["admit"], p["starts"]
+    expect(len(admit) == 2 and type(admit[0]) is int and admit[0] >= 2 and isinstance(admit[1], bytes)
+           and len(admit[1]) == 32, "welcome (admit entry)")
+    expect(len(starts) == p["gen"] and all(type(x) is int and x >= 2 for x in starts)
+           and starts == sorted(set(starts)), "welcome (generations)")
+    return Welcome(p["request"], (admit[0], admit[1]), Generation(p["gen"], p["seed"]), tuple(starts))

@@ -90,9 +90,19 @@ class Generation:
         return crypto.derive_key(self.seed, "hramada:v1:content-key")
 
     @cached_property
+    def append_key(self) -> SigningKey:
+        """Signs every entry appended while this generation is in force (``log.md`` §2),
+        so that readers — and the relay — can tell an entry a holder of the generation
+        wrote from one the relay made up."""
+        return SigningKey.from_seed(crypto.derive_key(self.log_seed, "hramada:v1:entry-append"))
+
+    @cached_property
     def relay_cap(self) -> bytes:
-        """The bearer capability for the group's mailbox during this generation."""
-        return crypto.derive_key(self.log_seed, "hramada:v1:relay-cap")
+        """The bearer capability for the group's mailbox during this generation: a
+        32-byte secret followed by the generation's append public key (64 bytes). Both
+        derive from the log seed, so a device holding only a generation's log half can
+        still verify the entries appended under it."""
+        return crypto.derive_key(self.log_seed, "hramada:v1:relay-cap") + self.append_key.public.raw
 
     @cached_property
     def label_key(self) -> bytes:

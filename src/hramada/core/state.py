@@ -26,11 +26,10 @@ from hramada.core.entries import (ROTATING_KINDS, Entry, Envelope, check_positio
                                   group_id_of, open_entry, verify_signature)
 from hramada.core.identity import MemberKey
 from hramada.core.invitation import check_name, peek_invite_id, verify_join_request
+from hramada.core.keys import Generation, KeyBlock, check_commitment
 from hramada.core.names import names_collide
-from hramada.core.keys import (Generation, box_label, check_commitment, key_block_author,
-                               open_key_block, walk_back)
-from hramada.errors import (DecryptionError, EncodingError, ForgeryError, ForkError, KeyWithheldError,
-                            VerificationError)
+from hramada.core.rotation import RotationChecks, Void as _Void
+from hramada.errors import DecryptionError, EncodingError, ForgeryError, ForkError, VerificationError
 
 ROLES = ("admin", "member", "newcomer")
 HISTORY_POLICIES = ("since-join", "all")  # what a newcomer may read: from their admission, or everything
@@ -98,7 +97,7 @@ class Keyring:
     generations: dict[int, Generation] = field(default_factory=dict)
 
 
-class GroupLog:
+class GroupLog(RotationChecks):
     """The state of one group, built by applying its log entries in order."""
 
     def __init__(self, mailbox: bytes, group_id: bytes | None = None) -> None:
@@ -115,7 +114,7 @@ class GroupLog:
         self.requests: dict[bytes, Request] = {}
         self.generations: list[GenerationInfo] = []
         self.hashes: list[bytes] = []
-        self.warnings: list[tuple[int, str]] = []
+        self.warnings: list[tuple[str, dict]] = []  # (code, parameters), rendered by the client
         self.rotation_due = False
 
     # -- views -------------------------------------------------------------------
@@ -156,83 +155,117 @@ class GroupLog:
 
     # -- applying ----------------------------------------------------------------
 
-    def apply(self, seq: int, prev: bytes, ciphertext: bytes, keys: Keyring) -> Entry:
+    def apply(self, seq: int, prev: bytes, ciphertext: bytes, keys: Keyring) -> Entry | None:
         """Verify one relay entry against everything before it and fold it in.
 
         Raises a ``VerificationError`` (or ``DecryptionError``/``EncodingError``) if the
-        entry is not what a member of this group wrote at this position. On error the
-        state is unchanged.
+        relay served something that no holder of the group's key appended at this
+        position; then the state is unchanged. An entry that a holder of the key
+        appended but that does not verify or parse is *void*: it stays in the chain and
+        changes nothing but a warning ``("void-entry", {"seq", "by", "reason"})``;
+        ``None`` is returned for it.
         """
         head_seq, head_hash = self.head
         if seq != head_seq + 1:
             raise ForkError(f"the relay served entry {seq} where entry {head_seq + 1} belongs")
         if not crypto.equal(prev, head_hash):
             raise VerificationError(f"entry {seq} does not chain to entry {head_seq} (broken chain)")
-        envelope = Envelope.parse(ciphertext)
-        generation, new_generation = self._generation_for(seq, envelope, keys)
-        entry, signature = open_entry(envelope, seq, generation)
-        check_position(entry, seq, prev)
+        number = 0 if seq == 1 else self.generation
+        in_force = keys.generations.get(number)
+        if in_force is None:
+            raise DecryptionError(f"this device holds no key for generation {number}")
+        try:
+            envelope = wire.open_append(in_force.append_key.public, self.mailbox, seq, prev, ciphertext)
+        except ForgeryError:
+            raise ForgeryError(f"entry {seq} does not carry the signature of a holder of the "
+                               "group's key: the relay changed it or made it up") from None
+        new_generation = None
+        entry: Entry | None
         if seq == 1:
-            if entry.kind != "create":
-                raise VerificationError("the log does not start with the group's creation")
-            self._check_create(entry, signature, generation)
+            entry = self._apply_create(envelope, in_force)
         else:
-            if not crypto.equal(entry.group, self.group):
-                raise ForgeryError(f"entry {seq} belongs to another group")
-            author = self.members.get(entry.author)
-            if author is None:
-                raise ForgeryError(f"entry {seq} is signed by someone who is not a member")
-            verify_signature(entry, signature)
-            rotating = entry.kind in ROTATING_KINDS or (entry.kind == "admit" and envelope.key_block is not None)
-            if (envelope.key_block is not None) != rotating:
-                raise VerificationError(f"entry {seq}: key rotation data where none belongs")
-            if rotating:
-                self._check_rotation(entry, envelope, generation, author, keys)
-            if entry.kind not in ROTATING_KINDS:
-                self._rotating_admit = seq if rotating else 0
-                self._apply_rules(entry, author)
+            try:
+                entry, new_generation = self._fold(seq, prev, envelope, in_force, keys)
+            except _Void as void:
+                entry = None
+                self.warnings.append(("void-entry", {"seq": seq, "by": void.by, "reason": void.reason}))
         if new_generation is not None:
             keys.generations[new_generation.number] = new_generation
         self.hashes.append(wire.entry_hash(self.mailbox, seq, prev, ciphertext))
         return entry
 
-    def _generation_for(self, seq: int, envelope: Envelope, keys: Keyring
-                        ) -> tuple[Generation, Generation | None]:
-        if seq == 1:
-            if envelope.key_block is not None:
-                raise VerificationError("the creation entry carries a key rotation")
-            gen0 = keys.generations.get(0)
-            if gen0 is None:
-                raise DecryptionError("this device holds no key for the group's first generation")
-            return gen0, None
-        current = keys.generations.get(self.generation)
-        if current is None:
-            raise DecryptionError(f"this device holds no key for generation {self.generation}")
-        if envelope.key_block is None:
-            return current, None
-        number = self.generation + 1
-        known = keys.generations.get(number)
-        if known is not None:
-            return known, None
-        if keys.me is None:
-            raise DecryptionError("no identity to open key rotations with")
+    def _fold(self, seq: int, prev: bytes, envelope_bytes: bytes, in_force: Generation,
+              keys: Keyring) -> tuple[Entry, Generation | None]:
+        """Fold an entry that a holder of the group's key appended, or raise
+        :class:`_Void`. Only what concerns this device alone (its own key box, its
+        removal) can still raise a verification error here."""
         try:
-            new = open_key_block(envelope.key_block, current, keys.me)
-        except KeyWithheldError:
-            # Removed for real (an admin signed a block that removes *me*) — or did a
-            # relay damage my box, or an admin's client leave the wrong person out?
-            author, removed = key_block_author(envelope.key_block, current, self.group, seq)
-            if author not in self.members or self.members[author].role != "admin":
-                raise ForgeryError(f"entry {seq}: a key rotation not signed by an admin") from None
-            mine = [pk for pk, m in self.members.items() if crypto.equal(m.key.box.raw, keys.me.public.raw)]
-            if not mine:  # this identity left the group: no rotation after that is for it
-                raise KeyWithheldError(f"entry {seq}: this identity left the group; the key "
-                                       "rotation after it gives it no key") from None
-            if removed not in mine:
-                raise VerificationError(f"entry {seq}: this identity was left out of a key rotation "
-                                        "that does not remove it") from None
-            raise
-        return new, new
+            envelope = Envelope.parse(envelope_bytes)
+        except EncodingError:
+            raise _Void(None, "malformed") from None
+        if envelope.key_block is None:
+            try:
+                entry, signature = open_entry(envelope, seq, in_force)
+            except DecryptionError:
+                raise _Void(None, "undecryptable") from None
+            except EncodingError:
+                raise _Void(None, "malformed") from None
+            author = self._signed_by_member(entry, signature, seq, prev)
+            if entry.kind in ROTATING_KINDS:
+                raise _Void(entry.author, "rotation-without-keys")
+            self._apply_rules(entry, author)
+            return entry, None
+        block = envelope.key_block
+        signer, removed = self._authorised_rotation(block, in_force, seq)
+        new, fresh = self._next_generation(block, in_force, signer, removed, keys, seq)
+        try:
+            entry, signature = open_entry(envelope, seq, new)
+        except DecryptionError:
+            raise VerificationError(
+                f"entry {seq}: the new key that {self.members[signer].name} (an admin) sealed to "
+                "this device does not open the key rotation") from None
+        except EncodingError:
+            raise _Void(signer, "malformed") from None
+        author = self._signed_by_member(entry, signature, seq, prev)
+        admits = entry.kind == "admit"  # an admission that rotates the key (history policy)
+        if entry.kind not in ROTATING_KINDS and not admits:
+            raise _Void(entry.author, "keys-on-ordinary-entry")
+        if not crypto.equal(entry.author, signer):
+            raise _Void(entry.author, "rotation-not-authorised")
+        try:
+            self._check_rotation(entry, block, new, removed)
+        except (EncodingError, VerificationError):
+            raise _Void(entry.author, "rotation-invalid") from None
+        if admits:
+            self._rotating_admit = seq
+            self._apply_rules(entry, author)
+        return entry, fresh
+
+    def _signed_by_member(self, entry: Entry, signature: bytes, seq: int, prev: bytes) -> Member:
+        """The current member who signed ``entry`` for this group and position; else void."""
+        try:
+            verify_signature(entry, signature)
+        except ForgeryError:
+            raise _Void(None, "bad-signature") from None
+        author = self.members.get(entry.author)
+        if author is None:
+            raise _Void(entry.author if entry.author in self.former else None, "not-a-member")
+        if not crypto.equal(entry.group, self.group):
+            raise _Void(entry.author, "other-group")
+        if entry.seq != seq or not crypto.equal(entry.prev, prev):
+            raise _Void(entry.author, "misplaced")
+        return author
+
+    def _apply_create(self, envelope_bytes: bytes, generation: Generation) -> Entry:
+        envelope = Envelope.parse(envelope_bytes)
+        if envelope.key_block is not None:
+            raise VerificationError("the creation entry carries a key rotation")
+        entry, signature = open_entry(envelope, 1, generation)
+        check_position(entry, 1, wire.GENESIS_PREV)
+        if entry.kind != "create":
+            raise VerificationError("the log does not start with the group's creation")
+        self._check_create(entry, signature, generation)
+        return entry
 
     def _check_create(self, entry: Entry, signature: bytes, generation: Generation) -> None:
         b = fields(entry.body, "create entry",
@@ -259,44 +292,26 @@ class GroupLog:
         self.members[entry.author] = Member(member_name, key, "admin", since=1)
         self.generations.append(GenerationInfo(0, b["commit"], b["cap"], start=1))
 
-    def _check_rotation(self, entry: Entry, envelope: Envelope, generation: Generation,
-                        author: Member, keys: Keyring) -> None:
+    def _check_rotation(self, entry: Entry, block: KeyBlock, generation: Generation,
+                        removed: bytes) -> None:
+        """A rotating entry's own checks (``log.md`` §5.9). Its key block was authorised
+        already, by its author, for removing ``removed`` (``b""``: no one)."""
         required = {"commit": bytes, "cap": bytes, "keys": bytes, "items": list}
         if entry.kind == "remove":
             required["member"] = bytes
         if entry.kind == "admit":  # an admission that rotates the key (history policy)
             required.update(request=bytes, role=str)
         b = fields(entry.body, f"{entry.kind} entry", required)
-        block = envelope.key_block
-        if block is None:
-            raise VerificationError(f"entry {entry.seq}: a rotation without its key block")
-        if author.role != "admin":
-            raise ForgeryError(f"entry {entry.seq}: only an admin may rotate the group key")
         if not crypto.equal(b["keys"], block.digest):
-            raise ForgeryError(f"entry {entry.seq}: the key block was tampered with")
+            raise ForgeryError(f"entry {entry.seq}: the key block is not the one signed")
         cut = entry.kind == "admit" and self.history == "since-join"
         if cut != (not block.back_content):
             raise VerificationError(f"entry {entry.seq}: " + (
                 "an admission under the since-join history policy links the new key back to "
                 "older content" if cut else "a rotation that cuts the group's history"))
-        if generation.number != self.generation + 1:
-            raise VerificationError(f"entry {entry.seq}: key generations out of order")
         check_commitment(generation, b["commit"])
-        previous = keys.generations[self.generation]
-        signer, removed = key_block_author(block, previous, self.group, entry.seq)
-        if not crypto.equal(signer, entry.author):
-            raise ForgeryError(f"entry {entry.seq}: the key block was authorised by someone else")
         if removed != (b["member"] if entry.kind == "remove" else b""):
             raise ForgeryError(f"entry {entry.seq}: the key block was authorised for another removal")
-        remaining = dict(self.members)
-        if entry.kind == "remove":
-            target = remaining.pop(b["member"], None)
-            if target is None or b["member"] == entry.author:
-                raise VerificationError(f"entry {entry.seq}: removes someone who is not a member")
-        expected = {box_label(previous, m.key.box) for m in remaining.values()}
-        if len(block.boxes) != len(remaining) or block.labels != expected:
-            raise VerificationError(f"entry {entry.seq}: the new key was not given to exactly the "
-                                    "remaining members")
         expect(len(b["cap"]) == 32, f"{entry.kind} entry")
         items_cutoff = self._items_cutoff(b["items"], entry.seq)
         if entry.kind == "remove":
@@ -332,7 +347,8 @@ class GroupLog:
         except EncodingError as exc:  # signed by a member, but nonsense: ignore it
             problem = str(exc)
         if problem:
-            self.warnings.append((entry.seq, f"{entry.kind} by {author.name} ignored: {problem}"))
+            self.warnings.append(("ignored-entry", {"seq": entry.seq, "kind": entry.kind,
+                                                    "by": entry.author, "reason": problem}))
 
     # -- the rule for each kind; return None if applied, else why it was ignored --
 
@@ -500,25 +516,3 @@ _RULES = {
     "role": GroupLog._role,
     "policy": GroupLog._policy,
 }
-
-
-def walk_back_generations(envelopes: list[tuple[int, bytes]], newest: Generation) -> dict[int, Generation]:
-    """Every generation from ``newest`` back to 0, using the key blocks in the log.
-
-    ``envelopes`` is the log as ``(seq, ciphertext)`` in order. The i-th entry that
-    carries a key block made generation i. Seeds found this way are still checked
-    against the log's commitments when the log is folded.
-    """
-    blocks = []
-    for _, ciphertext in envelopes:
-        env = Envelope.parse(ciphertext)
-        if env.key_block is not None:
-            blocks.append(env.key_block)
-    if newest.number > len(blocks):
-        raise VerificationError("the log is missing key rotations the welcome refers to")
-    found = {newest.number: newest}
-    current = newest
-    while current.number > 0:
-        current = walk_back(blocks[current.number - 1], current)
-        found[current.number] = current
-    return found

@@ -8,10 +8,14 @@ import binascii
 
 from hramada.core import crypto
 from hramada.core.encoding import encode
+from hramada.errors import ForgeryError
 
 MAILBOX_ID_BYTES = 16
 DROP_ID_BYTES = 16
-CAP_BYTES = 32
+CAP_BYTES = 32              # drop capabilities; the secret half of a mailbox capability
+MAILBOX_CAP_BYTES = 64      # a mailbox capability: secret (32) || append public key (32)
+APPEND_SIG_BYTES = crypto.SIG_BYTES
+APPEND_PURPOSE = "hramada:v1:entry-append"
 HASH_BYTES = 32
 GENESIS_PREV = bytes(HASH_BYTES)
 
@@ -23,9 +27,43 @@ def entry_hash(mailbox: bytes, seq: int, prev: bytes, ciphertext: bytes) -> byte
 
 def cap_hash(cap: bytes) -> bytes:
     """What the relay stores in place of a bearer capability."""
-    if len(cap) != CAP_BYTES:
-        raise ValueError("a capability is 32 bytes")
+    if len(cap) not in (CAP_BYTES, MAILBOX_CAP_BYTES):
+        raise ValueError("a capability is 32 or 64 bytes")
     return crypto.hash32("hramada:v1:cap-hash", cap)
+
+
+def append_message(mailbox: bytes, seq: int, prev: bytes, envelope: bytes) -> bytes:
+    """What the append signature of an entry signs: its place and its envelope."""
+    return encode([mailbox, seq, prev, envelope])
+
+
+def sign_append(key: crypto.SigningKey, mailbox: bytes, seq: int, prev: bytes,
+                envelope: bytes) -> bytes:
+    """An entry's relay ciphertext: ``envelope || signature(64)`` (``log.md`` §2)."""
+    return envelope + crypto.sign(key, APPEND_PURPOSE, append_message(mailbox, seq, prev, envelope))
+
+
+def open_append(key: crypto.VerifyKey, mailbox: bytes, seq: int, prev: bytes,
+                ciphertext: bytes) -> bytes:
+    """The envelope of an entry whose append signature verifies with ``key``; raises
+    :class:`ForgeryError` otherwise."""
+    if len(ciphertext) < APPEND_SIG_BYTES:
+        raise ForgeryError("an entry too short to carry its append signature")
+    envelope, signature = ciphertext[:-APPEND_SIG_BYTES], ciphertext[-APPEND_SIG_BYTES:]
+    crypto.verify(key, APPEND_PURPOSE, append_message(mailbox, seq, prev, envelope), signature)
+    return envelope
+
+
+def appended_by_holder(cap: bytes, mailbox: bytes, seq: int, prev: bytes, ciphertext: bytes) -> bool:
+    """The relay's check of an append: with a mailbox capability (64 bytes) the entry
+    must be signed with its append key. (A 32-byte capability carries no key.)"""
+    if len(cap) != MAILBOX_CAP_BYTES:
+        return True
+    try:
+        open_append(crypto.VerifyKey(cap[CAP_BYTES:]), mailbox, seq, prev, ciphertext)
+    except ForgeryError:
+        return False
+    return True
 
 
 def b64e(data: bytes) -> str:

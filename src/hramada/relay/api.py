@@ -23,7 +23,7 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 
-from hramada.core.wire import CAP_BYTES, b64d, b64e, cap_hash
+from hramada.core.wire import CAP_BYTES, MAILBOX_CAP_BYTES, b64d, b64e, cap_hash
 from hramada.relay.storage.base import position_pad
 
 MAX_INT = 2**63 - 1  # what SQLite (and PostgreSQL BIGINT) can hold
@@ -148,7 +148,8 @@ def bearer_cap(request: Request) -> tuple[bytes, bytes]:
 
 
 def bearer_capability(request: Request) -> bytes:
-    """The bearer capability itself, or 401 if it is missing or malformed."""
+    """The bearer capability itself (32 bytes, or 64 for a mailbox capability that
+    carries its append key), or 401 if it is missing or malformed."""
     header = request.headers.get("authorization")
     if header is None:
         raise unauthorized("a capability is required (Authorization: Bearer ...)")
@@ -156,9 +157,12 @@ def bearer_capability(request: Request) -> bytes:
     if scheme.lower() != "bearer":
         raise unauthorized("use Authorization: Bearer <capability>")
     try:
-        return b64d(token.strip(), CAP_BYTES, field="capability")
+        cap = b64d(token.strip(), field="capability")
     except ValueError:
         raise unauthorized("malformed capability") from None
+    if len(cap) not in (CAP_BYTES, MAILBOX_CAP_BYTES):
+        raise unauthorized("malformed capability")
+    return cap
 
 
 def unauthorized(message: str = "unknown mailbox or capability") -> ApiError:

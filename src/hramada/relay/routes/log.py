@@ -5,10 +5,11 @@ from __future__ import annotations
 from starlette.requests import Request
 from starlette.responses import Response
 
-from hramada.core.wire import HASH_BYTES, MAILBOX_ID_BYTES, b64e, cap_hash
+from hramada.core.wire import HASH_BYTES, MAILBOX_ID_BYTES, appended_by_holder, b64e, cap_hash
 from hramada.relay.api import (
     MAX_INT,
     b64_field,
+    bad,
     bearer_cap,
     bearer_capability,
     check_fields,
@@ -50,6 +51,10 @@ async def append_entry(request: Request) -> Response:
     ciphertext = b64_field(body["ciphertext"], "ciphertext", max_bytes=config.max_entry_bytes)
     new_cap = body.get("new_cap_hash")
     new_cap_hash = None if new_cap is None else b64_field(new_cap, "new_cap_hash", size=HASH_BYTES)
+    if not appended_by_holder(cap, mailbox, seq, prev, ciphertext):
+        # Only a holder of the group's key can sign an entry; readers check the same
+        # signature, so an entry refused here could never have been folded.
+        raise bad("the entry is not signed with the append key of this capability")
     pad = None if new_cap_hash is None else position_pad(cap)  # only a rotation needs it
     head = await storage(request).append_entry(mailbox, cap_hash(cap), seq, prev, ciphertext,
                                                new_cap_hash, pad)

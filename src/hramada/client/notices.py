@@ -1,0 +1,62 @@
+"""What the group's log warns about, in words: the core records codes with parameters
+(``GroupLog.warnings``); this is the one place that turns them into sentences."""
+
+from __future__ import annotations
+
+from hramada.core.state import GroupLog
+
+# A void entry was appended by someone who holds the group's key (the relay cannot
+# sign one), but it does not verify; every member's device ignores it the same way.
+VOID_REASONS = {
+    "malformed": "it is not a well-formed entry",
+    "undecryptable": "it does not decrypt under the group's key",
+    "bad-signature": "its signature is not valid",
+    "not-a-member": "its author is not a member",
+    "other-group": "it was written for another group",
+    "misplaced": "it was signed for another place in the log",
+    "rotation-without-keys": "it claims a key rotation but carries no new keys",
+    "keys-on-ordinary-entry": "it carries new keys where none belong",
+    "rotation-not-authorised": "it is a key rotation that no admin authorised",
+    "rotation-invalid": "it is a key rotation that breaks the group's rules",
+}
+
+
+def _who(log: GroupLog, member: bytes | None) -> str:
+    if member is None:
+        return "an entry that opens under the group key but is not validly signed"
+    m = log.members.get(member) or log.former.get(member)
+    if m is None:
+        return "someone who is not a member"
+    return m.name if member in log.members else f"{m.name} (no longer a member)"
+
+
+def render(log: GroupLog, code: str, params: dict) -> str:
+    """One warning of ``log`` as a sentence for the person reading it."""
+    seq = params.get("seq")
+    if code == "void-entry":
+        why = VOID_REASONS.get(params.get("reason", ""), "it does not verify")
+        by = params.get("by")
+        who = _who(log, by)
+        if by is None:
+            return f"entry {seq} was ignored: {who} ({why})."
+        return (f"entry {seq}, signed by {who}, was ignored: {why}. If this keeps happening, "
+                "an admin can remove that member.")
+    if code == "ignored-entry":
+        return (f"entry {seq}: {params.get('kind')} by {_who(log, params.get('by'))} ignored: "
+                f"{params.get('reason')}")
+    return f"entry {seq}: {code}"
+
+
+UNREADABLE_REASONS = {
+    "unopenable": "could not be opened with the invitation's key",
+    "invalid": "was opened but is not a valid join request for this group",
+}
+
+
+def render_unreadable(log: GroupLog, invite: bytes, reason: str) -> str:
+    """A join request found in an invitation's drop box that the group cannot use."""
+    inv = log.invites.get(invite)
+    by = _who(log, inv.by) if inv is not None else "someone"
+    why = UNREADABLE_REASONS.get(reason, "could not be read")
+    return (f"a join request for the invitation {invite.hex()[:8]} by {by} {why}; it was not "
+            "posted to the group. If you expected someone to join, ask them to send it again.")
