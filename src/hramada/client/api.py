@@ -299,14 +299,8 @@ class Hramada(LoadedGroups):
         return {"code": code, "group": s.group_id.hex(), "invite": secret.invite_id.hex(), "expires": expires}
 
     def _invite_of(self, s: GroupSession, text: str) -> Invite:
-        try:
-            raw = bytes.fromhex(text.strip())
-        except ValueError:
-            raise ValueError(f"{text!r} is not an invitation id (32 hex digits)") from None
-        invite = s.log.invites.get(raw)
-        if invite is None:
-            raise NotFoundError(f"no invitation {text} in {s.name!r} (see `hramada invites`)")
-        return invite
+        return _by_hex_id(s.log.invites, text, s.name, "an invitation id (32 hex digits)",
+                          "invitation", "invites")
 
     @staticmethod
     def _invite_info(s: GroupSession, i: Invite, now: float) -> InviteInfo:
@@ -383,15 +377,9 @@ class Hramada(LoadedGroups):
         self.store.delete_group(s.ref)
         return {"forgotten": s.name, "group": s.group_id.hex(), "status": s.status}
 
-    def _request(self, s: GroupSession, rid: str):
-        try:
-            raw = bytes.fromhex(rid.strip())
-        except ValueError:
-            raise ValueError(f"{rid!r} is not a request id (16 hex digits)") from None
-        req = s.log.requests.get(raw)
-        if req is None:
-            raise NotFoundError(f"no join request {rid} in {s.name!r} (see `hramada requests`)")
-        return req
+    def _request(self, s: GroupSession, rid: str) -> Request:
+        return _by_hex_id(s.log.requests, rid, s.name, "a request id (16 hex digits)",
+                          "join request", "requests")
 
     @staticmethod
     def _request_info(s: GroupSession, r: Request) -> RequestInfo:
@@ -601,6 +589,18 @@ def _print_of(s: GroupSession, member: bytes) -> str:
     """The start of a member's fingerprint, shown beside their name."""
     m = s.log.members.get(member) or s.log.former.get(member)
     return fingerprint(m.key)[:AUTHOR_PRINT_CHARS] if m is not None else ""
+
+
+def _by_hex_id(table: dict, text: str, group: str, kind: str, noun: str, listing: str) -> Any:
+    """The entry of ``table`` (keyed by raw id) that ``text`` names in hex, or a clear error."""
+    try:
+        raw = bytes.fromhex(text.strip())
+    except ValueError:
+        raise ValueError(f"{text!r} is not {kind}") from None
+    found = table.get(raw)
+    if found is None:
+        raise NotFoundError(f"no {noun} {text} in {group!r} (see `hramada {listing}`)")
+    return found
 
 
 def run(coro: Any) -> Any:
