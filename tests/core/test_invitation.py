@@ -9,6 +9,7 @@ import pytest
 from hramada.core import crypto
 from hramada.core import invitation as inv
 from hramada.core.encoding import decode, encode
+from hramada.core.identity import Identity
 from hramada.core.keys import Generation
 from hramada.errors import DecryptionError, EncodingError, ForgeryError
 
@@ -147,19 +148,17 @@ def test_a_checksummed_non_canonical_payload_is_refused():
 
 # -- names ----------------------------------------------------------------------
 
-def test_names_are_trimmed_printable_and_bounded():
-    assert inv.check_name("  Алеся  ") == "Алеся"
-    assert inv.check_name("x" * 64) == "x" * 64
-    for bad in ("", "   ", "x" * 65, "tab\there", "new\nline", "\x00", 5, None, b"bob"):
+def test_a_join_request_under_an_invalid_name_is_not_made():
+    for bad in ("", " bob", "x" * 65, "new\nline", "\u202ebob"):
         with pytest.raises(ValueError):
-            inv.check_name(bad)
+            inv.make_join_request(GROUP, SECRET, Identity.from_secrets(R.bytes(32), R.bytes(32)), bad)
 
 
 # -- join requests ----------------------------------------------------------------
 
 def test_a_join_request_proves_both_the_identity_and_the_code():
     me = R.identity()
-    signed = inv.make_join_request(GROUP, SECRET, me, " bob ")
+    signed = inv.make_join_request(GROUP, SECRET, me, "bob")
     req = inv.verify_join_request(signed, GROUP, SECRET.signing.public)
     assert (req.name, req.key, req.invite) == ("bob", me.public, SECRET.invite_id)
     assert req.id == inv.request_id(signed) and len(req.id) == 8
@@ -336,7 +335,7 @@ def test_invitations_die_with_their_authors_departure(w):
     _ignored(w, "alice", "request", {"request": w.join_request("dana", "x")}, "invitation revoked")
 
 
-@pytest.mark.parametrize("name", ["bob", "BOB", "b\u043eb", "ｂｏｂ", "b0b", " bob "])
+@pytest.mark.parametrize("name", ["bob", "BOB", "b\u043eb", "ｂｏｂ", "b0b", "ｂob"])
 def test_a_request_under_a_members_name_or_a_look_alike_is_ignored(w, name):
     w.invite("alice", "x")
     signed = inv.make_join_request(w.group, w.secrets["x"], w.person("mallory"), name)

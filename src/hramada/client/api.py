@@ -37,7 +37,8 @@ from hramada.client.sync import Progress, random
 from hramada.client.transport import Relay
 from hramada.core import build, invitation, wire
 from hramada.core.identity import Identity, fingerprint, safety_code
-from hramada.core.invitation import InvitationCode, InvitationSecret, check_name
+from hramada.core.invitation import InvitationCode, InvitationSecret
+from hramada.core.names import clean_name
 from hramada.core.items import ITEM_ID_BYTES, check_body
 from hramada.core.state import GroupLog, Invite, Keyring, Request
 from hramada.core.urls import check_relay_url
@@ -166,7 +167,7 @@ class Hramada(LoadedGroups):
 
     async def create_group(self, name: str, relay_url: str, vouches: int = 1,
                            history: str = "since-join") -> GroupInfo:
-        name = check_name(name)
+        name = clean_name(name)
         relay_url = check_relay_url(relay_url)
         if not isinstance(vouches, int) or vouches < 1:
             raise ValueError("--vouches must be at least 1")
@@ -345,7 +346,7 @@ class Hramada(LoadedGroups):
         for _, rec in self.store.groups():
             if rec["group"] == c.group:
                 raise PolicyError("this profile already holds that group (or a request to join it)")
-        name = check_name(name or self.name)
+        name = clean_name(name or self.name)
         identity = Identity.from_secrets(random(32), random(32))
         signed = invitation.make_join_request(c.group, c.secret, identity, name)
         rid = invitation.request_id(signed)

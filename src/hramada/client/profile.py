@@ -30,7 +30,7 @@ from zxcvbn import zxcvbn
 
 from hramada.core import crypto
 from hramada.core.encoding import decode, encode, fields
-from hramada.core.invitation import check_name
+from hramada.core.names import clean_name
 from hramada.errors import DecryptionError, EncodingError, ProfileError
 
 KEYSTORE = "keystore"
@@ -96,7 +96,7 @@ def exists(home: Path) -> bool:
 
 def create(home: Path, passphrase: str, name: str) -> Unlocked:
     """Make a new profile; refuse to overwrite one."""
-    name = check_name(name)
+    name = clean_name(name)
     check_passphrase(passphrase, name)
     if exists(home):
         raise ProfileError(f"a profile already exists in {home}; use it, or wipe it with `hramada panic --yes`")

@@ -13,7 +13,7 @@ from typing import Mapping
 from hramada.core import wire
 from hramada.core.entries import seal_entry
 from hramada.core.identity import Identity
-from hramada.core.invitation import check_name
+from hramada.core.names import check_name
 from hramada.core.keys import Generation, make_key_block
 from hramada.core.state import GroupLog, Keyring
 

@@ -23,6 +23,7 @@ from hramada.core.crypto import BoxPrivateKey, BoxPublicKey, SigningKey, VerifyK
 from hramada.core.encoding import decode, encode, expect, fields
 from hramada.core.identity import Identity, MemberKey
 from hramada.core.keys import Generation
+from hramada.core.names import check_name
 from hramada.core.urls import check_relay_url
 from hramada.errors import EncodingError, ForgeryError
 
@@ -30,18 +31,7 @@ CODE_PREFIX = "hramada1-"
 CODE_VERSION = 2  # the payload's first element; 2 added the expiry
 REQUEST_ID_BYTES = 8
 MAX_CODE_CHARS = 2048  # a code with the longest relay address has about 1,000
-MAX_NAME_CHARS = 64
 _REQUEST_FIELDS = {"group": bytes, "invite": bytes, "name": str, "sign": bytes, "box": bytes}
-
-
-def check_name(name: object) -> str:
-    """A display name or group name: 1–64 printable characters, trimmed."""
-    if not isinstance(name, str):
-        raise ValueError("a name must be text")
-    name = name.strip()
-    if not name or len(name) > MAX_NAME_CHARS or not name.isprintable():
-        raise ValueError(f"a name must be 1 to {MAX_NAME_CHARS} printable characters")
-    return name
 
 
 @dataclass(frozen=True, slots=True, repr=False)

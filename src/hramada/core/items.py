@@ -30,6 +30,7 @@ from hramada.core import crypto
 from hramada.core.crypto import SigningKey, VerifyKey
 from hramada.core.encoding import decode, encode_prechecked, expect, fields
 from hramada.core.keys import Generation
+from hramada.core.names import WHITE_SPACE
 from hramada.core.state import GroupLog
 from hramada.errors import EncodingError, ForgeryError, ForkError
 
@@ -43,6 +44,7 @@ MAX_TIME_MS = 2**53        # time is in milliseconds, 0 ≤ time < MAX_TIME_MS
 MIN_PADDED = 512           # the smallest size bucket of a padded item
 SIGN_PURPOSE = "hramada:v1:item"
 _HEADER = 1 + 4 + crypto.NONCE_BYTES
+_BLANK = "".join(sorted(WHITE_SPACE))  # a text of only these is empty (items.md §2)
 _ITEM_FIELDS = {"v": int, "group": bytes, "kind": str, "author": bytes, "seq": int, "head": list,
                 "time": int, "body": dict}
 
@@ -111,7 +113,7 @@ def check_body(kind: str, body: dict) -> dict:
             raise ValueError("a comment's parent must be an item id")
     else:
         raise ValueError(f"unknown item kind {kind!r}")
-    if not isinstance(text, str) or not text.strip() or len(text) > MAX_TEXT_CHARS:
+    if not isinstance(text, str) or len(text) > MAX_TEXT_CHARS or not text.strip(_BLANK):
         raise ValueError(f"a text must be 1 to {MAX_TEXT_CHARS} characters")
     return body
 

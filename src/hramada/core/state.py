@@ -25,7 +25,8 @@ from hramada.core.encoding import expect, fields
 from hramada.core.entries import (ROTATING_KINDS, Entry, Envelope, check_position,
                                   group_id_of, open_entry, verify_signature)
 from hramada.core.identity import MemberKey
-from hramada.core.invitation import check_name, peek_invite_id, verify_join_request
+from hramada.core.invitation import peek_invite_id, verify_join_request
+from hramada.core.names import check_name
 from hramada.core.keys import Generation, KeyBlock, check_commitment
 from hramada.core.names import names_collide
 from hramada.core.rotation import RotationChecks, Void as _Void
