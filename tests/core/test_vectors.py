@@ -4,16 +4,18 @@ a protocol change that needs new vectors, a new suite or version, and a spec upd
 
 from __future__ import annotations
 
+import hashlib
 import json
 from hashlib import blake2b
 from pathlib import Path
 
 import nacl.bindings as sodium
+import nacl.exceptions
 import pytest
 
 from hramada.core import build, crypto, items, wire
 from hramada.core import invitation as inv
-from hramada.core.crypto import BoxPrivateKey, BoxPublicKey, SigningKey
+from hramada.core.crypto import BoxPrivateKey, BoxPublicKey, SigningKey, VerifyKey
 from hramada.core.encoding import decode, encode
 from hramada.core.entries import Envelope, open_entry
 from hramada.core.identity import Identity, fingerprint, safety_code
@@ -106,6 +108,34 @@ def test_signature_vectors():
         # plain Ed25519 over signed_bytes
         assert sodium.crypto_sign_open(h(c["signature"]) + h(c["signed_bytes"]),
                                        key.public.raw) == h(c["signed_bytes"])
+
+
+def test_signatures_a_lax_verifier_would_accept_are_refused():
+    """Strict verification (keys.md): each refused vector satisfies the cofactorless
+    equation (or would, after reducing S or decoding a non-canonical point), checked
+    here with hashlib and raw point arithmetic, and is refused by raw libsodium and by
+    the core."""
+    refused = load("signatures.json")["refused"]
+    assert {c["reason"] for c in refused} == {"s-not-reduced", "small-order-key", "non-canonical-key",
+                                               "small-order-r", "non-canonical-r"}
+    ell = 2**252 + 27742317777372353535851937790883648493
+    for c in refused:
+        pk, sig, m = h(c["public"]), h(c["signature"]), h(c["signed_bytes"])
+        assert m == c["purpose"].encode() + b"\x00" + h(c["message"])
+        s = int.from_bytes(sig[32:], "little")
+        if c["reason"] in ("small-order-r", "non-canonical-r"):
+            k = int.from_bytes(hashlib.sha512(sig[:32] + pk + m).digest(), "little") % ell
+            # [S]B and [k]A are the same point, so [S]B - [k]A is the neutral point R claims to be
+            assert sodium.crypto_scalarmult_ed25519_base_noclamp(sig[32:]) == \
+                sodium.crypto_scalarmult_ed25519_noclamp(k.to_bytes(32, "little"), pk)
+        elif c["reason"] == "s-not-reduced":
+            assert s >= ell and sodium.crypto_sign_open(sig[:32] + (s - ell).to_bytes(32, "little") + m, pk)
+        else:  # the key is the neutral point: [S]B = R
+            assert sodium.crypto_scalarmult_ed25519_base_noclamp(sig[32:]) == sig[:32]
+        with pytest.raises(nacl.exceptions.BadSignatureError):
+            sodium.crypto_sign_open(sig + m, pk)
+        with pytest.raises(ForgeryError):
+            crypto.verify(VerifyKey(pk), c["purpose"], h(c["message"]), sig)
 
 
 def test_seal_vectors():

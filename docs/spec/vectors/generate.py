@@ -126,8 +126,55 @@ def signatures() -> None:
                       "signature": crypto.sign(key, purpose, message).hex()})
     write("signatures.json", {
         "description": "Ed25519 (RFC 8032) over purpose || 0x00 || message; "
-                       "signed_bytes is exactly what the Ed25519 signature covers.",
-        "cases": cases})
+                       "signed_bytes is exactly what the Ed25519 signature covers. "
+                       "'refused' are signatures that a lax verifier would accept and that "
+                       "every Hramada implementation MUST refuse (keys.md, 'Signature strictness').",
+        "cases": cases, "refused": refused_signatures()})
+
+
+ED25519_L = 2**252 + 27742317777372353535851937790883648493
+IDENTITY = (1).to_bytes(32, "little")                          # the neutral point, order 1
+IDENTITY_NON_CANONICAL = (2**255 - 19 + 1).to_bytes(32, "little")  # y = p + 1, also order 1
+
+
+def refused_signatures() -> list[dict]:
+    """Signatures that satisfy the cofactorless equation [S]B = R + [k]A (or would after
+    reducing S or decoding a non-canonical point) yet break a rule of strict verification."""
+    purpose, message = "hramada:v1:item", b"strict"
+    m = purpose.encode() + b"\x00" + message
+    key = crypto.SigningKey.from_seed(fixed("strict signer"))
+    a = bytearray(hashlib.sha512(key.seed).digest()[:32])
+    a[0] &= 248
+    a[31] = (a[31] & 127) | 64
+    scalar = int.from_bytes(a, "little")
+
+    def k(r: bytes, pk: bytes) -> int:
+        return int.from_bytes(hashlib.sha512(r + pk + m).digest(), "little") % ED25519_L
+
+    def le(n: int) -> bytes:
+        return n.to_bytes(32, "little")
+
+    good = crypto.sign(key, purpose, message)
+    s = int.from_bytes(good[32:], "little")
+    r_any = fixed("strict nonce")
+    r_any_scalar = int.from_bytes(r_any, "little") % ED25519_L
+    r_point = sodium.crypto_scalarmult_ed25519_base_noclamp(le(r_any_scalar))
+    cases = [
+        ("s-not-reduced", key.public.raw, good[:32] + le(s + ED25519_L),
+         "S >= L: the valid signature with L added to S"),
+        ("small-order-key", IDENTITY, r_point + le(r_any_scalar),
+         "A is the neutral point: [S]B = R holds for every message"),
+        ("non-canonical-key", IDENTITY_NON_CANONICAL, r_point + le(r_any_scalar),
+         "A encodes y = p + 1 (the neutral point, not reduced)"),
+        ("small-order-r", key.public.raw, IDENTITY + le(k(IDENTITY, key.public.raw) * scalar % ED25519_L),
+         "R is the neutral point and S = k * a: [S]B - [k]A = R holds"),
+        ("non-canonical-r", key.public.raw,
+         IDENTITY_NON_CANONICAL + le(k(IDENTITY_NON_CANONICAL, key.public.raw) * scalar % ED25519_L),
+         "R encodes the neutral point as y = p + 1 and S = k * a"),
+    ]
+    return [{"reason": reason, "public": pk.hex(), "purpose": purpose, "message": message.hex(),
+             "signed_bytes": m.hex(), "signature": sig.hex(), "why": why}
+            for reason, pk, sig, why in cases]
 
 
 def sealing() -> None:
