@@ -294,18 +294,30 @@ def test_an_authorisation_moved_from_another_key_block_is_refused(w):
 
 # -- the boxes go to exactly the members who remain -----------------------------------
 
-@pytest.mark.parametrize(("recipients", "remove"), [
-    (["alice", "carol", "mallory"], "bob"),       # to an outsider instead of dave
-    (["alice", "alice", "carol"], "bob"),         # alice twice, dave left out
-    (["alice", "bob", "carol", "dave"], "bob"),   # to everyone: bob not removed at all
-    (["alice", "carol"], "bob"),                  # dave left out
-    (["alice", "carol", "dave", "mallory"], None),  # bob left out of a plain rotation
+@pytest.mark.parametrize(("recipients", "remove", "reason"), [
+    (["alice", "carol", "mallory"], "bob", "rotation-invalid"),       # to an outsider instead of dave
+    (["alice", "alice", "carol"], "bob", "malformed"),                # alice twice: a label repeats
+    (["alice", "bob", "carol", "dave"], "bob", "rotation-invalid"),   # to everyone: bob not removed
+    (["alice", "carol"], "bob", "rotation-invalid"),                  # dave left out
+    (["alice", "carol", "dave", "mallory"], None, "rotation-invalid"),  # bob left out of a rotation
 ])
-def test_a_key_block_not_for_exactly_the_remaining_members_is_void(w, recipients, remove):
+def test_a_key_block_not_for_exactly_the_remaining_members_is_void(w, recipients, remove, reason):
     """Every member checks the labels with the old generation before opening a box, so
-    those who got one, those left out and the member removed all find it void."""
+    those who got one, those left out and the member removed all find it void (a
+    repeated label breaks the strict label order, so that block is malformed)."""
     entry = by_hand(w, recipients, remove=remove)
-    void_everywhere(w, entry, "rotation-invalid")
+    void_everywhere(w, entry, reason)
+
+
+def test_key_block_boxes_are_in_strict_label_order():
+    from hramada.core.keys import KeyBlock
+    from hramada.errors import EncodingError
+    a, b = bytes(8), bytes([1]) + bytes(7)
+    value = {"e": bytes(32), "p": b"", "q": b"", "a": b""}
+    assert KeyBlock.from_value({**value, "b": [[a, b"x"], [b, b"y"]]}).labels == {a, b}
+    for boxes in ([[b, b"y"], [a, b"x"]], [[a, b"x"], [a, b"y"]]):
+        with pytest.raises(EncodingError, match="label order"):
+            KeyBlock.from_value({**value, "b": boxes})
 
 
 def test_boxes_for_the_removed_member_in_place_of_a_remaining_one(w):

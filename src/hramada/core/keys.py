@@ -178,6 +178,7 @@ class KeyBlock:
             expect(isinstance(pair, list) and len(pair) == 2
                    and isinstance(pair[0], bytes) and len(pair[0]) == LABEL_BYTES
                    and isinstance(pair[1], bytes), "key block (box)")
+            expect(not pairs or pairs[-1][0] < pair[0], "key block (boxes not in label order)")
             pairs.append((pair[0], pair[1]))
         return cls(v["e"], tuple(pairs), v["p"], v["a"], v["q"])
 
@@ -210,7 +211,7 @@ def make_key_block(previous: Generation, new: Generation, recipients: list[BoxPu
                           aad=encode(["hramada:v1:prev-log-seed", previous.number]))
     content = b"" if cut else crypto.encrypt(new.content_back_key, _ZERO_NONCE, previous.seed,
                                              aad=encode(["hramada:v1:prev-seed", previous.number]))
-    block = KeyBlock(epk, tuple(zip(labels, boxes)), back, back_content=content)
+    block = KeyBlock(epk, tuple(sorted(zip(labels, boxes))), back, back_content=content)
     signature = crypto.sign(author, _AUTH_PURPOSE, encode([group, seq, block.digest, removed]))
     sealed = crypto.encrypt(previous.auth_key, auth_nonce, encode([author.public.raw, removed, signature]),
                             aad=encode([_AUTH_PURPOSE, seq]))
