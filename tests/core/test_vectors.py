@@ -306,8 +306,8 @@ def state_summary(log: GroupLog) -> dict:
                          "cap_hash": g.cap_hash.hex(), "start": g.start, "end": g.end,
                          "items_cutoff": None if g.items_cutoff is None else
                          [[a.hex(), n] for a, n in sorted(g.items_cutoff.items())]} for g in log.generations],
-        "ignored": [p["seq"] for code, p in log.warnings if code == "ignored-entry"],
-        "void": [p["seq"] for code, p in log.warnings if code == "void-entry"],
+        "ignored": [[p["seq"], p["reason"]] for code, p in log.warnings if code == "ignored-entry"],
+        "void": [[p["seq"], p["reason"]] for code, p in log.warnings if code == "void-entry"],
     }
 
 
@@ -349,7 +349,8 @@ def replay_log(v: dict) -> tuple[GroupLog, Keyring, dict[str, Identity]]:
         ignored = len(log.warnings)
         log.apply(new.seq, new.prev, new.ciphertext, keys)
         assert log.hash_at(new.seq).hex() == step["entry_hash"]
-        assert (len(log.warnings) > ignored) == step["ignored"]
+        assert next((w[1]["reason"] for w in log.warnings[ignored:] if w[0] == "ignored-entry"),
+                    None) == step["ignored"]
     return log, keys, people
 
 

@@ -347,8 +347,8 @@ def state_summary(log: GroupLog) -> dict:
                          "cap_hash": g.cap_hash.hex(), "start": g.start, "end": g.end,
                          "items_cutoff": None if g.items_cutoff is None else
                          [[a.hex(), n] for a, n in sorted(g.items_cutoff.items())]} for g in log.generations],
-        "ignored": [p["seq"] for code, p in log.warnings if code == "ignored-entry"],
-        "void": [p["seq"] for code, p in log.warnings if code == "void-entry"],
+        "ignored": [[p["seq"], p["reason"]] for code, p in log.warnings if code == "ignored-entry"],
+        "void": [[p["seq"], p["reason"]] for code, p in log.warnings if code == "void-entry"],
     }
 
 
@@ -377,7 +377,8 @@ def log_and_item() -> None:
                       "envelope": envelope_bytes(new.ciphertext).hex(),
                       "ciphertext": new.ciphertext.hex(),
                       "entry_hash": log.hash_at(new.seq).hex(),
-                      "ignored": len(log.warnings) > ignored_before})
+                      "ignored": next((w[1]["reason"] for w in log.warnings[ignored_before:]
+                                       if w[0] == "ignored-entry"), None)})
 
     record(first, {"inputs": {"name": "Minsk mutual aid", "creator_name": "alice", "vouches": 2,
                               "seed": gen0.seed.hex(), "group_nonce": fixed("group nonce", 16).hex(),

@@ -21,6 +21,37 @@ VOID_REASONS = {
 }
 
 
+# A member's entry that verifies but breaks a rule of the group: every device ignores it.
+IGNORED_REASONS = {
+    "malformed": "it is not well formed",
+    "created-already": "the group exists already",
+    "not-admin": "only admins may do that",
+    "newcomer-cannot-invite": "newcomers cannot invite",
+    "invite-exists": "that invitation exists already",
+    "no-such-invite": "there is no such invitation",
+    "not-inviter-or-admin": "only its inviter or an admin may revoke an invitation",
+    "invite-used": "the invitation was used already",
+    "invite-revoked": "the invitation was revoked",
+    "request-invalid": "the join request is not valid for this group",
+    "request-exists": "that join request was posted already",
+    "name-taken": "the name {name!r} is, or looks like, {like!r}'s",
+    "already-member": "that person is a member already",
+    "former-member": "that identity was a member before",
+    "box-key-taken": "its key belongs to someone else",
+    "no-such-request": "there is no such pending request",
+    "newcomer-cannot-vouch": "newcomers cannot vouch",
+    "already-vouched": "that member vouched already",
+    "admit-needs-rotation": "under the since-join history policy an admission must rotate the group key",
+    "bad-role": "there is no such role",
+    "vouches-missing": "it has {have} of the {need} vouches it needs",
+    "last-admin": "the group must keep an admin",
+    "no-such-member": "there is no such member or role",
+    "no-change": "it changes nothing",
+    "vouches-below-one": "a request needs at least one vouch",
+    "bad-history": "there is no such history policy",
+}
+
+
 def _who(log: GroupLog, member: bytes | None) -> str:
     if member is None:
         return "an entry that opens under the group key but is not validly signed"
@@ -42,8 +73,12 @@ def render(log: GroupLog, code: str, params: dict) -> str:
         return (f"entry {seq}, signed by {who}, was ignored: {why}. If this keeps happening, "
                 "an admin can remove that member.")
     if code == "ignored-entry":
-        return (f"entry {seq}: {params.get('kind')} by {_who(log, params.get('by'))} ignored: "
-                f"{params.get('reason')}")
+        why = IGNORED_REASONS.get(params.get("reason", ""), "it breaks the group's rules")
+        try:
+            why = why.format(**params.get("detail", {}))
+        except (KeyError, IndexError, ValueError):
+            why = "it breaks the group's rules"
+        return f"entry {seq}: {params.get('kind')} by {_who(log, params.get('by'))} ignored: {why}."
     return f"entry {seq}: {code}"
 
 

@@ -33,6 +33,15 @@ from hramada.core.rotation import RotationChecks, Void as _Void
 from hramada.errors import DecryptionError, EncodingError, ForgeryError, ForkError, VerificationError
 
 ROLES = ("admin", "member", "newcomer")
+# Why a member's entry was ignored (log.md §5): the reason codes of "ignored-entry" warnings.
+IGNORED_REASONS = (
+    "malformed", "created-already", "not-admin", "newcomer-cannot-invite", "invite-exists",
+    "no-such-invite", "not-inviter-or-admin", "invite-used", "invite-revoked", "request-invalid",
+    "request-exists", "name-taken", "already-member", "former-member", "box-key-taken",
+    "no-such-request", "newcomer-cannot-vouch", "already-vouched", "admit-needs-rotation",
+    "bad-role", "vouches-missing", "last-admin", "no-such-member", "no-change",
+    "vouches-below-one", "bad-history")
+Problem = str | tuple[str, dict] | None  # a rule's verdict: None (applied) or why not
 HISTORY_POLICIES = ("since-join", "all")  # what a newcomer may read: from their admission, or everything
 VOUCHING_ROLES = ("admin", "member")
 
@@ -344,37 +353,40 @@ class GroupLog(RotationChecks):
     def _apply_rules(self, entry: Entry, author: Member) -> None:
         rule = _RULES.get(entry.kind)  # "create" is valid only as entry 1
         try:
-            problem = rule(self, entry, author) if rule else "the group was created already"
-        except EncodingError as exc:  # signed by a member, but nonsense: ignore it
-            problem = str(exc)
+            problem = rule(self, entry, author) if rule else "created-already"
+        except EncodingError:  # signed by a member, but nonsense: ignore it
+            problem = "malformed"
         if problem:
+            reason, detail = (problem, {}) if isinstance(problem, str) else problem
             self.warnings.append(("ignored-entry", {"seq": entry.seq, "kind": entry.kind,
-                                                    "by": entry.author, "reason": problem}))
+                                                    "by": entry.author, "reason": reason,
+                                                    "detail": detail}))
 
-    # -- the rule for each kind; return None if applied, else why it was ignored --
+    # -- the rule for each kind: None if applied, else why it was ignored: a reason code,
+    # or (code, parameters); IGNORED_REASONS lists them --
 
-    def _invite(self, entry: Entry, author: Member) -> str | None:
+    def _invite(self, entry: Entry, author: Member) -> Problem:
         b = fields(entry.body, "invite entry", {"invite": bytes, "sign": bytes, "key": bytes, "drop": bytes,
                                                 "expires": int})
         expect(len(b["invite"]) == 16 and len(b["sign"]) == 32 and len(b["key"]) == 32
                and len(b["drop"]) == 16 and b["expires"] >= 0, "invite entry")
         if author.role not in VOUCHING_ROLES:
-            return "newcomers cannot invite"
+            return "newcomer-cannot-invite"
         if b["invite"] in self.invites:
-            return "invitation already exists"
+            return "invite-exists"
         self.invites[b["invite"]] = Invite(b["invite"], VerifyKey(b["sign"]), b["key"], b["drop"],
                                            entry.author, entry.seq, b["expires"])
         return None
 
-    def _revoke(self, entry: Entry, author: Member) -> str | None:
+    def _revoke(self, entry: Entry, author: Member) -> Problem:
         b = fields(entry.body, "revoke entry", {"invite": bytes})
         invite = self.invites.get(b["invite"])
         if invite is None:
-            return "no such invitation"
+            return "no-such-invite"
         if author.role != "admin" and entry.author != invite.by:
-            return "only its inviter or an admin may revoke an invitation"
+            return "not-inviter-or-admin"
         if invite.status != "open":
-            return f"the invitation is {invite.status} already"
+            return "invite-" + invite.status, {}
         invite.revoked = entry.seq
         return None
 
@@ -394,69 +406,69 @@ class GroupLog(RotationChecks):
             if r.status == "pending" and r.id != request and names_collide(r.name, name):
                 return r.name
         return None
-    def _request(self, entry: Entry, author: Member) -> str | None:
+    def _request(self, entry: Entry, author: Member) -> Problem:
         b = fields(entry.body, "request entry", {"request": bytes})
         invite = self.invites.get(peek_invite_id(b["request"]))
         if invite is None:
-            return "no such invitation"
+            return "no-such-invite"
         try:
             req = verify_join_request(b["request"], self.group, invite.sign)
         except (ForgeryError, EncodingError) as exc:
-            return f"invalid join request ({exc})"
+            return "request-invalid", {"error": "forged" if isinstance(exc, ForgeryError) else "malformed"}
         if req.id in self.requests:
-            return "request already posted"
+            return "request-exists"
         if invite.request is not None:
-            return "invitation already used"
+            return "invite-used"
         if invite.revoked is not None:
-            return "invitation revoked"
+            return "invite-revoked"
         taken = self.name_taken(req.name)
         if taken is not None:
-            return f"the name {req.name!r} is, or looks like, {taken!r}'s"
+            return "name-taken", {"name": req.name, "like": taken}
         if req.key.id in self.members:
-            return "already a member"
+            return "already-member"
         if req.key.id in self.former:
-            return "that identity was a member already"
+            return "former-member"
         if self._box_key_taken(req.key.box.raw):
-            return "its box key belongs to someone else"
+            return "box-key-taken"
         invite.request = req.id
         self.requests[req.id] = Request(req.id, req.name, req.key, invite.id, entry.seq, entry.author)
         return None
 
-    def _vouch(self, entry: Entry, author: Member) -> str | None:
+    def _vouch(self, entry: Entry, author: Member) -> Problem:
         b = fields(entry.body, "vouch entry", {"request": bytes})
         req = self.requests.get(b["request"])
         if req is None or req.status != "pending":
-            return "no such pending request"
+            return "no-such-request"
         if author.role not in VOUCHING_ROLES:
-            return "newcomers cannot vouch"
+            return "newcomer-cannot-vouch"
         if entry.author in req.vouches:
-            return "already vouched"
+            return "already-vouched"
         req.vouches.append(entry.author)
         return None
 
-    def _admit(self, entry: Entry, author: Member) -> str | None:
+    def _admit(self, entry: Entry, author: Member) -> Problem:
         rotation = {"commit": bytes, "cap": bytes, "keys": bytes, "items": list}
         b = fields(entry.body, "admit entry", {"request": bytes, "role": str},
                    rotation if self._rotating_admit == entry.seq else None)
         if self.history == "since-join" and self._rotating_admit != entry.seq:
-            return "under the since-join history policy an admission rotates the group key"
+            return "admit-needs-rotation"
         req = self.requests.get(b["request"])
         if req is None or req.status != "pending":
-            return "no such pending request"
+            return "no-such-request"
         if author.role != "admin":
-            return "only admins admit"
+            return "not-admin"
         if b["role"] not in ("member", "newcomer"):
-            return "bad role"
+            return "bad-role"
         have, need = len(self.valid_vouches(req)), self.vouches_needed()
         if have < need:
-            return f"{have} of {need} vouches"
+            return "vouches-missing", {"have": have, "need": need}
         if req.key.id in self.members or req.key.id in self.former:
-            return "that identity was a member already"
+            return "former-member"
         if self._box_key_taken(req.key.box.raw):
-            return "its box key belongs to someone else"
+            return "box-key-taken"
         taken = self.name_taken(req.name, request=req.id)
         if taken is not None:
-            return f"the name {req.name!r} is, or looks like, {taken!r}'s"
+            return "name-taken", {"name": req.name, "like": taken}
         req.status = "admitted"
         self.members[req.key.id] = Member(req.name, req.key, b["role"], since=entry.seq,
                                           request=req.id, vouchers=tuple(self.valid_vouches(req)))
@@ -466,12 +478,12 @@ class GroupLog(RotationChecks):
         """Box keys are unique in a group (they label each member's share of a new key)."""
         return any(crypto.equal(m.key.box.raw, box) for m in (*self.members.values(), *self.former.values()))
 
-    def _leave(self, entry: Entry, author: Member) -> str | None:
+    def _leave(self, entry: Entry, author: Member) -> Problem:
         b = fields(entry.body, "leave entry", {}, {"items": int})
         expect(0 <= b.get("items", 0) < 2**32, "leave entry (items)")
         if author.role == "admin" and sum(m.role == "admin" for m in self.members.values()) == 1 \
                 and len(self.members) > 1:
-            return "the last admin cannot leave while others remain"
+            return "last-admin"
         gone = self.members.pop(entry.author)
         gone.until, gone.last_item = entry.seq, b.get("items")
         self.former[entry.author] = gone
@@ -479,29 +491,29 @@ class GroupLog(RotationChecks):
         self.rotation_due = True
         return None
 
-    def _role(self, entry: Entry, author: Member) -> str | None:
+    def _role(self, entry: Entry, author: Member) -> Problem:
         b = fields(entry.body, "role entry", {"member": bytes, "role": str})
         if author.role != "admin":
-            return "only admins change roles"
+            return "not-admin"
         target = self.members.get(b["member"])
         if target is None or b["role"] not in ROLES:
-            return "no such member or role"
+            return "no-such-member"
         if target.role == "admin" and b["role"] != "admin" and \
                 sum(m.role == "admin" for m in self.members.values()) == 1:
-            return "the group must keep an admin"
+            return "last-admin"
         target.role = b["role"]
         return None
 
-    def _policy(self, entry: Entry, author: Member) -> str | None:
+    def _policy(self, entry: Entry, author: Member) -> Problem:
         b = fields(entry.body, "policy entry", {}, {"vouches": int, "history": str})
         if not b:
-            return "changes nothing"
+            return "no-change"
         if author.role != "admin":
-            return "only admins change the policy"
+            return "not-admin"
         if b.get("vouches", 1) < 1:
-            return "a request needs at least one vouch"
+            return "vouches-below-one"
         if b.get("history", self.history) not in HISTORY_POLICIES:
-            return f"no history policy {b['history']!r}"
+            return "bad-history", {}
         self.vouches_required = b.get("vouches", self.vouches_required)
         self.history = b.get("history", self.history)
         return None
