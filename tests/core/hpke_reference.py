@@ -57,6 +57,15 @@ def seal(public: bytes, info: bytes, plaintext: bytes, m: bytes, ephemeral: byte
     return ct_m + ct_x + sodium.crypto_aead_chacha20poly1305_ietf_encrypt(plaintext, b"", nonce, key)
 
 
+def seal_with_ephemeral_point(public: bytes, info: bytes, plaintext: bytes, m: bytes,
+                              ct_x: bytes, ss_x: bytes) -> bytes:
+    """A box whose X25519 part is the point ``ct_x`` and its shared secret ``ss_x``, as a
+    malicious sender would build one with a low-order point (``ss_x`` all zero)."""
+    ss_m, ct_m = ML_KEM_768._encaps_internal(public[:1184], m)
+    key, nonce = _schedule(_combine(ss_m, ss_x, ct_x, public[1184:]), info)
+    return ct_m + ct_x + sodium.crypto_aead_chacha20poly1305_ietf_encrypt(plaintext, b"", nonce, key)
+
+
 def open_box(secret: bytes, info: bytes, box: bytes) -> bytes:
     dk, xsk, public = key_pair(secret)
     ct_m, ct_x, body = box[:1088], box[1088:1120], box[1120:]

@@ -121,6 +121,15 @@ def test_a_box_does_not_open_under_another_info(info):
         open_box(ALICE, info, BOX)
 
 
+@pytest.mark.parametrize("point", [bytes(32), b"\x01" + bytes(31), b"\xec" + b"\xff" * 30 + b"\x7f"])
+def test_a_box_with_a_low_order_ephemeral_key_is_refused_even_when_well_formed(point):
+    """A sender who puts a low-order X25519 point in a box makes the X25519 shared secret
+    public (zero); such a box is refused whatever the X25519 library would do."""
+    box = ref.seal_with_ephemeral_point(ALICE.public.raw, INFO, SEED, secret("m"), point, bytes(32))
+    with pytest.raises(DecryptionError, match="low-order"):
+        open_box(ALICE, INFO, box)
+
+
 # -- both halves are needed -------------------------------------------------------
 
 def halves(s: bytes) -> tuple[bytes, bytes]:

@@ -241,7 +241,11 @@ def suite2_vectors() -> None:
             {"reason": "wrong-recipient", "recipient": "bob", "info": boxes[0]["info"], "box": first.hex()},
             {"reason": "wrong-info", "recipient": "alice",
              "info": suite2.hybrid_info(suite2.KEY_BLOCK_BOX, group, 8).hex(), "box": first.hex()},
-            {"reason": "truncated", "recipient": "alice", "info": boxes[0]["info"], "box": first[:-1].hex()}],
+            {"reason": "truncated", "recipient": "alice", "info": boxes[0]["info"], "box": first[:-1].hex()},
+            {"reason": "ephemeral-low-order", "recipient": "alice", "info": boxes[0]["info"],
+             "box": ref.seal_with_ephemeral_point(bytes.fromhex(keys["alice"]["public"]), bytes.fromhex(boxes[0]["info"]),
+                                                  fixed("a generation seed"), fixed("alice/low-order/m"),
+                                                  bytes(32), bytes(32)).hex()}],
         "refused_public_keys": [
             {"reason": "x25519-low-order", "public": (alice_pk[:1184] + bytes(32)).hex()},
             {"reason": "x25519-non-canonical",

@@ -198,6 +198,10 @@ def open_box(key: HybridPrivateKey, info: bytes, box: bytes) -> bytes:
     (wrong key — either half —, wrong info, tampered, truncated)."""
     if type(box) is not bytes or len(box) < BOX_OVERHEAD or type(info) is not bytes:
         raise DecryptionError("a suite-2 box could not be opened (malformed)")
+    if low_order(box[ENC_BYTES - X25519_BYTES:ENC_BYTES]):
+        # An honest sealer's ephemeral key is never one; refusing it here means every
+        # implementation gives the same verdict, whatever its X25519 does with one.
+        raise DecryptionError("a suite-2 box whose X25519 ephemeral key is a low-order point")
     try:
         return HPKE_SUITE.decrypt(box, key.hpke_key, info=info)
     except (InvalidTag, ValueError):
