@@ -70,12 +70,17 @@ def test_each_recipient_opens_only_its_own_box_in_recipient_order():
             open_box(key, INFO, box)
 
 
-def test_a_sealer_that_returns_a_box_of_the_wrong_size_is_refused():
+def test_a_sealer_that_returns_too_few_boxes_or_a_box_of_the_wrong_size_is_refused():
     class Short:
-        def seal(self, recipient, info, plaintext):
-            return OsSealer().seal(recipient, info, plaintext)[:-1]
-    with pytest.raises(ValueError, match="wrong size"):
-        seal_many(Short(), [ALICE.public], INFO, SEED)
+        def seal(self, recipients, info, plaintext):
+            return [b[:-1] for b in OsSealer().seal(recipients, info, plaintext)]
+
+    class Fewer:
+        def seal(self, recipients, info, plaintext):
+            return OsSealer().seal(recipients[1:], info, plaintext)
+    for sealer in (Short(), Fewer()):
+        with pytest.raises(ValueError, match="wrong"):
+            seal_many(sealer, [ALICE.public, BOB.public], INFO, SEED)
     with pytest.raises(TypeError):
         seal_many(OsSealer(), [crypto.BoxPrivateKey.from_secret(secret("x")).public], INFO, SEED)
 

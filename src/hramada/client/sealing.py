@@ -13,5 +13,5 @@ class OsSealer:
     """``Sealer`` for real use: a fresh ML-KEM encapsulation and X25519 ephemeral key
     per box."""
 
-    def seal(self, recipient: HybridPublicKey, info: bytes, plaintext: bytes) -> bytes:
-        return HPKE_SUITE.encrypt(plaintext, recipient.hpke_key, info=info)
+    def seal(self, recipients: list[HybridPublicKey], info: bytes, plaintext: bytes) -> list[bytes]:
+        return [HPKE_SUITE.encrypt(plaintext, r.hpke_key, info=info) for r in recipients]

@@ -168,12 +168,14 @@ def hybrid_info(purpose: str, group: bytes, position: int | bytes) -> bytes:
 
 
 class Sealer(Protocol):
-    """Seals one plaintext to one suite-2 public key with fresh randomness: HPKE
-    ``SealBase(pk, info, aad = "", plaintext)`` with :data:`HPKE_SUITE`, returned as
-    ``enc || ciphertext``. The core never draws randomness, so whoever builds a key
-    block, welcome or link passes one in (``hramada.client.sealing.OsSealer``)."""
+    """Seals one plaintext to each of several suite-2 public keys, with fresh randomness
+    for every box: HPKE ``SealBase(pk, info, aad = "", plaintext)`` with
+    :data:`HPKE_SUITE`, each box ``enc || ciphertext``, in the order of the keys. The
+    core never draws randomness, so whoever builds a key block, welcome or link passes
+    one in (``hramada.client.sealing.OsSealer``); taking the whole list at once lets a
+    sealer spread the work over processes without the core knowing."""
 
-    def seal(self, recipient: HybridPublicKey, info: bytes, plaintext: bytes) -> bytes: ...
+    def seal(self, recipients: list[HybridPublicKey], info: bytes, plaintext: bytes) -> list[bytes]: ...
 
 
 def seal_many(sealer: Sealer, recipients: list[HybridPublicKey], info: bytes,
@@ -182,14 +184,12 @@ def seal_many(sealer: Sealer, recipients: list[HybridPublicKey], info: bytes,
     ``len(plaintext) + 1136`` bytes (anything else from the sealer is refused)."""
     if type(plaintext) is not bytes or type(info) is not bytes:
         raise TypeError("plaintext and info must be bytes")
-    boxes = []
-    for r in recipients:
-        if not isinstance(r, HybridPublicKey):
-            raise TypeError("recipients must be suite-2 public keys")
-        box = sealer.seal(r, info, plaintext)
-        if type(box) is not bytes or len(box) != len(plaintext) + BOX_OVERHEAD:
-            raise ValueError("the sealer returned a box of the wrong size")
-        boxes.append(box)
+    if not all(isinstance(r, HybridPublicKey) for r in recipients):
+        raise TypeError("recipients must be suite-2 public keys")
+    boxes = sealer.seal(list(recipients), info, plaintext)
+    if len(boxes) != len(recipients) or any(
+            type(b) is not bytes or len(b) != len(plaintext) + BOX_OVERHEAD for b in boxes):
+        raise ValueError("the sealer returned the wrong number of boxes or a box of the wrong size")
     return boxes
 
 
