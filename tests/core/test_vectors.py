@@ -24,7 +24,7 @@ from hramada.core.keys import (Generation, box_label, key_block_author, make_key
                                open_key_block, walk_back)
 from hramada.core.joining import adopt, walk_back_generations
 from hramada.core.state import GroupLog, Keyring
-from hramada.errors import EncodingError, ForgeryError
+from hramada.errors import DecryptionError, EncodingError, ForgeryError
 
 VECTORS = Path(__file__).resolve().parents[2] / "docs" / "spec" / "vectors"
 
@@ -60,7 +60,7 @@ def identity(p: dict) -> Identity:
 def test_every_vector_file_is_checked_here():
     checked = {"encoding.json", "hashing.json", "signatures.json", "seal.json", "aead.json",
                "passphrase.json", "identity.json", "wire.json", "keys.json", "invitation.json",
-               "log.json", "item.json"}
+               "log.json", "item.json", "suite2.json"}
     assert {p.name for p in VECTORS.glob("*.json")} == checked
 
 
@@ -149,6 +149,40 @@ def test_seal_vectors():
         assert box.hex() == r["box"]
         assert blake2b(epk + person.public.raw, digest_size=24).hexdigest() == r["nonce"]
         assert sodium.crypto_box_seal_open(epk + box, person.public.raw, person.raw) == h(v["plaintext"])
+
+
+def test_suite2_vectors():
+    """Keys and info recomputed by the core and by hand (kyber-py, libsodium, hashlib);
+    every box opened by the core and rebuilt byte for byte from its given randomness."""
+    from hramada.core import suite2
+
+    from . import hpke_reference as ref
+    v = load("suite2.json")
+    keys = {}
+    for name, k in v["keys"].items():
+        key = suite2.HybridPrivateKey.from_secret(h(k["secret"]))
+        assert key.public.raw.hex() == k["public"]
+        assert blake2b(b"hramada:v2:hybrid-x25519", key=h(k["secret"]), digest_size=32).hexdigest() == k["x25519_secret"]
+        assert blake2b(b"hramada:v2:hybrid-mlkem768", key=h(k["secret"]), digest_size=64).hexdigest() == k["mlkem_seed"]
+        ek, _ = ref.ML_KEM_768.key_derive(h(k["mlkem_seed"]))
+        assert ek + sodium.crypto_scalarmult_base(h(k["x25519_secret"])) == h(k["public"])
+        keys[name] = key
+    for case in v["infos"]:
+        info = suite2.hybrid_info(case["purpose"], h(case["group"]), untyped(case["position"]))
+        assert info.hex() == case["info"]
+        assert info == encode([case["purpose"], 2, h(case["group"]), untyped(case["position"])])
+    for case in v["boxes"]:
+        info, box, plaintext = h(case["info"]), h(case["box"]), h(case["plaintext"])
+        assert suite2.open_box(keys[case["recipient"]], info, box) == plaintext
+        assert ref.seal(keys[case["recipient"]].public.raw, info, plaintext,
+                        h(case["mlkem_randomness"]), h(case["ephemeral_secret"])) == box
+        assert box[1088:1120].hex() == case["ephemeral_public"]
+    for case in v["refused_boxes"]:
+        with pytest.raises(DecryptionError):
+            suite2.open_box(keys[case["recipient"]], h(case["info"]), h(case["box"]))
+    for case in v["refused_public_keys"]:
+        with pytest.raises(EncodingError):
+            suite2.HybridPublicKey(h(case["public"]))
 
 
 def test_aead_vectors():

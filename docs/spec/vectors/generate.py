@@ -192,6 +192,68 @@ def sealing() -> None:
                        for p, b in zip(people, boxes)]})
 
 
+def suite2_vectors() -> None:
+    """Suite 2 (keys.md "Suite 2"). pyca/cryptography cannot be given HPKE's encapsulation
+    randomness, so the boxes are built by the independent construction the tests use
+    (tests/core/hpke_reference.py: kyber-py, libsodium, hashlib) with the ML-KEM
+    randomness ``m`` and the X25519 ephemeral secret fixed, and opened by the core."""
+    import sys
+    sys.path.insert(0, str(HERE.parents[2] / "tests" / "core"))
+    import hpke_reference as ref
+    from hramada.core import suite2
+
+    def key_json(name: str) -> dict:
+        k = suite2.HybridPrivateKey.from_secret(fixed(f"{name}/suite2"))
+        return {"secret": k.secret.hex(),
+                "x25519_secret": suite2.derive(k.secret, suite2.X25519_PURPOSE, 32).hex(),
+                "mlkem_seed": suite2.derive(k.secret, suite2.MLKEM_PURPOSE, 64).hex(),
+                "public": k.public.raw.hex()}
+
+    keys = {n: key_json(n) for n in ("alice", "bob")}
+    group = fixed("group id")
+    infos = [(suite2.KEY_BLOCK_BOX, group, 7), (suite2.WELCOME, group, fixed("invitation id", 16)),
+             (suite2.JOIN_REQUEST, group, fixed("request id", 16)), (suite2.DEVICE_LINK, b"", 0)]
+    boxes = []
+    for who, (purpose, g, position), plaintext in (
+            ("alice", infos[0], fixed("a generation seed")), ("bob", infos[0], fixed("a generation seed")),
+            ("bob", infos[1], encode({"welcome": "a longer plaintext", "seed": fixed("seed")}))):
+        info = suite2.hybrid_info(purpose, g, position)
+        m, eph = fixed(f"{who}/{purpose}/m"), fixed(f"{who}/{purpose}/ephemeral")
+        box = ref.seal(bytes.fromhex(keys[who]["public"]), info, plaintext, m, eph)
+        boxes.append({"recipient": who, "info": info.hex(), "plaintext": plaintext.hex(),
+                      "mlkem_randomness": m.hex(), "ephemeral_secret": eph.hex(),
+                      "ephemeral_public": sodium.crypto_scalarmult_base(eph).hex(), "box": box.hex()})
+    first = bytes.fromhex(boxes[0]["box"])
+    flipped = first[:1100] + bytes([first[1100] ^ 1]) + first[1101:]
+    alice_pk = bytes.fromhex(keys["alice"]["public"])
+    write("suite2.json", {
+        "description": "Suite 2: hybrid X25519 + ML-KEM-768 key delivery, HPKE (RFC 9180) base mode "
+                       "with KEM MLKEM768-X25519 (0x647a), HKDF-SHA256, ChaCha20-Poly1305; "
+                       "box = enc (1120) || ciphertext || tag. Key pairs derive from one secret; "
+                       "boxes are built with the encapsulation randomness given (m for ML-KEM, "
+                       "the ephemeral X25519 secret), which a real sealer draws afresh.",
+        "keys": keys,
+        "infos": [{"purpose": p, "group": g.hex(), "position": typed(pos),
+                   "info": suite2.hybrid_info(p, g, pos).hex()} for p, g, pos in infos],
+        "boxes": boxes,
+        "refused_boxes": [
+            {"reason": "flipped-byte", "recipient": "alice", "info": boxes[0]["info"], "box": flipped.hex()},
+            {"reason": "wrong-recipient", "recipient": "bob", "info": boxes[0]["info"], "box": first.hex()},
+            {"reason": "wrong-info", "recipient": "alice",
+             "info": suite2.hybrid_info(suite2.KEY_BLOCK_BOX, group, 8).hex(), "box": first.hex()},
+            {"reason": "truncated", "recipient": "alice", "info": boxes[0]["info"], "box": first[:-1].hex()},
+            {"reason": "ephemeral-low-order", "recipient": "alice", "info": boxes[0]["info"],
+             "box": ref.seal_with_ephemeral_point(bytes.fromhex(keys["alice"]["public"]), bytes.fromhex(boxes[0]["info"]),
+                                                  fixed("a generation seed"), fixed("alice/low-order/m"),
+                                                  bytes(32), bytes(32)).hex()}],
+        "refused_public_keys": [
+            {"reason": "x25519-low-order", "public": (alice_pk[:1184] + bytes(32)).hex()},
+            {"reason": "x25519-non-canonical",
+             "public": (alice_pk[:1184] + b"\xed" + b"\xff" * 30 + b"\x7f").hex()},
+            {"reason": "mlkem-modulus", "public": (b"\xff" + bytes([alice_pk[1] | 0x0F]) + alice_pk[2:]).hex()},
+            {"reason": "wrong-size", "public": alice_pk[:-1].hex()}]})
+
+
 def aead() -> None:
     cases = []
     for i, (plaintext, aad) in enumerate([(b"", b""), (b"hello", b""),
@@ -478,6 +540,7 @@ if __name__ == "__main__":
     hashing()
     signatures()
     sealing()
+    suite2_vectors()
     aead()
     passphrase()
     identities_and_wire()
