@@ -1,26 +1,34 @@
 """Admission through the public API: invitations, join requests, vouches and admits
 (the part of :class:`hramada.client.api.Hramada` that lets people in).
 
-Each operation syncs the group first, checks the command against the verified log,
-and appends its entry through the sync engine (:mod:`hramada.client.sync`); the
-welcome an admit sets off is queued by the journal with the entry and sent after it.
+The listings (``invites``, ``requests``) sync the group first. The commands that
+append an entry (``invite``, ``revoke_invite``, ``vouch``, ``admit``) do not: they
+check the command against the verified local log and append at its head, one round
+trip, and the relay's position check tells them when the log has moved on
+(:meth:`Admissions._acting`). A request this device has not seen yet is taken from the
+drops first. The welcome an admit sets off is queued by the journal with the entry and
+sent after it.
 """
 
 from __future__ import annotations
 
 import time
-from typing import Any
+from typing import Any, Awaitable, Callable, TypeVar
 
 from hramada.client import joining
 from hramada.client.loaded import LoadedGroups
 from hramada.client.session import GroupSession
 from hramada.client.sync import random
+from hramada.client.transport import RetiredCapability
 from hramada.client.views import InviteInfo, JoinInfo, MemberInfo, RequestInfo
 from hramada.core import invitation, wire
 from hramada.core.identity import Identity, fingerprint
 from hramada.core.invitation import InvitationCode, InvitationSecret, check_name
 from hramada.core.state import Invite, Request
 from hramada.errors import NotFoundError, PolicyError
+
+T = TypeVar("T")
+U = TypeVar("U")
 
 INVITE_EXPIRY = 7 * 86400         # seconds an invitation is valid by default
 MAX_INVITE_EXPIRY = 365 * 86400
@@ -29,19 +37,45 @@ MAX_INVITE_EXPIRY = 365 * 86400
 class Admissions(LoadedGroups):
     name: str  # the profile's name, a joiner's default display name
 
+    async def _acting(self, group: str, act: Callable[[GroupSession], Awaitable[T]]) -> T:
+        """Run ``act`` (a command that appends an entry) on the group as this device
+        holds it, without syncing first. ``act`` checks the command against the verified
+        local log, and the entry is built on its head: the relay takes it only at that
+        position, so if the log has moved on the engine pulls and verifies what is new,
+        checks the command again and builds anew (:meth:`Engine._write`).
+
+        What the local log allows is so allowed; what it refuses may have changed
+        meanwhile (another vouch, a new role), so a refusal is given only after a sync:
+        then ``act`` runs again on the synced log. So does a capability that a rotation
+        retired meanwhile (``act``'s first request is refused). A group still pending
+        here syncs first."""
+        s = self._find(group)
+        if s.status == "pending":
+            await self._sync(s)
+        s.require_active()
+        try:
+            return await act(s)
+        except (PolicyError, RetiredCapability):  # refused on a log that may be behind, or the key rotated
+            await self._sync(s)
+            s.require_active()
+            return await act(s)
+
     async def invite(self, group: str, expires_in: int = INVITE_EXPIRY) -> dict:
         """A one-time invitation code, valid for ``expires_in`` seconds."""
         if not isinstance(expires_in, int) or not 1 <= expires_in <= MAX_INVITE_EXPIRY:
             raise ValueError(f"an invitation expires after 1 second to {MAX_INVITE_EXPIRY // 86400} days")
-        s = await self._synced(group)
-        s.require_role("admin", "member")
-        secret = InvitationSecret(random(32))
-        expires = int(time.time()) + expires_in
-        await self._relay(s.record["relay"]).open_drop(s.record["mailbox"], s.cap, secret.drop_id,
-                                                       wire.cap_hash(secret.drop_cap), expires)
-        await self._engine(s).append("invite", secret.log_body(expires))
-        code = InvitationCode(s.record["relay"], s.record["mailbox"], s.group_id, secret, expires).to_text()
-        return {"code": code, "group": s.group_id.hex(), "invite": secret.invite_id.hex(), "expires": expires}
+
+        async def act(s: GroupSession) -> dict:
+            s.require_role("admin", "member")
+            secret = InvitationSecret(random(32))
+            expires = int(time.time()) + expires_in
+            engine = self._engine(s)
+            await engine.relay.open_drop(s.record["mailbox"], s.cap, secret.drop_id,
+                                         wire.cap_hash(secret.drop_cap), expires)
+            await engine.append("invite", secret.log_body(expires), lambda: s.require_role("admin", "member"))
+            code = InvitationCode(s.record["relay"], s.record["mailbox"], s.group_id, secret, expires).to_text()
+            return {"code": code, "group": s.group_id.hex(), "invite": secret.invite_id.hex(), "expires": expires}
+        return await self._acting(group, act)
 
     def _invite_of(self, s: GroupSession, text: str) -> Invite:
         return _by_hex_id(s.log.invites, text, s.name, "an invitation id (32 hex digits)",
@@ -62,19 +96,38 @@ class Admissions(LoadedGroups):
     async def revoke_invite(self, group: str, invite: str) -> InviteInfo:
         """Withdraw an unused invitation (its inviter or an admin): the log records it,
         and its drop on the relay closes."""
-        s = await self._synced(group)
-        me = s.require_role("admin", "member")
-        inv = self._invite_of(s, invite)
-        if me.role != "admin" and inv.by != s.identity.public.id:
-            raise PolicyError("only the member who made an invitation, or an admin, can revoke it")
 
-        def check() -> None:
-            if s.log.invites[inv.id].status != "open":
-                raise PolicyError(f"invitation {invite} is {s.log.invites[inv.id].status} already")
+        async def act(s: GroupSession) -> tuple[GroupSession, Invite]:
+            inv = await self._looked_up(s, self._invite_of, invite)
+
+            def check() -> None:
+                me = s.require_role("admin", "member")
+                if me.role != "admin" and inv.by != s.identity.public.id:
+                    raise PolicyError("only the member who made an invitation, or an admin, can revoke it")
+                if s.log.invites[inv.id].status != "open":
+                    raise PolicyError(f"invitation {invite} is {s.log.invites[inv.id].status} already")
+            check()
+            await self._engine(s).append("revoke", {"invite": inv.id}, check)
+            return s, inv
+        s, inv = await self._acting(group, act)
         engine = self._engine(s)
-        await engine.append("revoke", {"invite": inv.id}, check)
         await joining.drop_call(engine, engine.relay.close_drop, inv.drop)
         return self._invite_info(s, s.log.invites[inv.id], time.time())
+
+    async def _looked_up(self, s: GroupSession, find: Callable[[GroupSession, str], U], text: str) -> U:
+        """``find(s, text)``; if this device does not know it, take what waits in the
+        drops (a join request that just arrived), then sync, and look again."""
+        try:
+            return find(s, text)
+        except NotFoundError:
+            pass
+        await joining.take_join_requests(self._engine(s))
+        try:
+            return find(s, text)
+        except NotFoundError:
+            await self._sync(s)
+            s.require_active()
+            return find(s, text)
 
     async def _close_drops_of(self, s: GroupSession, member: bytes) -> None:
         """Close the drops of ``member``'s invitations that the log shows revoked with them."""
@@ -129,25 +182,46 @@ class Admissions(LoadedGroups):
         return [self._request_info(s, r) for r in sorted(s.log.requests.values(), key=lambda r: r.seq)]
 
     async def vouch(self, group: str, rid: str) -> RequestInfo:
-        s = await self._synced(group)
-        s.require_role("admin", "member")
-        req = self._request(s, rid)
+        async def act(s: GroupSession) -> RequestInfo:
+            s.require_role("admin", "member")
+            req = await self._looked_up(s, self._request, rid)
 
-        def check() -> None:
-            r = s.log.requests[req.id]
-            if r.status != "pending":
-                raise PolicyError(f"request {rid} is already {r.status}")
-            if s.identity.public.id in r.vouches:
-                raise PolicyError(f"you have already vouched for {r.name}")
-        await self._engine(s).append("vouch", {"request": req.id}, check)
-        return self._request_info(s, s.log.requests[req.id])
+            def check() -> None:
+                s.require_role("admin", "member")
+                r = s.log.requests[req.id]
+                if r.status != "pending":
+                    raise PolicyError(f"request {rid} is already {r.status}")
+                if s.identity.public.id in r.vouches:
+                    raise PolicyError(f"you have already vouched for {r.name}")
+            await self._engine(s).append("vouch", {"request": req.id}, check)
+            return self._request_info(s, s.log.requests[req.id])
+        return await self._acting(group, act)
 
     async def admit(self, group: str, rid: str, probation: bool = False) -> MemberInfo:
-        s = await self._synced(group)
-        s.require_role("admin")
-        req = self._request(s, rid)
+        async def act(s: GroupSession) -> tuple[GroupSession, Request]:
+            s.require_role("admin")
+            req = await self._looked_up(s, self._request, rid)
+            history = s.log.history
+            check = self._admit_check(s, req, rid, history)
+            role = "newcomer" if probation else "member"
+            engine = self._engine(s)
+            # The welcome is queued by the journal in the transaction that stores the entry.
+            if history == "since-join":  # the key rotates: the newcomer gets none before it
+                await engine.rotate(check=check, admit=(req.id, role))
+            else:
+                await engine.append("admit", {"request": req.id, "role": role}, check)
+            return s, req
+        s, req = await self._acting(group, act)
+        await self._engine(s)._flush_outbox()  # the welcome the journal queued with the entry
+        m = s.log.members[req.key.id]
+        return MemberInfo(m.name, m.role, fingerprint(m.key), m.since, [s.name_of(v) for v in m.vouchers], False)
 
+    @staticmethod
+    def _admit_check(s: GroupSession, req: Request, rid: str, history: str) -> Callable[[], None]:
         def check() -> None:
+            s.require_role("admin")
+            if s.log.history != history:
+                raise PolicyError("the group's history policy changed meanwhile: run the command again")
             r = s.log.requests[req.id]
             if r.status != "pending":
                 raise PolicyError(f"request {rid} is already {r.status}")
@@ -159,16 +233,7 @@ class Admissions(LoadedGroups):
             if taken is not None:
                 raise PolicyError(f"the name {r.name!r} is, or looks like, that of {taken!r}: the group "
                                   "cannot admit it; the person must ask again under another name")
-        engine = self._engine(s)
-        role = "newcomer" if probation else "member"
-        # The welcome is queued by the journal in the transaction that stores the entry.
-        if s.log.history == "since-join":  # the key rotates: the newcomer gets none before it
-            await engine.rotate(check=check, admit=(req.id, role))
-        else:
-            await engine.append("admit", {"request": req.id, "role": role}, check)
-        await engine._flush_outbox()  # the welcome the journal queued with the entry
-        m = s.log.members[req.key.id]
-        return MemberInfo(m.name, m.role, fingerprint(m.key), m.since, [s.name_of(v) for v in m.vouchers], False)
+        return check
 
 
 def _by_hex_id(table: dict, text: str, group: str, kind: str, noun: str, listing: str) -> Any:

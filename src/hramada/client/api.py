@@ -7,7 +7,9 @@
 
 Every method that reads a group syncs it first, except :meth:`Hramada.post` and
 :meth:`Hramada.comment`, which queue the item and send it in one round trip, and
-:meth:`Hramada.groups`, which shows what this device holds. With the relay out of
+:meth:`Hramada.groups`, which shows what this device holds; the admission commands
+that append an entry act on the verified local log and append at its head
+(:mod:`hramada.client.admission`). With the relay out of
 reach, reads show what is stored and ``GroupInfo.offline`` says why it may be out of
 date; posts stay queued (:meth:`Hramada.queued`) and go out at the next sync.
 

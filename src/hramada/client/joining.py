@@ -59,6 +59,9 @@ async def _take_join_request_page(e: Engine) -> bool:
     messages, head = await e.relay.read_drops(s.record["mailbox"], s.cap, after)
     messages = [m for m in messages if m[0] > after]
     by_drop = {inv.drop: inv for inv in s.log.invites.values()}
+    if any(drop not in by_drop for _, drop, _, _ in messages):  # an invitation this device has not seen yet
+        await e.catch_up()
+        by_drop = {inv.drop: inv for inv in s.log.invites.values()}
     unreadable = []
     for cursor, drop, sender, message in messages:
         invite = by_drop.get(drop)
@@ -78,9 +81,9 @@ async def _take_join_request_page(e: Engine) -> bool:
             continue
         reason = refusal(e, invite, req.name)
         if reason is None:
-            def still_open(invite_id: bytes = invite.id, name: str = req.name) -> None:
-                if refusal(e, s.log.invites[invite_id], name) is not None:
-                    raise AlreadyDone()
+            def still_open(invite_id: bytes = invite.id, name: str = req.name, rid: bytes = req.id) -> None:
+                if rid in s.log.requests or refusal(e, s.log.invites[invite_id], name) is not None:
+                    raise AlreadyDone()  # another member took it first, or it can no longer be taken
             try:
                 await e.append("request", {"request": signed}, still_open)
             except AlreadyDone:
@@ -144,6 +147,7 @@ async def finish_joining(e: Engine) -> bool:
     join = s.record["join"]
     secret = invitation.InvitationSecret(join["secret"])
     if not join.get("sent"):
+        earlier = False  # whether an earlier attempt had delivered it (its answer got lost)
         try:
             await e.relay.guest_post(secret.drop_id, secret.drop_cap, join["message"])
         except RelayError as exc:
@@ -152,8 +156,11 @@ async def finish_joining(e: Engine) -> bool:
                 raise
             if not await _already_sent(e, secret, join["message"]):
                 raise PolicyError(invitation.REFUSALS[reason]) from None
+            earlier = True
         with e.journal.change(s) as ch:
             ch.record["join"]["sent"] = True
+        if not earlier:
+            return False  # sent just now: nothing can have answered it yet
     try:
         messages = await e.relay.guest_read(secret.drop_id, secret.drop_cap)
     except RelayError as exc:

@@ -147,6 +147,15 @@ class Engine:
                     ch.entry(e.seq, e.prev, e.ciphertext, e.hash)
                     applied += 1
 
+    async def catch_up(self) -> int:
+        """Pull the log outside a whole sync (a command found it behind); a verification
+        failure stops the group, as in a sync."""
+        try:
+            return await self.pull_log()
+        except (VerificationError, DecryptionError, EncodingError) as exc:
+            self._stop(exc)
+            raise
+
     async def append(self, kind: str, body: dict, check: Callable[[], None] | None = None) -> None:
         """Append one entry at the head; on a race, pull and try again."""
         s = self.s
@@ -201,15 +210,18 @@ class Engine:
             pass
 
     async def _send_entry(self, ne: build.NewEntry) -> bool:
-        """Append at the relay; once it accepts, store the entry (and whatever it sets off,
-        see the journal's reactions) in one transaction. A crash between the two loses
-        nothing: the next sync pulls the entry and runs the same reactions."""
+        """Append at the relay at the position this device verified up to; once it
+        accepts, store the entry (and whatever it sets off, see the journal's reactions)
+        in one transaction. A crash between the two loses nothing: the next sync pulls
+        the entry and runs the same reactions. If the log has moved on (a conflict, or
+        a capability a rotation retired), pull and verify what is new and return False
+        (the caller checks its command again and builds anew)."""
         s = self.s
         try:
             await self.relay.append_log(s.record["mailbox"], s.cap, ne.seq, ne.prev, ne.ciphertext,
                                         ne.new_cap_hash)
-        except LogConflict:
-            await self.pull_log()
+        except (LogConflict, RetiredCapability):  # the log moved on (perhaps a rotation)
+            await self.catch_up()
             return False
         fault("entry-appended")
         with self.journal.change(s) as ch:
