@@ -44,11 +44,12 @@ class Admissions(LoadedGroups):
         position, so if the log has moved on the engine pulls and verifies what is new,
         checks the command again and builds anew (:meth:`Engine._write`).
 
-        What the local log allows is so allowed; what it refuses may have changed
-        meanwhile (another vouch, a new role), so a refusal is given only after a sync:
-        then ``act`` runs again on the synced log. So does a capability that a rotation
-        retired meanwhile (``act``'s first request is refused). A group still pending
-        here syncs first."""
+        A command the local log allows goes ahead (the relay's position check shows
+        whether that log was current). One it refuses may be allowed by now (another
+        vouch came in, a role changed), so a refusal is given only after a sync: then
+        ``act`` runs again on the synced log. It runs again after a sync, too, if a
+        rotation retired this device's capability meanwhile (``act``'s first request is
+        refused). A group still pending here syncs first."""
         s = self._find(group)
         if s.status == "pending":
             await self._sync(s)
