@@ -6,76 +6,62 @@
 Starts a relay process on 127.0.0.1 (SQLite, rate limit off), an admin's profile and
 one profile per newcomer, and a group (needing one vouch). Then, timed, for each
 newcomer in turn: ``invite`` (admin) → ``join`` (newcomer) → ``vouch`` → ``admit``
-(admin) — the four calls of an admission, each a full command as the CLI runs it.
-The newcomer's first sync (receiving the welcome and verifying the log) is timed
-apart. Profiles are made with libsodium's minimum Argon2id cost before the clock
-starts: unlocking a profile is not part of an admission. Target: ≥ 40 admissions/s.
+(admin) — the four calls of an admission, each a full command of the public API, as
+the CLI runs it (``people.admit``). The newcomer's first sync (receiving the welcome
+and verifying the log) is timed apart. Profiles are made with libsodium's minimum
+Argon2id cost before the clock starts: unlocking a profile is not part of an
+admission. Besides the rate, it prints what one admission costs: requests to the
+relay, CPU in the client process (the admin and the newcomers) and in the relay.
+Target: ≥ 40 admissions/s.
 """
 
 from __future__ import annotations
 
 import argparse
 import asyncio
-import os
-import re
 import statistics
-import subprocess
-import sys
 import tempfile
 import time
+from dataclasses import dataclass
 from pathlib import Path
 
-import nacl.bindings as sodium
+from people import Relay, admit, cheap_profiles, profiles
 
-from hramada.client import Hramada
-from hramada.core import crypto
-
-PASSPHRASE = "correct horse battery staple admission bench"
 TARGET = 40.0
 
 
-def start_relay(folder: Path) -> tuple[subprocess.Popen, str]:
-    env = {k: v for k, v in os.environ.items() if not k.startswith("HRAMADA_RELAY_")}
-    p = subprocess.Popen([sys.executable, "-m", "hramada.relay", "serve", "--host", "127.0.0.1",
-                          "--port", "0", "--rate", "0", "--db", f"sqlite:///{folder / 'relay.sqlite3'}"],
-                         stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True, env=env)
-    assert p.stdout is not None
-    for _ in range(100):
-        m = re.search(r"listening on (http://\S+)", p.stdout.readline())
-        if m:
-            return p, m.group(1)
-    p.kill()
-    raise SystemExit("the relay did not start")
+@dataclass
+class Run:
+    rate: float           # admissions per second
+    p50_ms: float         # one admission's median time
+    first_sync_ms: float  # a newcomer's first sync, mean
+    requests: float       # relay requests per admission
+    client_cpu_ms: float  # per admission, the client process (admin and newcomers)
+    relay_cpu_ms: float   # per admission, the relay process
 
 
-def cheap_profiles() -> None:
-    """Profiles for the benchmark with the minimum passphrase cost (setup only)."""
-    crypto.ARGON2_OPSLIMIT = sodium.crypto_pwhash_argon2id_OPSLIMIT_MIN
-    crypto.ARGON2_MEMLIMIT = sodium.crypto_pwhash_argon2id_MEMLIMIT_MIN
-
-
-async def one_run(folder: Path, url: str, n: int, history: str) -> tuple[float, float, list[float]]:
-    admin = Hramada.init(folder / "admin", PASSPHRASE, "Ales")
-    newcomers = [Hramada.init(folder / f"n{i}", PASSPHRASE, f"Newcomer {i}") for i in range(n)]
+async def one_run(folder: Path, relay: Relay, n: int, history: str) -> Run:
+    admin, *newcomers = profiles(folder, ["Ales", *(f"Newcomer {i}" for i in range(n))])
     try:
-        g = (await admin.create_group("Bench", url, history=history)).group
+        g = (await admin.create_group("Bench", relay.url, history=history)).group
         each: list[float] = []
+        requests, relay_cpu, cpu = relay.requests(), relay.cpu(), time.process_time()
         start = time.perf_counter()
         for person in newcomers:
             t = time.perf_counter()
-            code = (await admin.invite(g))["code"]
-            join = await person.join(code)
-            await admin.vouch(g, join.request)
-            await admin.admit(g, join.request)
+            await admit(admin, person, g)
             each.append(time.perf_counter() - t)
         admitted = time.perf_counter() - start
+        cpu, relay_cpu, requests = (time.process_time() - cpu, relay.cpu() - relay_cpu,
+                                    relay.requests() - requests)
         start = time.perf_counter()
         for person in newcomers:
             [info] = await person.sync()
             if info.status != "active":
                 raise SystemExit(f"a newcomer is {info.status}, not active")
         synced = time.perf_counter() - start
-        return admitted, synced, each
+        return Run(n / admitted, statistics.median(each) * 1000, synced / n * 1000, requests / n,
+                   cpu / n * 1000, relay_cpu / n * 1000)
     finally:
         for h in (admin, *newcomers):
             await h.close()
@@ -83,27 +69,24 @@ async def one_run(folder: Path, url: str, n: int, history: str) -> tuple[float, 
 
 async def main(n: int, runs: int, history: str) -> None:
     cheap_profiles()
-    rates, firsts, p50s = [], [], []
+    done: list[Run] = []
     for r in range(runs):
-        with tempfile.TemporaryDirectory() as tmp:
-            proc, url = start_relay(Path(tmp))
-            try:
-                admitted, synced, each = await one_run(Path(tmp) / f"run{r}", url, n, history)
-            finally:
-                proc.terminate()
-                proc.wait(timeout=15)
-        rate = n / admitted
-        rates.append(rate)
-        firsts.append(synced / n * 1000)
-        p50s.append(statistics.median(each) * 1000)
-        print(f"run {r + 1}: {rate:6.1f} admissions/s  p50 {p50s[-1]:6.1f} ms  "
-              f"newcomer's first sync {firsts[-1]:6.1f} ms")
-    rate = statistics.median(rates)
+        with tempfile.TemporaryDirectory() as tmp, Relay(Path(tmp)) as relay:
+            done.append(run := await one_run(Path(tmp) / f"run{r}", relay, n, history))
+        print(f"run {r + 1}: {run.rate:6.1f} admissions/s  p50 {run.p50_ms:6.1f} ms  "
+              f"newcomer's first sync {run.first_sync_ms:6.1f} ms  per admission: {run.requests:.1f} requests, "
+              f"CPU client {run.client_cpu_ms:.1f} ms, relay {run.relay_cpu_ms:.1f} ms", flush=True)
+
+    def med(field: str) -> float:
+        return statistics.median(getattr(run, field) for run in done)
+    rate = med("rate")
     print(f"\nhistory {history}, {n} admissions per run, {runs} runs")
     print(f"admissions (invite + join + vouch + admit): median {rate:.1f}/s "
           f"(target {TARGET:.0f}/s: {'ok' if rate >= TARGET else 'BELOW'}), "
-          f"p50 {statistics.median(p50s):.1f} ms per admission")
-    print(f"newcomer's first sync (welcome + whole log verified): median {statistics.median(firsts):.1f} ms")
+          f"p50 {med('p50_ms'):.1f} ms per admission")
+    print(f"per admission: {med('requests'):.1f} relay requests, CPU {med('client_cpu_ms'):.1f} ms in the "
+          f"client, {med('relay_cpu_ms'):.1f} ms in the relay")
+    print(f"newcomer's first sync (welcome + whole log verified): median {med('first_sync_ms'):.1f} ms")
 
 
 if __name__ == "__main__":

@@ -14,47 +14,22 @@ from __future__ import annotations
 import argparse
 import asyncio
 import os
-import re
-import subprocess
-import sys
 import tempfile
 import time
 from pathlib import Path
 
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
-from hramada.client import Hramada
 from hramada.core import items as items_mod
-
-PASSPHRASE = "quiet lantern orbit meadow thistle"  # new passphrases must be strong
-
-
-def start_relay(folder: Path) -> tuple[subprocess.Popen, str]:
-    env = {**os.environ, "HRAMADA_RELAY_RATE": "0"}
-    p = subprocess.Popen([sys.executable, "-m", "hramada.relay", "serve", "--port", "0",
-                          "--db", f"sqlite:///{folder / 'relay.sqlite3'}"],
-                         stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True, env=env)
-    assert p.stdout is not None
-    for _ in range(100):
-        m = re.search(r"listening on (http://\S+)", p.stdout.readline())
-        if m:
-            return p, m.group(1)
-    p.kill()
-    raise SystemExit("relay did not start")
-
-
-async def admit(admin: Hramada, newcomer: Hramada, g: str) -> None:
-    join = await newcomer.join((await admin.invite(g))["code"])
-    await admin.vouch(g, join.request)
-    await admin.admit(g, join.request)
+from people import Relay, admit, cheap_profiles, profiles
 
 
 async def main(n: int) -> None:
-    with tempfile.TemporaryDirectory() as tmp:
-        folder = Path(tmp)
-        proc, url = start_relay(folder)
+    cheap_profiles()
+    with tempfile.TemporaryDirectory() as tmp, Relay(Path(tmp)) as relay:
+        folder, url = Path(tmp), relay.url
+        ales, carol = profiles(folder, ["Ales", "Carol"])
         try:
-            ales = Hramada.init(folder / "ales", PASSPHRASE, "Ales")
             g = (await ales.create_group("History", url, history="all")).group
             s = ales._find(g)
             relay = ales._relay(url)
@@ -67,7 +42,6 @@ async def main(n: int) -> None:
                          for i in range(start, min(n, start + 1000))]
                 await relay.append_items(s.record["mailbox"], s.cap, batch)
             print(f"filled {n} items in {time.perf_counter() - t:.1f} s")
-            carol = Hramada.init(folder / "carol", PASSPHRASE, "Carol")
             await admit(ales, carol, g)
             with Progress(TextColumn("verifying and decrypting"), BarColumn(), MofNCompleteColumn(),
                           TimeElapsedColumn()) as bar:
@@ -84,11 +58,9 @@ async def main(n: int) -> None:
                 elapsed = time.perf_counter() - t
             assert len(views) == n, len(views)
             print(f"new member read {n} items in {elapsed:.1f} s ({n / elapsed:,.0f} items/s)")
+        finally:
             await ales.close()
             await carol.close()
-        finally:
-            proc.terminate()
-            proc.wait(10)
 
 
 if __name__ == "__main__":

@@ -7,7 +7,9 @@
 
 Every method that reads a group syncs it first, except :meth:`Hramada.post` and
 :meth:`Hramada.comment`, which queue the item and send it in one round trip, and
-:meth:`Hramada.groups`, which shows what this device holds. With the relay out of
+:meth:`Hramada.groups`, which shows what this device holds; the admission commands
+that append an entry act on the verified local log and append at its head
+(:mod:`hramada.client.admission`). With the relay out of
 reach, reads show what is stored and ``GroupInfo.offline`` says why it may be out of
 date; posts stay queued (:meth:`Hramada.queued`) and go out at the next sync.
 
@@ -15,117 +17,39 @@ date; posts stay queued (:meth:`Hramada.queued`) and go out at the next sync.
 ``GroupInfo.suspicion`` is what the relay may be withholding (exit 4, see
 :meth:`Hramada.suspicions`); ``GroupInfo.offline`` is a relay that could not be
 reached or refused (neither). Every listing returns plain dataclasses that the CLI
-prints as tables or JSON.
+prints as tables or JSON (:mod:`hramada.client.views`). The admission operations
+(invite, join, vouch, admit, ...) are in :mod:`hramada.client.admission`.
 """
 
 from __future__ import annotations
 
 import asyncio
-import time
 import weakref
-from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
 import httpx
 
 from hramada.client import notices, profile
-from hramada.client.loaded import LoadedGroups
+from hramada.client.admission import Admissions
 from hramada.client.session import GroupSession
 from hramada.client.store import Store
 from hramada.client.sync import Progress, random
 from hramada.client.transport import Relay
-from hramada.core import build, invitation, wire
+from hramada.client.views import GroupInfo, InviteInfo, ItemView, JoinInfo, MemberInfo, RequestInfo, as_json
+from hramada.core import build, wire
 from hramada.core.identity import Identity, fingerprint, safety_code
-from hramada.core.invitation import InvitationCode, InvitationSecret
 from hramada.core.names import clean_name
 from hramada.core.items import ITEM_ID_BYTES, check_body
-from hramada.core.state import GroupLog, Invite, Keyring, Request
+from hramada.core.state import GroupLog, Keyring
 from hramada.core.urls import check_relay_url
 from hramada.errors import HramadaError, NotFoundError, PolicyError, RelayError, RelayUnreachable
 
-
-@dataclass
-class GroupInfo:
-    group: str
-    name: str
-    relay: str
-    status: str
-    role: str | None = None
-    members: int = 0
-    generation: int = 0
-    alarm: str | None = None          # proven tampering: the group is stopped
-    suspicion: str | None = None      # what the relay may be withholding (not proven)
-    offline: str | None = None        # why the last sync could not reach (or was refused by) the relay
-    news: int = 0                     # log entries and items the last sync brought
-    warnings: list[str] = field(default_factory=list)
-    history: str = ""                 # what a newcomer reads: since-join | all ("" while pending)
-    vouches: int = 0                  # vouches a newcomer needs now (the setting, at most the vouching members)
-    error: str | None = None          # any other failure of the last sync (a damaged record, a bad address)
-
-
-@dataclass
-class MemberInfo:
-    name: str
-    role: str
-    fingerprint: str
-    since: int
-    vouched_by: list[str]
-    me: bool
-
-
-@dataclass
-class RequestInfo:
-    request: str
-    name: str
-    fingerprint: str
-    vouches: int
-    needed: int
-    vouched_by: list[str]
-    status: str
-    by: str = ""  # who made the invitation it answers
-
-
-@dataclass
-class InviteInfo:
-    invite: str
-    by: str
-    expires: int      # Unix seconds (0: none)
-    used: bool
-    status: str       # open | used | revoked | expired
-
-
-@dataclass
-class JoinInfo:
-    group: str
-    request: str
-    status: str
-
-
-@dataclass
-class ItemView:
-    item: str
-    author: str
-    time: int
-    text: str
-    title: str = ""
-    comments: list[dict] = field(default_factory=list)
-    author_fingerprint: str = ""  # a prefix of the author's fingerprint, shown beside the name
-
-
-INVITE_EXPIRY = 7 * 86400         # seconds an invitation is valid by default
-MAX_INVITE_EXPIRY = 365 * 86400
 FORGETTABLE = ("pending", "refused", "removed", "left")
 HISTORY_POLICIES = ("since-join", "all")
 
 
-def as_json(value: Any) -> Any:
-    if isinstance(value, list):
-        return [as_json(v) for v in value]
-    return asdict(value) if hasattr(value, "__dataclass_fields__") else value
-
-
-class Hramada(LoadedGroups):
+class Hramada(Admissions):
     """An unlocked profile."""
 
     def __init__(self, unlocked: profile.Unlocked, transport: httpx.AsyncBaseTransport | None = None) -> None:
@@ -283,91 +207,6 @@ class Hramada(LoadedGroups):
                            [s.name_of(v) for v in m.vouchers], m.key.id == my_id)
                 for m in sorted(s.log.members.values(), key=lambda m: m.since)]
 
-    # -- admission ----------------------------------------------------------------
-
-    async def invite(self, group: str, expires_in: int = INVITE_EXPIRY) -> dict:
-        """A one-time invitation code, valid for ``expires_in`` seconds."""
-        if not isinstance(expires_in, int) or not 1 <= expires_in <= MAX_INVITE_EXPIRY:
-            raise ValueError(f"an invitation expires after 1 second to {MAX_INVITE_EXPIRY // 86400} days")
-        s = await self._synced(group)
-        s.require_role("admin", "member")
-        secret = InvitationSecret(random(32))
-        expires = int(time.time()) + expires_in
-        await self._relay(s.record["relay"]).open_drop(s.record["mailbox"], s.cap, secret.drop_id,
-                                                       wire.cap_hash(secret.drop_cap), expires)
-        await self._engine(s).append("invite", secret.log_body(expires))
-        code = InvitationCode(s.record["relay"], s.record["mailbox"], s.group_id, secret, expires).to_text()
-        return {"code": code, "group": s.group_id.hex(), "invite": secret.invite_id.hex(), "expires": expires}
-
-    def _invite_of(self, s: GroupSession, text: str) -> Invite:
-        return _by_hex_id(s.log.invites, text, s.name, "an invitation id (32 hex digits)",
-                          "invitation", "invites")
-
-    @staticmethod
-    def _invite_info(s: GroupSession, i: Invite, now: float) -> InviteInfo:
-        status = i.status
-        if status == "open" and i.expires and now >= i.expires:
-            status = "expired"
-        return InviteInfo(i.id.hex(), s.name_of(i.by), i.expires, i.request is not None, status)
-
-    async def invites(self, group: str) -> list[InviteInfo]:
-        s = await self._synced(group)
-        now = time.time()
-        return [self._invite_info(s, i, now) for i in sorted(s.log.invites.values(), key=lambda i: i.seq)]
-
-    async def revoke_invite(self, group: str, invite: str) -> InviteInfo:
-        """Withdraw an unused invitation (its inviter or an admin): the log records it,
-        and its drop on the relay closes."""
-        s = await self._synced(group)
-        me = s.require_role("admin", "member")
-        inv = self._invite_of(s, invite)
-        if me.role != "admin" and inv.by != s.identity.public.id:
-            raise PolicyError("only the member who made an invitation, or an admin, can revoke it")
-
-        def check() -> None:
-            if s.log.invites[inv.id].status != "open":
-                raise PolicyError(f"invitation {invite} is {s.log.invites[inv.id].status} already")
-        engine = self._engine(s)
-        await engine.append("revoke", {"invite": inv.id}, check)
-        await engine._drop_call(engine.relay.close_drop, inv.drop)
-        return self._invite_info(s, s.log.invites[inv.id], time.time())
-
-    async def _close_drops_of(self, s: GroupSession, member: bytes) -> None:
-        """Close the drops of ``member``'s invitations that the log shows revoked with them."""
-        engine = self._engine(s)
-        for inv in s.log.invites.values():
-            if inv.by == member and inv.status == "revoked":
-                await engine._drop_call(engine.relay.close_drop, inv.drop)
-
-    async def join(self, code: str, name: str | None = None) -> JoinInfo:
-        c = InvitationCode.from_text(code)
-        if c.expires and time.time() >= c.expires:
-            raise PolicyError(invitation.REFUSALS["expired"])
-        for _, rec in self.store.groups():
-            if rec["group"] == c.group:
-                raise PolicyError("this profile already holds that group (or a request to join it)")
-        name = clean_name(name or self.name)
-        identity = Identity.from_secrets(random(32), random(32))
-        signed = invitation.make_join_request(c.group, c.secret, identity, name)
-        rid = invitation.request_id(signed)
-        message = invitation.seal_guest_message(c.secret.box_key, random(24), signed)
-        record = {"group": c.group, "name": f"(pending {c.group.hex()[:8]})", "relay": c.relay.rstrip("/"),
-                  "mailbox": c.mailbox, "me": name, "id": list(identity.secrets()), "gens": [],
-                  "status": "pending", "pin": [0, wire.GENESIS_PREV], "items": 0, "drops": 0,
-                  "join": {"secret": c.secret.secret, "request": rid, "message": message, "sent": False}}
-        ref = self.store.add_group(record)
-        session = self._session(ref)
-        try:
-            await self._sync(session)
-        except PolicyError:  # the relay refused the code: keep nothing of it
-            self.store.delete_group(ref)
-            raise
-        if session.status == "refused":
-            reason = session.record["refused"]
-            self.store.delete_group(ref)
-            raise PolicyError(reason)
-        return JoinInfo(c.group.hex(), rid.hex(), session.status)
-
     def forget_group(self, group: str) -> dict:
         """Drop a group this profile is no longer part of (a pending or refused request,
         a group it was removed from or left) with everything stored about it."""
@@ -377,64 +216,6 @@ class Hramada(LoadedGroups):
                               "you left or were removed from, can be forgotten (leave it first)")
         self.store.delete_group(s.ref)
         return {"forgotten": s.name, "group": s.group_id.hex(), "status": s.status}
-
-    def _request(self, s: GroupSession, rid: str) -> Request:
-        return _by_hex_id(s.log.requests, rid, s.name, "a request id (16 hex digits)",
-                          "join request", "requests")
-
-    @staticmethod
-    def _request_info(s: GroupSession, r: Request) -> RequestInfo:
-        valid = s.log.valid_vouches(r)
-        invite = s.log.invites.get(r.invite)
-        return RequestInfo(r.id.hex(), r.name, fingerprint(r.key), len(valid), s.log.vouches_needed(),
-                           [s.name_of(v) for v in valid], r.status,
-                           s.name_of(invite.by) if invite is not None else "")
-
-    async def requests(self, group: str) -> list[RequestInfo]:
-        s = await self._synced(group)
-        return [self._request_info(s, r) for r in sorted(s.log.requests.values(), key=lambda r: r.seq)]
-
-    async def vouch(self, group: str, rid: str) -> RequestInfo:
-        s = await self._synced(group)
-        s.require_role("admin", "member")
-        req = self._request(s, rid)
-
-        def check() -> None:
-            r = s.log.requests[req.id]
-            if r.status != "pending":
-                raise PolicyError(f"request {rid} is already {r.status}")
-            if s.identity.public.id in r.vouches:
-                raise PolicyError(f"you have already vouched for {r.name}")
-        await self._engine(s).append("vouch", {"request": req.id}, check)
-        return self._request_info(s, s.log.requests[req.id])
-
-    async def admit(self, group: str, rid: str, probation: bool = False) -> MemberInfo:
-        s = await self._synced(group)
-        s.require_role("admin")
-        req = self._request(s, rid)
-
-        def check() -> None:
-            r = s.log.requests[req.id]
-            if r.status != "pending":
-                raise PolicyError(f"request {rid} is already {r.status}")
-            have, need = len(s.log.valid_vouches(r)), s.log.vouches_needed()
-            if have < need:
-                raise PolicyError(f"{r.name} has {have} of the {need} vouches needed; "
-                                  f"{need - have} more member(s) must run `hramada vouch`")
-            taken = s.log.name_taken(r.name, request=r.id)
-            if taken is not None:
-                raise PolicyError(f"the name {r.name!r} is, or looks like, that of {taken!r}: the group "
-                                  "cannot admit it; the person must ask again under another name")
-        engine = self._engine(s)
-        role = "newcomer" if probation else "member"
-        # The welcome is queued by the journal in the transaction that stores the entry.
-        if s.log.history == "since-join":  # the key rotates: the newcomer gets none before it
-            await engine.rotate(check=check, admit=(req.id, role))
-        else:
-            await engine.append("admit", {"request": req.id, "role": role}, check)
-        await engine._flush_outbox()  # the welcome the journal queued with the entry
-        m = s.log.members[req.key.id]
-        return MemberInfo(m.name, m.role, fingerprint(m.key), m.since, [s.name_of(v) for v in m.vouchers], False)
 
     async def remove(self, group: str, member: str) -> dict:
         s = await self._synced(group)
@@ -590,18 +371,6 @@ def _print_of(s: GroupSession, member: bytes) -> str:
     """The start of a member's fingerprint, shown beside their name."""
     m = s.log.members.get(member) or s.log.former.get(member)
     return fingerprint(m.key)[:AUTHOR_PRINT_CHARS] if m is not None else ""
-
-
-def _by_hex_id(table: dict, text: str, group: str, kind: str, noun: str, listing: str) -> Any:
-    """The entry of ``table`` (keyed by raw id) that ``text`` names in hex, or a clear error."""
-    try:
-        raw = bytes.fromhex(text.strip())
-    except ValueError:
-        raise ValueError(f"{text!r} is not {kind}") from None
-    found = table.get(raw)
-    if found is None:
-        raise NotFoundError(f"no {noun} {text} in {group!r} (see `hramada {listing}`)")
-    return found
 
 
 def run(coro: Any) -> Any:

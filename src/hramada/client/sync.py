@@ -1,4 +1,5 @@
-"""The sync engine: pull, verify, apply; then send what is queued.
+"""The sync engine: pull, verify, apply; then send what is queued. Joining (join
+requests, welcomes, adopting a group's log) is in :mod:`hramada.client.joining`.
 
 Rules it keeps:
 
@@ -26,22 +27,21 @@ from typing import Awaitable, Callable
 
 import nacl.utils
 
+from hramada.client import joining
+from hramada.client.joining import AlreadyDone
 from hramada.client.journal import Journal, fault
 from hramada.client.numbering import Numbering, suspicion
 from hramada.client.session import GroupSession
 from hramada.client.store import Store
 from hramada.client.transport import LogConflict, Relay, RetiredCapability
-from hramada.core import build, crypto, invitation, items as items_mod, wire
-from hramada.core.joining import WelcomeMismatch, adopt
+from hramada.core import build, crypto, items as items_mod, wire
 from hramada.core.keys import HistoryNotShared
-from hramada.core.state import GroupLog, Invite, Keyring
 from hramada.errors import (DecryptionError, EncodingError, ForkError, HramadaError,
-                            KeyWithheldError, PolicyError, RelayError, RelayUnreachable,
+                            KeyWithheldError, RelayError, RelayUnreachable,
                             VerificationError)
 
 Progress = Callable[[str, int, int], None]  # (what, done, total)
 PAGE = 1000
-UNREADABLE_KEPT = 20  # join requests that could not be opened, shown to members as warnings
 MAX_PENDING = 1000  # items waiting for log entries the relay has not shown yet
 MAX_VOID = 100  # refused items of removed members, remembered to say who posted them
 _POOL = ThreadPoolExecutor(max_workers=1, thread_name_prefix="hramada-verify")  # the second core
@@ -76,14 +76,14 @@ class Engine:
         self.news = 0
         try:
             if s.status == "pending":
-                if not await self._finish_joining():
+                if not await joining.finish_joining(self):
                     return
             self.news += await self.pull_log()
             if s.status != "active":
                 return
             await self._flush_outbox()
             await self._rotate_if_due()
-            await self._take_join_requests()
+            await joining.take_join_requests(self)
             self.news += await self.pull_items()
         except (VerificationError, DecryptionError, EncodingError) as exc:
             self._stop(exc)
@@ -147,6 +147,15 @@ class Engine:
                     ch.entry(e.seq, e.prev, e.ciphertext, e.hash)
                     applied += 1
 
+    async def catch_up(self) -> int:
+        """Pull the log outside a whole sync (a command found it behind); a verification
+        failure stops the group, as in a sync."""
+        try:
+            return await self.pull_log()
+        except (VerificationError, DecryptionError, EncodingError) as exc:
+            self._stop(exc)
+            raise
+
     async def append(self, kind: str, body: dict, check: Callable[[], None] | None = None) -> None:
         """Append one entry at the head; on a race, pull and try again."""
         s = self.s
@@ -194,22 +203,25 @@ class Engine:
 
         def still_due() -> None:
             if not s.log.rotation_due:
-                raise _AlreadyDone()
+                raise AlreadyDone()
         try:
             await self.rotate(check=still_due)
-        except _AlreadyDone:
+        except AlreadyDone:
             pass
 
     async def _send_entry(self, ne: build.NewEntry) -> bool:
-        """Append at the relay; once it accepts, store the entry (and whatever it sets off,
-        see the journal's reactions) in one transaction. A crash between the two loses
-        nothing: the next sync pulls the entry and runs the same reactions."""
+        """Append at the relay at the position this device verified up to; once it
+        accepts, store the entry (and whatever it sets off, see the journal's reactions)
+        in one transaction. A crash between the two loses nothing: the next sync pulls
+        the entry and runs the same reactions. If the log has moved on (a conflict, or
+        a capability a rotation retired), pull and verify what is new and return False
+        (the caller checks its command again and builds anew)."""
         s = self.s
         try:
             await self.relay.append_log(s.record["mailbox"], s.cap, ne.seq, ne.prev, ne.ciphertext,
                                         ne.new_cap_hash)
-        except LogConflict:
-            await self.pull_log()
+        except (LogConflict, RetiredCapability):  # the log moved on (perhaps a rotation)
+            await self.catch_up()
             return False
         fault("entry-appended")
         with self.journal.change(s) as ch:
@@ -397,205 +409,5 @@ class Engine:
                         nonce=random(24))
                 await self.relay.append_items(s.record["mailbox"], s.cap, [job["ct"]])
             elif job["t"] == "welcome":
-                await self._send_welcome(job["request"])
+                await joining.send_welcome(self, job["request"])
             self.journal.sent(s, oid)
-
-    # -- admission ----------------------------------------------------------------
-
-    async def _take_join_requests(self) -> None:
-        """Move verified join requests from the drop boxes into the log, and mark each
-        used drop so on the relay; answer a request the group will not take (its
-        invitation used, revoked or expired, or its name taken) with a refusal in the
-        drop, so its sender is not left waiting."""
-        s = self.s
-        me = s.me
-        if me is None or me.role not in ("admin", "member"):
-            return
-        while await self._take_join_request_page():
-            pass
-
-    async def _take_join_request_page(self) -> bool:
-        """One page of drop messages after the stored cursor; the cursor moves to the
-        last message read (never to the relay's claimed head, so a long backlog is read
-        to its end). Returns True if there may be more."""
-        s = self.s
-        after = s.record["drops"]
-        messages, head = await self.relay.read_drops(s.record["mailbox"], s.cap, after)
-        messages = [m for m in messages if m[0] > after]
-        by_drop = {inv.drop: inv for inv in s.log.invites.values()}
-        unreadable = []
-        for cursor, drop, sender, message in messages:
-            invite = by_drop.get(drop)
-            if sender != "guest" or invite is None:
-                continue
-            try:
-                signed = invitation.open_guest_message(invite.box_key, message)
-            except HramadaError:
-                unreadable.append([cursor, invite.id, "unopenable"])
-                continue  # not for the group's log, but admins are told (notices.py)
-            try:
-                req = invitation.verify_join_request(signed, s.log.group, invite.sign)
-            except HramadaError:
-                unreadable.append([cursor, invite.id, "invalid"])
-                continue
-            if req.id in s.log.requests:
-                continue
-            refusal = self._refusal(invite, req.name)
-            if refusal is None:
-                def still_open(invite_id: bytes = invite.id, name: str = req.name) -> None:
-                    if self._refusal(s.log.invites[invite_id], name) is not None:
-                        raise _AlreadyDone()
-                try:
-                    await self.append("request", {"request": signed}, still_open)
-                except _AlreadyDone:
-                    refusal = self._refusal(s.log.invites[invite.id], req.name)
-            if refusal is None:
-                await self._drop_call(self.relay.mark_drop_used, drop)
-            elif req.id not in s.log.requests:
-                await self._drop_call(self.relay.post_to_drop, drop,
-                                      invitation.make_refusal(invite.box_key, random(24), req.id, refusal))
-        if messages:
-            with self.journal.change(s) as ch:
-                ch.record["drops"] = max(after, messages[-1][0])
-                if unreadable:
-                    kept = ch.record.get("unreadable", []) + unreadable
-                    ch.record["unreadable"] = kept[-UNREADABLE_KEPT:]
-        return bool(messages) and messages[-1][0] < head
-
-    def _refusal(self, invite: Invite, name: str) -> str | None:
-        """Why the group would not take a request for ``invite`` under ``name`` now."""
-        if invite.status != "open":
-            return invite.status
-        if invite.expires and time.time() >= invite.expires:
-            return "expired"
-        if self.s.log.name_taken(name) is not None:
-            return "name"
-        return None
-
-    async def _drop_call(self, call: Callable[..., Awaitable[None]], drop: bytes, *args: bytes) -> None:
-        """A call about one drop; a drop closed meanwhile needs nothing more."""
-        try:
-            await call(self.s.record["mailbox"], self.s.cap, drop, *args)
-        except RelayError as exc:
-            if exc.status != 404:
-                raise
-
-    async def _send_welcome(self, request: bytes) -> None:
-        s = self.s
-        req = s.log.requests[request]
-        invite = s.log.invites[req.invite]
-        member = s.log.members.get(req.key.id)
-        if member is None:  # removed or gone before the welcome went out
-            return
-        message = invitation.make_welcome(
-            req.key.box, random(32), s.group_id, request, s.generation,
-            admit=(member.since, s.log.hash_at(member.since)),
-            starts=[g.start for g in s.log.generations[1:]])
-        await self.relay.post_to_drop(s.record["mailbox"], s.cap, invite.drop, message)
-
-    async def _finish_joining(self) -> bool:
-        """For a pending joiner: send the request if not yet sent, and look for a welcome.
-        Returns True once the group is active."""
-        s = self.s
-        join = s.record["join"]
-        secret = invitation.InvitationSecret(join["secret"])
-        if not join.get("sent"):
-            try:
-                await self.relay.guest_post(secret.drop_id, secret.drop_cap, join["message"])
-            except RelayError as exc:
-                reason = _DROP_REFUSALS.get(exc.code or "") or ("revoked" if exc.status == 404 else None)
-                if reason is None:
-                    raise
-                if not await self._already_sent(secret, join["message"]):
-                    raise PolicyError(invitation.REFUSALS[reason]) from None
-            with self.journal.change(s) as ch:
-                ch.record["join"]["sent"] = True
-        try:
-            messages = await self.relay.guest_read(secret.drop_id, secret.drop_cap)
-        except RelayError as exc:
-            if exc.status != 404:
-                raise
-            self._refused("revoked")
-            return False
-        for _, sender, message in messages:
-            if sender != "member":
-                continue
-            try:
-                refused, reason = invitation.open_refusal(secret.box_key, message)
-            except HramadaError:
-                pass
-            else:
-                if refused == join["request"]:
-                    self._refused(reason)
-                    return False
-                continue
-            try:
-                welcome = invitation.open_welcome(s.identity.boxing, message, s.group_id)
-            except (HramadaError, ValueError):
-                continue
-            if welcome.request != join["request"]:
-                continue
-            try:
-                await self._adopt_log(welcome)
-            except RelayUnreachable:
-                raise
-            except (WelcomeMismatch, RelayError):
-                continue  # stale, or made up by a member (its key opens no mailbox): try the next
-            return True
-        return False
-
-    async def _already_sent(self, secret: invitation.InvitationSecret, message: bytes) -> bool:
-        """Whether our own join request is in the drop (an earlier answer got lost)."""
-        try:
-            return any(sender == "guest" and crypto.equal(m, message)
-                       for _, sender, m in await self.relay.guest_read(secret.drop_id, secret.drop_cap))
-        except RelayError:
-            return False
-
-    def _refused(self, reason: str) -> None:
-        with self.journal.change(self.s) as ch:
-            ch.record["status"] = "refused"
-            ch.record["refused"] = invitation.REFUSALS[reason]
-
-    async def _adopt_log(self, welcome: invitation.Welcome) -> None:
-        """Fetch the whole log with the welcome's key and fold it from the group's
-        creation; keep it only if the welcome fits it (``joining.adopt``)."""
-        s = self.s
-        entries = []
-        while True:
-            page, head = await self.relay.read_log(s.record["mailbox"], welcome.generation.relay_cap,
-                                                   len(entries), PAGE)
-            entries.extend(page)
-            if not page or len(entries) >= head[0]:
-                break
-        if [e.seq for e in entries] != list(range(1, len(entries) + 1)):
-            raise WelcomeMismatch("the relay served the log out of order")
-        log, keys = adopt(s.record["mailbox"], s.group_id, [(e.seq, e.prev, e.ciphertext) for e in entries],
-                          welcome, s.identity.boxing, s.identity.public.id)
-        with self.journal.change(s) as ch:
-            for e in entries:
-                self.store.add_log(s.ref, e.seq, e.prev, e.ciphertext)
-            s.log, s.keys = log, keys
-            ch.record["status"] = "active"
-            ch.record.pop("join", None)
-            ch.record["item_seqs"] = _numbering_from(log, keys)
-
-
-_DROP_REFUSALS = {"drop_used": "used", "drop_expired": "expired"}
-
-
-def _numbering_from(log: GroupLog, keys: Keyring) -> dict:
-    """Where a newcomer's count of each author's items starts: nothing before the first
-    generation it holds in full is expected (its items are not for this device), so
-    each author's bound in the rotation that made that generation is taken as seen."""
-    first = min((n for n, g in keys.generations.items() if g.full), default=0)
-    if first == 0:
-        return {}
-    bounds = log.generations[first - 1].items_cutoff or {}
-    return {author: [n, 0, n, []] for author, n in bounds.items()}
-
-
-class _AlreadyDone(Exception):
-    pass
-
-

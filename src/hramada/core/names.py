@@ -140,8 +140,10 @@ def _fixed(text: str) -> str:
     return key
 
 
+@lru_cache(maxsize=4096)
 def name_keys(name: str) -> frozenset[str]:
-    """What two names of one group must not share (see the module docstring)."""
+    """What two names of one group must not share (see the module docstring). Kept for
+    the names seen lately: every request and admit compares one name with every member's."""
     n = unicodedata.normalize("NFKC", " ".join(name.split()))
     return frozenset((_fixed(n), _fixed(n.casefold())))
 
