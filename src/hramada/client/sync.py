@@ -31,7 +31,7 @@ from hramada.client.numbering import Numbering, suspicion
 from hramada.client.session import GroupSession
 from hramada.client.store import Store
 from hramada.client.transport import LogConflict, Relay, RetiredCapability
-from hramada.core import build, crypto, invitation, items as items_mod, wire
+from hramada.core import admins, build, crypto, invitation, items as items_mod, wire
 from hramada.core.joining import WelcomeMismatch, adopt
 from hramada.core.keys import HistoryNotShared
 from hramada.core.state import GroupLog, Invite, Keyring
@@ -205,9 +205,10 @@ class Engine:
         see the journal's reactions) in one transaction. A crash between the two loses
         nothing: the next sync pulls the entry and runs the same reactions."""
         s = self.s
+        claim = admins.claim_for(s.log, s.keys, s.identity, ne)  # what the relay must be told
         try:
             await self.relay.append_log(s.record["mailbox"], s.cap, ne.seq, ne.prev, ne.ciphertext,
-                                        ne.new_cap_hash)
+                                        ne.new_cap_hash, claim)
         except LogConflict:
             await self.pull_log()
             return False

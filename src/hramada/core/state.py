@@ -46,6 +46,7 @@ class Member:
     request: bytes | None = None  # the join request that admitted them
     vouchers: tuple[bytes, ...] = ()
     last_item: int | None = None  # for one who left: the number of their last item, signed in `leave`
+    relay: bytes = b""      # their relay-admin key: the relay's admin set is that of the admins
 
 
 @dataclass
@@ -74,6 +75,7 @@ class Request:
     invite: bytes
     seq: int
     posted_by: bytes
+    relay: bytes = b""  # the joiner's relay-admin key
     vouches: list[bytes] = field(default_factory=list)
     status: str = "pending"  # pending | admitted
 
@@ -271,8 +273,10 @@ class GroupLog(RotationChecks):
         b = fields(entry.body, "create entry",
                    {"name": str, "nonce": bytes, "vouches": int, "member": dict,
                     "commit": bytes, "cap": bytes}, {"history": str})
-        m = fields(b["member"], "create entry (member)", {"name": str, "sign": bytes, "box": bytes})
-        expect(len(m["sign"]) == 32 and len(m["box"]) == 32 and len(b["cap"]) == 32, "create entry")
+        m = fields(b["member"], "create entry (member)", {"name": str, "sign": bytes, "box": bytes,
+                                                          "relay": bytes})
+        expect(len(m["sign"]) == 32 and len(m["box"]) == 32 and len(m["relay"]) == 32
+               and len(b["cap"]) == 32, "create entry")
         expect(b["vouches"] >= 1 and entry.group == b"" and b.get("history", "all") in HISTORY_POLICIES,
                "create entry")
         if not crypto.equal(m["sign"], entry.author):
@@ -289,7 +293,7 @@ class GroupLog(RotationChecks):
         self.group, self.name, self.vouches_required = group, name, b["vouches"]
         self.history = b.get("history", "all")
         key = MemberKey(VerifyKey(m["sign"]), BoxPublicKey(m["box"]))
-        self.members[entry.author] = Member(member_name, key, "admin", since=1)
+        self.members[entry.author] = Member(member_name, key, "admin", since=1, relay=m["relay"])
         self.generations.append(GenerationInfo(0, b["commit"], b["cap"], start=1))
 
     def _check_rotation(self, entry: Entry, block: KeyBlock, generation: Generation,
@@ -418,7 +422,8 @@ class GroupLog(RotationChecks):
         if self._box_key_taken(req.key.box.raw):
             return "its box key belongs to someone else"
         invite.request = req.id
-        self.requests[req.id] = Request(req.id, req.name, req.key, invite.id, entry.seq, entry.author)
+        self.requests[req.id] = Request(req.id, req.name, req.key, invite.id, entry.seq, entry.author,
+                                        req.relay)
         return None
 
     def _vouch(self, entry: Entry, author: Member) -> str | None:
@@ -458,7 +463,8 @@ class GroupLog(RotationChecks):
             return f"the name {req.name!r} is, or looks like, {taken!r}'s"
         req.status = "admitted"
         self.members[req.key.id] = Member(req.name, req.key, b["role"], since=entry.seq,
-                                          request=req.id, vouchers=tuple(self.valid_vouches(req)))
+                                          request=req.id, vouchers=tuple(self.valid_vouches(req)),
+                                          relay=req.relay)
         return None
 
     def _box_key_taken(self, box: bytes) -> bool:

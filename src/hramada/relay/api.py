@@ -36,6 +36,7 @@ STATUS_OF = {
     "bad_request": 400,
     "unauthorized": 401,
     "retired_capability": 403,
+    "not_admin": 403,
     "not_found": 404,
     "method_not_allowed": 405,
     "request_timeout": 408,
