@@ -9,7 +9,9 @@ signature of a key in it.
 The set follows the log by construction: an append whose entry changes who the admins
 are (the group's creation, a role change, an admin's removal or departure) carries the
 set that the folded state has *after* that entry, and the writer computes it by
-folding the entry into a copy of its own state — never by restating the rules.
+folding the entry into a copy of its own state — never by restating the rules. Every
+capability rotation carries the whole set too, so the relay's set is restored from the
+log at each rotation even if it ever drifted (a relay that dropped the fields).
 """
 
 from __future__ import annotations
@@ -33,15 +35,14 @@ def relay_admins(log: GroupLog) -> list[bytes]:
     return sorted({m.relay for m in log.members.values() if m.role == "admin" and m.relay})
 
 
-def admins_after(log: GroupLog, ne: NewEntry, keys: Keyring) -> list[bytes] | None:
-    """The relay's admin set after ``ne`` (the writer's own next entry), or None if
-    ``ne`` leaves it as it is. ``log`` and ``keys`` are not changed."""
+def admins_after(log: GroupLog, ne: NewEntry, keys: Keyring) -> list[bytes]:
+    """The relay's admin set after ``ne`` (the writer's own next entry), from the state
+    folded with it. ``log`` and ``keys`` are not changed."""
     if ne.kind not in ADMIN_SET_KINDS:
-        return None
+        return relay_admins(log)
     trial = copy.deepcopy(log)
     trial.apply(ne.seq, ne.prev, ne.ciphertext, Keyring(keys.me, dict(keys.generations)))
-    after = relay_admins(trial)
-    return None if after == relay_admins(log) else after
+    return relay_admins(trial)
 
 
 @dataclass(frozen=True, slots=True)
@@ -67,5 +68,11 @@ def admin_claim(author: Identity, mailbox: bytes, ne: NewEntry,
 
 
 def claim_for(log: GroupLog, keys: Keyring, author: Identity, ne: NewEntry) -> AdminClaim | None:
-    """What the relay must be told with ``ne``, computed from the writer's own state."""
-    return admin_claim(author, log.mailbox, ne, admins_after(log, ne, keys))
+    """What the relay must be told with ``ne``, computed from the writer's own state: the
+    admin set after it when it changes the set, and with every capability rotation (so
+    that each rotation also restores the set from the log, should the relay's ever have
+    drifted from it), signed by ``author``; None for any other entry."""
+    before, after = relay_admins(log), admins_after(log, ne, keys)
+    if ne.new_cap_hash is None and after == before:
+        return None
+    return admin_claim(author, log.mailbox, ne, after)
