@@ -72,6 +72,8 @@ def claim_for(log: GroupLog, keys: Keyring, author: Identity, ne: NewEntry) -> A
     admin set after it when it changes the set, and with every capability rotation (so
     that each rotation also restores the set from the log, should the relay's ever have
     drifted from it), signed by ``author``; None for any other entry."""
+    if ne.new_cap_hash is None and ne.kind not in ADMIN_SET_KINDS:
+        return None  # the common case: no state is folded, no key listed
     before, after = relay_admins(log), admins_after(log, ne, keys)
     if ne.new_cap_hash is None and after == before:
         return None
