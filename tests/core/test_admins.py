@@ -6,7 +6,8 @@ from __future__ import annotations
 
 import pytest
 
-from hramada.core import admins, build, wire
+from hramada.core import admins, build, crypto, invitation as inv, wire
+from hramada.core.encoding import encode
 from hramada.core.identity import Identity
 
 from .world import World
@@ -92,3 +93,20 @@ def test_admin_sets_are_sorted_bounded_32_byte_keys():
     for bad in (keys[::-1], [keys[0], keys[0]], [bytes(31)], [bytes(32)] * (wire.MAX_ADMINS + 1)):
         with pytest.raises(ValueError):
             wire.check_admin_set(bad)
+
+
+def test_a_join_request_carrying_someone_elses_relay_admin_key_is_ignored(w):
+    """Relay-admin keys are unique in the group: a joiner who copied an admin's key
+    (public in the log) and were made admin would keep that admin in the relay's admin
+    set after a demotion. Such a request is ignored by every device, naming why."""
+    secret = w.invite("alice", "copycat")
+    me = w.person("copycat")
+    inner = encode({"group": w.group, "invite": secret.invite_id, "name": "copycat",
+                    "sign": me.public.sign.raw, "box": me.public.box.raw, "relay": key(w, "alice")})
+    signed = encode([inner, crypto.sign(me.signing, "hramada:v1:join-request", inner),
+                     crypto.sign(secret.signing, "hramada:v1:invite-proof", inner)])
+    w.post("bob", "request", {"request": signed})
+    for name in ("alice", "carol"):
+        code, params = w.log(name).warnings[-1]
+        assert code == "ignored-entry" and "relay-admin key belongs to someone else" in params["reason"]
+        assert inv.request_id(signed) not in w.log(name).requests

@@ -419,8 +419,9 @@ class GroupLog(RotationChecks):
             return "already a member"
         if req.key.id in self.former:
             return "that identity was a member already"
-        if self._box_key_taken(req.key.box.raw):
-            return "its box key belongs to someone else"
+        taken_key = self._key_taken(req.key.box.raw, req.relay)
+        if taken_key:
+            return taken_key
         invite.request = req.id
         self.requests[req.id] = Request(req.id, req.name, req.key, invite.id, entry.seq, entry.author,
                                         req.relay)
@@ -456,8 +457,9 @@ class GroupLog(RotationChecks):
             return f"{have} of {need} vouches"
         if req.key.id in self.members or req.key.id in self.former:
             return "that identity was a member already"
-        if self._box_key_taken(req.key.box.raw):
-            return "its box key belongs to someone else"
+        taken_key = self._key_taken(req.key.box.raw, req.relay)
+        if taken_key:
+            return taken_key
         taken = self.name_taken(req.name, request=req.id)
         if taken is not None:
             return f"the name {req.name!r} is, or looks like, {taken!r}'s"
@@ -467,9 +469,16 @@ class GroupLog(RotationChecks):
                                           relay=req.relay)
         return None
 
-    def _box_key_taken(self, box: bytes) -> bool:
-        """Box keys are unique in a group (they label each member's share of a new key)."""
-        return any(crypto.equal(m.key.box.raw, box) for m in (*self.members.values(), *self.former.values()))
+    def _key_taken(self, box: bytes, relay: bytes) -> str | None:
+        """Box keys and relay-admin keys are unique in a group: box keys label each
+        member's share of a new key; a relay-admin key two members shared would keep a
+        demoted admin in the relay's admin set while the other is an admin."""
+        for m in (*self.members.values(), *self.former.values()):
+            if crypto.equal(m.key.box.raw, box):
+                return "its box key belongs to someone else"
+            if crypto.equal(m.relay, relay):
+                return "its relay-admin key belongs to someone else"
+        return None
 
     def _leave(self, entry: Entry, author: Member) -> str | None:
         b = fields(entry.body, "leave entry", {}, {"items": int})
