@@ -91,7 +91,8 @@ def item() -> str:
 async def new_mailbox(client: httpx.AsyncClient) -> tuple[str, dict[str, str]]:
     mailbox, cap = os.urandom(16), os.urandom(32)
     r = await client.post("/v1/mailboxes", json={"mailbox": b64e(mailbox),
-                                                 "cap_hash": b64e(cap_hash(cap))})
+                                                 "cap_hash": b64e(cap_hash(cap)),
+            "admin": b64e(bytes(32))})
     r.raise_for_status()
     return f"/v1/mailboxes/{b64e(mailbox)}", {"authorization": f"Bearer {b64e(cap)}"}
 

@@ -12,6 +12,8 @@ can reach it:
 A lie is a function ``lie(answer)`` of an :class:`Answer` (method, path, query, status
 and the decoded JSON body) that changes ``answer.body`` in place (or replaces it).
 Set it with ``proxy.lie = ...``; ``None`` passes answers through unchanged.
+A relay can also act on a request other than the client sent it: ``proxy.rewrite =
+f`` forwards ``f(method, path, body)`` in place of each request's body.
 
 Ready-made lies for the item stream are below (``inflate_item_head``,
 ``drop_items``, ``add_items``, ``withhold_log_from``).
@@ -51,6 +53,7 @@ class LyingProxy:
     def __init__(self, upstream: str) -> None:
         self.upstream = upstream.rstrip("/")
         self.lie: Lie | None = None
+        self.rewrite: Callable[[str, str, bytes], bytes] | None = None
         self.answers: list[tuple[str, str]] = []
         proxy = self
 
@@ -86,6 +89,9 @@ class LyingProxy:
         target = h.path if h.path.startswith("http://") else self.upstream + h.path
         parts = urlsplit(target)
         headers = {k: v for k, v in h.headers.items() if k.lower() not in _HOP}
+        rewrite = self.rewrite
+        if rewrite is not None and sent:
+            sent = rewrite(h.command, parts.path, sent)
         try:
             with httpx.Client(timeout=60) as client:
                 r = client.request(h.command, target, headers=headers, content=sent)
@@ -165,3 +171,16 @@ def chain(*lies: Lie) -> Lie:
         for one in lies:
             one(a)
     return lie
+
+
+# -- ready-made request rewrites -----------------------------------------------------------
+
+ADMIN_FIELDS = ("admins", "admin_key", "admin_sig")
+
+
+def drop_admin_fields(method: str, path: str, body: bytes) -> bytes:
+    """Forward log appends without their admin set and admin signature."""
+    if method != "POST" or not path.endswith("/log"):
+        return body
+    request = json.loads(body)
+    return json.dumps({k: v for k, v in request.items() if k not in ADMIN_FIELDS}).encode()

@@ -147,7 +147,7 @@ def test_a_join_request_with_an_all_zero_box_key_is_refused_and_shown(relay_proc
     # the attack: a request whose box key is 32 zero bytes, correctly signed
     me = crypto.SigningKey.from_seed(bytes(range(32)))
     body = encode({"group": code.group, "invite": code.secret.invite_id, "name": "Zero",
-                   "sign": me.public.raw, "box": bytes(32)})
+                   "sign": me.public.raw, "box": bytes(32), "relay": bytes(32)})
     signed = encode([body, crypto.sign(me, "hramada:v1:join-request", body),
                      crypto.sign(code.secret.signing, "hramada:v1:invite-proof", body)])
     message = inv.seal_guest_message(code.secret.box_key, bytes(24), signed)

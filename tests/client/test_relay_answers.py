@@ -79,7 +79,7 @@ def test_the_json_parser_only_ever_answers_or_refuses(raw: bytes) -> None:
 
 CALLS = {
     "health": lambda r: r.health(),
-    "create_mailbox": lambda r: r.create_mailbox(MAILBOX, bytes(32)),
+    "create_mailbox": lambda r: r.create_mailbox(MAILBOX, bytes(32), bytes(32)),
     "read_log": lambda r: r.read_log(MAILBOX, CAP, 0, 10),
     "append_log": lambda r: r.append_log(MAILBOX, CAP, 1, bytes(32), b"x"),
     "append_items": lambda r: r.append_items(MAILBOX, CAP, [b"x", b"y"]),

@@ -128,7 +128,7 @@ def test_create_signed_by_someone_else_than_its_creator_is_a_forgery():
     body = {"name": "g", "nonce": bytes(16), "vouches": 1, "commit": gen0.commitment,
             "cap": wire.cap_hash(gen0.relay_cap),
             "member": {"name": "alice", "sign": alice.public.sign.raw,
-                       "box": alice.public.box.raw}}
+                       "box": alice.public.box.raw, "relay": alice.relay_admin.public.raw}}
     ct = seal_entry(mailbox=w.mailbox, group=b"", seq=1, prev=wire.GENESIS_PREV, kind="create", body=body,
                     author=mallory.signing, generation=gen0, nonce=bytes(24))
     with pytest.raises(ForgeryError, match="creator"):
@@ -143,7 +143,7 @@ def test_create_whose_seed_does_not_match_its_commitment_is_a_forgery():
             "commit": crypto.hash32("hramada:v1:seed-commit", bytes(32)),
             "cap": wire.cap_hash(gen0.relay_cap),
             "member": {"name": "alice", "sign": alice.public.sign.raw,
-                       "box": alice.public.box.raw}}
+                       "box": alice.public.box.raw, "relay": alice.relay_admin.public.raw}}
     ct = seal_entry(mailbox=w.mailbox, group=b"", seq=1, prev=wire.GENESIS_PREV, kind="create", body=body,
                     author=alice.signing, generation=gen0, nonce=bytes(24))
     with pytest.raises(ForgeryError, match="commitment"):
@@ -161,7 +161,7 @@ def test_malformed_create_is_an_encoding_error(change):
     body = {"name": "g", "nonce": bytes(16), "vouches": 1, "commit": gen0.commitment,
             "cap": wire.cap_hash(gen0.relay_cap),
             "member": {"name": "alice", "sign": alice.public.sign.raw,
-                       "box": alice.public.box.raw}, **change}
+                       "box": alice.public.box.raw, "relay": alice.relay_admin.public.raw}, **change}
     ct = seal_entry(mailbox=w.mailbox, group=b"", seq=1, prev=wire.GENESIS_PREV, kind="create", body=body,
                     author=alice.signing, generation=gen0, nonce=bytes(24))
     with pytest.raises(EncodingError):
@@ -903,7 +903,7 @@ def test_a_request_with_a_low_order_box_key_is_ignored(w):
     secret = w.invite("alice", "zero")
     me = w.person("zero")
     inner = encode({"group": w.group, "invite": secret.invite_id, "name": "zero",
-                    "sign": me.public.sign.raw, "box": bytes(32)})
+                    "sign": me.public.sign.raw, "box": bytes(32), "relay": me.relay_admin.public.raw})
     signed = encode([inner, crypto.sign(me.signing, "hramada:v1:join-request", inner),
                      crypto.sign(secret.signing, "hramada:v1:invite-proof", inner)])
     with pytest.raises(EncodingError, match="low-order"):

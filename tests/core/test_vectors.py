@@ -205,6 +205,7 @@ def test_identity_vectors():
         me = identity(c)
         assert fingerprint(me.public) == c["fingerprint"]
         assert safety_code(h(v["group"]), me.public) == c["safety_code"]
+        assert me.relay_admin.public.raw.hex() == c["relay_admin_public"]
 
 
 def test_wire_vectors():
@@ -218,6 +219,17 @@ def test_wire_vectors():
     for c in v["base64url"]:
         assert wire.b64e(h(c["bytes"])) == c["text"]
         assert wire.b64d(c["text"]) == h(c["bytes"])
+    assert len(v["admin_sig"]) == 2
+    for c in v["admin_sig"]:
+        key = Identity.from_secrets(h(c["sign_seed"]), bytes(32)).relay_admin
+        assert key.public.raw.hex() == c["admin_key"]
+        new = None if c["new_cap_hash"] is None else h(c["new_cap_hash"])
+        admins = None if c["admins"] is None else [h(a) for a in c["admins"]]
+        args = (h(c["mailbox"]), c["seq"], h(c["prev"]), h(c["ciphertext"]), new, admins)
+        assert wire.admin_message(*args).hex() == c["message"]
+        assert wire.sign_admin_append(key, *args).hex() == c["admin_sig"]
+        assert wire.admin_signed(key.public.raw, h(c["admin_sig"]), *args)
+        assert not wire.admin_signed(key.public.raw, h(c["admin_sig"]), *args[:4], new, [])
 
 
 def test_generation_vectors():
@@ -301,7 +313,8 @@ def test_invitation_vectors():
     signed = inv.make_join_request(h(j["group"]), secret, bob, j["name"])
     assert signed.hex() == j["signed"]
     assert inv.request_id(signed).hex() == j["request_id"]
-    assert inv.verify_join_request(signed, h(j["group"]), secret.signing.public).key == bob.public
+    request = inv.verify_join_request(signed, h(j["group"]), secret.signing.public)
+    assert request.key == bob.public and request.relay == bob.relay_admin.public.raw
     g = v["guest_message"]
     message = inv.seal_guest_message(h(g["box_key"]), h(g["nonce"]), h(g["plaintext"]))
     assert message.hex() == g["message"]

@@ -12,13 +12,18 @@ from typing import Any
 import httpx
 import pytest
 
-from hramada.core.wire import GENESIS_PREV, b64e, cap_hash, entry_hash
+from hramada.core.crypto import SigningKey
+from hramada.core.wire import GENESIS_PREV, b64e, cap_hash, entry_hash, sign_admin_append
+
+
+ADMIN = SigningKey.from_seed(bytes(range(32)))  # the relay-admin key test mailboxes are created with
 
 
 @dataclass
 class Mailbox:
     id: bytes
     cap: bytes
+    admin: SigningKey = ADMIN
 
     @property
     def b64(self) -> str:
@@ -38,9 +43,14 @@ def bearer(cap: bytes) -> dict[str, str]:
 
 async def new_mailbox(client: httpx.AsyncClient) -> Mailbox:
     mb = Mailbox(os.urandom(16), os.urandom(32))
-    r = await client.post("/v1/mailboxes", json={"mailbox": mb.b64, "cap_hash": b64e(cap_hash(mb.cap))})
+    r = await client.post("/v1/mailboxes", json=creation(mb))
     assert r.status_code == 201, r.text
     return mb
+
+
+def creation(mb: Mailbox) -> dict[str, str]:
+    """The body that creates ``mb`` with its capability and admin key."""
+    return {"mailbox": mb.b64, "cap_hash": b64e(cap_hash(mb.cap)), "admin": b64e(mb.admin.public.raw)}
 
 
 async def append(client: httpx.AsyncClient, mb: Mailbox, ciphertext: bytes, seq: int,
@@ -48,6 +58,8 @@ async def append(client: httpx.AsyncClient, mb: Mailbox, ciphertext: bytes, seq:
     body: dict[str, Any] = {"seq": seq, "prev": b64e(prev), "ciphertext": b64e(ciphertext)}
     if new_cap is not None:
         body["new_cap_hash"] = b64e(cap_hash(new_cap))
+        sig = sign_admin_append(mb.admin, mb.id, seq, prev, ciphertext, cap_hash(new_cap), None)
+        body["admin_key"], body["admin_sig"] = b64e(mb.admin.public.raw), b64e(sig)
     return await client.post(mb.path("/log"), json=body, headers=bearer(cap or mb.cap))
 
 

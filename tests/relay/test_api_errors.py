@@ -21,6 +21,7 @@ LIMITS = {"max_body_bytes": 4096, "max_entry_bytes": 1000, "max_item_bytes": 100
 
 B32 = b64e(bytes(range(32)))
 B16 = b64e(bytes(range(16)))
+B64 = b64e(bytes(range(64)))
 
 
 class World:
@@ -177,6 +178,13 @@ LOG = "/v1/mailboxes/{mb}/log"
     ({"seq": 2, "prev": B32, "ciphertext": ["eA"]}, 400, "bad_request"),
     ({"seq": 2, "prev": B32, "ciphertext": "eA", "new_cap_hash": B16}, 400, "bad_request"),
     ({"seq": 2, "prev": B32, "ciphertext": "eA", "new_cap_hash": 7}, 400, "bad_request"),
+    ({"seq": 2, "prev": B32, "ciphertext": "eA", "new_cap_hash": B32, "admin_key": B32}, 400, "bad_request"),
+    ({"seq": 2, "prev": B32, "ciphertext": "eA", "admin_key": B32, "admin_sig": B64}, 400, "bad_request"),
+    ({"seq": 2, "prev": B32, "ciphertext": "eA", "new_cap_hash": B32, "admin_key": B16,
+      "admin_sig": B64}, 400, "bad_request"),
+    ({"seq": 2, "prev": B32, "ciphertext": "eA", "admins": B32}, 400, "bad_request"),
+    ({"seq": 2, "prev": B32, "ciphertext": "eA", "admins": [B32, B32]}, 400, "bad_request"),  # repeated
+    ({"seq": 2, "prev": B32, "ciphertext": "eA", "admins": [B16]}, 400, "bad_request"),
     ({"seq": 2, "prev": B32, "ciphertext": b64e(bytes(1001))}, 413, "too_large"),
 ])
 async def test_bad_log_appends(world, body, status, code):
@@ -210,6 +218,8 @@ async def test_bad_item_batches(world, body, status):
     {}, {"mailbox": B16}, {"cap_hash": B32}, {"mailbox": B32, "cap_hash": B32},
     {"mailbox": B16, "cap_hash": B16}, {"mailbox": "*", "cap_hash": B32},
     {"mailbox": B16, "cap_hash": B32, "x": 1}, {"mailbox": 16, "cap_hash": B32},
+    {"mailbox": B16, "cap_hash": B32}, {"mailbox": B16, "cap_hash": B32, "admin": B16},
+    {"mailbox": B16, "cap_hash": B32, "admin": None},
 ])
 async def test_bad_mailbox_creation(world, body):
     await expect_refused(world, "POST", "/v1/mailboxes", auth="none", json=body,

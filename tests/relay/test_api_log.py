@@ -8,9 +8,10 @@ import os
 
 import pytest
 
-from hramada.core.wire import GENESIS_PREV, b64e, cap_hash, entry_hash
+from hramada.core.crypto import SigningKey
+from hramada.core.wire import GENESIS_PREV, b64e, cap_hash, entry_hash, sign_admin_append
 
-from .conftest import Mailbox, append, append_chain, bearer, db_dump, new_mailbox
+from .conftest import Mailbox, append, append_chain, bearer, creation, db_dump, new_mailbox
 
 pytestmark = pytest.mark.anyio
 ZERO = b64e(GENESIS_PREV)
@@ -25,7 +26,7 @@ async def test_health(client):
 
 async def test_create_mailbox_and_empty_log(client):
     mb = Mailbox(os.urandom(16), os.urandom(32))
-    r = await client.post("/v1/mailboxes", json={"mailbox": mb.b64, "cap_hash": b64e(cap_hash(mb.cap))})
+    r = await client.post("/v1/mailboxes", json=creation(mb))
     assert r.status_code == 201 and r.json() == {"mailbox": mb.b64}
     r = await client.get(mb.path("/log"), headers=mb.auth)
     assert r.status_code == 200
@@ -34,8 +35,8 @@ async def test_create_mailbox_and_empty_log(client):
 
 async def test_mailbox_id_taken(client, mailbox, relay):
     before = db_dump(relay.db_path)
-    r = await client.post("/v1/mailboxes", json={"mailbox": mailbox.b64,
-                                                 "cap_hash": b64e(os.urandom(32))})
+    r = await client.post("/v1/mailboxes", json={"mailbox": mailbox.b64, "cap_hash": b64e(os.urandom(32)),
+                                                 "admin": b64e(os.urandom(32))})
     assert r.status_code == 409
     assert r.json()["error"]["code"] == "exists"
     assert db_dump(relay.db_path) == before
@@ -135,6 +136,43 @@ async def test_rotation_to_a_used_capability_is_refused(client, mailbox, relay):
     r = await append(client, mailbox, b"rotate", 2, h1, new_cap=mailbox.cap)
     assert r.status_code == 400 and r.json()["error"]["code"] == "bad_request"
     assert db_dump(relay.db_path) == before
+
+
+async def test_a_rotation_without_a_registered_admins_signature_is_refused_403(client, mailbox, relay):
+    """A member holds the capability but no admin key: the relay keeps the capability."""
+    h1 = await append_chain(client, mailbox, [b"create"])
+    new = cap_hash(os.urandom(32))
+    stranger = SigningKey.from_seed(os.urandom(32))
+    signed = sign_admin_append(stranger, mailbox.id, 2, h1, b"rotate", new, None)
+    flipped = sign_admin_append(mailbox.admin, mailbox.id, 2, h1, b"rotate", new, None)[::-1]
+    before = db_dump(relay.db_path)
+    for extra in ({}, {"admin_key": b64e(stranger.public.raw), "admin_sig": b64e(signed)},
+                  {"admin_key": b64e(mailbox.admin.public.raw), "admin_sig": b64e(flipped)},
+                  {"admins": [b64e(stranger.public.raw)], "new_cap_hash": None}):
+        body = {"seq": 2, "prev": b64e(h1), "ciphertext": b64e(b"rotate"), "new_cap_hash": b64e(new),
+                **extra}
+        r = await client.post(mailbox.path("/log"), headers=mailbox.auth, json=body)
+        assert r.status_code == 403 and r.json()["error"]["code"] == "not_admin", (extra, r.text)
+        assert db_dump(relay.db_path) == before
+    # the group goes on: ordinary appends need no admin, and the admin still rotates
+    r = await append(client, mailbox, b"post", 2, h1)
+    assert r.status_code == 201
+    r = await append(client, mailbox, b"rotate", 3, entry_hash(mailbox.id, 2, h1, b"post"), new_cap=os.urandom(32))
+    assert r.status_code == 201
+
+
+async def test_an_admin_set_change_is_signed_by_a_current_admin(client, mailbox):
+    h1 = await append_chain(client, mailbox, [b"create"])
+    other = SigningKey.from_seed(os.urandom(32))
+    both = sorted([mailbox.admin.public.raw, other.public.raw])
+    sig = sign_admin_append(mailbox.admin, mailbox.id, 2, h1, b"role", None, both)
+    r = await client.post(mailbox.path("/log"), headers=mailbox.auth, json={
+        "seq": 2, "prev": b64e(h1), "ciphertext": b64e(b"role"), "admins": [b64e(k) for k in both],
+        "admin_key": b64e(mailbox.admin.public.raw), "admin_sig": b64e(sig)})
+    assert r.status_code == 201, r.text
+    h2 = entry_hash(mailbox.id, 2, h1, b"role")
+    r = await append(client, Mailbox(mailbox.id, mailbox.cap, other), b"rotate", 3, h2, new_cap=os.urandom(32))
+    assert r.status_code == 201, r.text
 
 
 async def test_new_cap_hash_null_means_no_rotation(client, mailbox):

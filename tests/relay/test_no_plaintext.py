@@ -13,7 +13,7 @@ from hramada.core.wire import GENESIS_PREV, b64e, cap_hash, entry_hash
 
 from hramada.relay.storage.base import position_pad, seal_position
 
-from .conftest import Mailbox, append, append_chain, bearer, db_dump, new_mailbox
+from .conftest import Mailbox, append, append_chain, bearer, creation, db_dump, new_mailbox
 
 pytestmark = pytest.mark.anyio
 
@@ -24,6 +24,7 @@ SCHEMA = {
     "items": ["mid", "cursor", "ciphertext"],
     "drops": ["id", "mid", "cap_hash", "closed", "guest_messages", "used", "expires"],
     "drop_messages": ["mid", "cursor", "drop_id", "from_guest", "message"],
+    "admins": ["mid", "key"],
 }
 
 
@@ -49,10 +50,10 @@ async def test_database_holds_only_what_clients_sent(relay_asgi):
     first_cap, new_cap = mb.cap, os.urandom(32)
     drop, drop_cap = os.urandom(16), os.urandom(32)
     sent: set[bytes] = {mb.id, cap_hash(mb.cap), cap_hash(new_cap), drop, cap_hash(drop_cap),
-                        GENESIS_PREV}
+                        GENESIS_PREV, mb.admin.public.raw}  # the relay-admin key: public, per group
     ciphertexts: list[bytes] = []
 
-    r = await client.post("/v1/mailboxes", json={"mailbox": mb.b64, "cap_hash": b64e(cap_hash(mb.cap))})
+    r = await client.post("/v1/mailboxes", json=creation(mb))
     assert r.status_code == 201
     prev = GENESIS_PREV
     for seq in (1, 2):

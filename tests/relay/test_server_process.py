@@ -28,7 +28,8 @@ def test_serves_over_a_socket_and_stops_cleanly(relay_process):
     with httpx.Client(base_url=relay.url, timeout=10) as client:
         assert client.get("/v1/health").json() == {"ok": True, "version": "0.1.0"}
         r = client.post("/v1/mailboxes", json={"mailbox": b64e(mailbox),
-                                               "cap_hash": b64e(cap_hash(cap))})
+                                               "cap_hash": b64e(cap_hash(cap)),
+            "admin": b64e(bytes(32))})
         assert r.status_code == 201
         r = client.post(f"/v1/mailboxes/{b64e(mailbox)}/log", headers=auth, json={
             "seq": 1, "prev": b64e(GENESIS_PREV), "ciphertext": b64e(b"entry")})
@@ -60,7 +61,8 @@ def test_racing_appends_over_sockets_exactly_one_wins(relay_process):
         clients = [httpx.AsyncClient(base_url=relay.url, timeout=10) for _ in range(16)]
         try:
             r = await clients[0].post("/v1/mailboxes", json={"mailbox": b64e(mailbox),
-                                                             "cap_hash": b64e(cap_hash(cap))})
+                                                             "cap_hash": b64e(cap_hash(cap)),
+            "admin": b64e(bytes(32))})
             assert r.status_code == 201
             for c in clients:  # open every connection before the race
                 assert (await c.get("/v1/health")).status_code == 200
@@ -87,7 +89,8 @@ def test_signal_answers_long_polls_and_exits_zero(relay_process, sig):
     mailbox, cap = os.urandom(16), os.urandom(32)
     auth = {"authorization": f"Bearer {b64e(cap)}"}
     with httpx.Client(base_url=relay.url, timeout=10) as client:
-        client.post("/v1/mailboxes", json={"mailbox": b64e(mailbox), "cap_hash": b64e(cap_hash(cap))})
+        client.post("/v1/mailboxes", json={"mailbox": b64e(mailbox), "cap_hash": b64e(cap_hash(cap)),
+            "admin": b64e(bytes(32))})
     answer: dict = {}
 
     def long_poll() -> None:

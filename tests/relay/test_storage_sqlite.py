@@ -9,10 +9,12 @@ import sqlite3
 
 import pytest
 
-from hramada.core.wire import GENESIS_PREV, entry_hash
+from hramada.core.crypto import SigningKey
+from hramada.core.wire import GENESIS_PREV, entry_hash, sign_admin_append
 from hramada.relay.storage import open_storage
 from hramada.relay.storage.base import (
     EMPTY_HEAD,
+    AdminProof,
     CapabilityReused,
     DropNotFound,
     Exists,
@@ -21,6 +23,7 @@ from hramada.relay.storage.base import (
     Head,
     Heads,
     LogConflict,
+    NotAdmin,
     RetiredCapability,
     Unauthorized,
     position_pad,
@@ -46,16 +49,25 @@ def pad(cap_hash: bytes) -> bytes:
     return position_pad(cap_hash)
 
 
+ADMIN = SigningKey.from_seed(bytes(range(32)))  # the relay-admin key mailboxes are created with
+
+
+def proof(mb: bytes, seq: int, prev: bytes, ct: bytes, new_cap_hash: bytes | None = None,
+          admins: list[bytes] | None = None, key: SigningKey = ADMIN) -> AdminProof:
+    """An admin's signature over an append (relay-api-v1.md §5)."""
+    return AdminProof(key.public.raw, sign_admin_append(key, mb, seq, prev, ct, new_cap_hash, admins))
+
+
 def ids() -> tuple[bytes, bytes]:
     return os.urandom(16), os.urandom(32)
 
 
 async def test_mailbox_and_capability_lookup(store):
     mb, ch = ids()
-    await store.create_mailbox(mb, ch)
+    await store.create_mailbox(mb, ch, ADMIN.public.raw)
     assert await store.lookup_cap(mb, ch, pad(ch)) == Grant(None)
     with pytest.raises(Exists):
-        await store.create_mailbox(mb, os.urandom(32))
+        await store.create_mailbox(mb, os.urandom(32), ADMIN.public.raw)
     with pytest.raises(Unauthorized):
         await store.lookup_cap(mb, os.urandom(32), pad(os.urandom(32)))
     with pytest.raises(Unauthorized):
@@ -65,7 +77,7 @@ async def test_mailbox_and_capability_lookup(store):
 
 async def test_log_appends_only_at_head_plus_one_with_prev(store):
     mb, ch = ids()
-    await store.create_mailbox(mb, ch)
+    await store.create_mailbox(mb, ch, ADMIN.public.raw)
     head = await store.append_entry(mb, ch, 1, GENESIS_PREV, b"one")
     assert head == Head(1, entry_hash(mb, 1, GENESIS_PREV, b"one"))
     for seq, prev in [(1, GENESIS_PREV), (3, head.hash), (2, GENESIS_PREV), (0, GENESIS_PREV)]:
@@ -83,10 +95,11 @@ async def test_log_appends_only_at_head_plus_one_with_prev(store):
 
 async def test_rotation_retires_every_capability_in_the_same_transaction(store):
     mb, old = ids()
-    await store.create_mailbox(mb, old)
+    await store.create_mailbox(mb, old, ADMIN.public.raw)
     h1 = await store.append_entry(mb, old, 1, GENESIS_PREV, b"create")
     new = os.urandom(32)
-    h2 = await store.append_entry(mb, old, 2, h1.hash, b"rotate", new_cap_hash=new, pad=pad(old))
+    h2 = await store.append_entry(mb, old, 2, h1.hash, b"rotate", new_cap_hash=new, pad=pad(old),
+                                  proof=proof(mb, 2, h1.hash, b"rotate", new))
     assert await store.lookup_cap(mb, old, pad(old)) == Grant(2)
     assert await store.lookup_cap(mb, new, pad(new)) == Grant(None)
     h3 = await store.append_entry(mb, new, 3, h2.hash, b"after")
@@ -100,15 +113,16 @@ async def test_rotation_retires_every_capability_in_the_same_transaction(store):
     assert await store.heads(mb, old, pad(old)) == Heads(2, 0, 0)
     # A capability hash used once can never come back.
     with pytest.raises(CapabilityReused):
-        await store.append_entry(mb, new, 4, h3.hash, b"x", new_cap_hash=old, pad=pad(new))
+        await store.append_entry(mb, new, 4, h3.hash, b"x", new_cap_hash=old, pad=pad(new),
+                                 proof=proof(mb, 4, h3.hash, b"x", old))
     assert (await store.read_log(mb, new, 0, 10, BIG, pad(new))).head == h3
 
 
 async def test_items_get_gapless_cursors_per_mailbox(store):
     a, ca = ids()
     b, cb = ids()
-    await store.create_mailbox(a, ca)
-    await store.create_mailbox(b, cb)
+    await store.create_mailbox(a, ca, ADMIN.public.raw)
+    await store.create_mailbox(b, cb, ADMIN.public.raw)
     assert await store.append_items(a, ca, [b"1", b"2", b"3"]) == (1, 3)
     assert await store.append_items(b, cb, [b"x"]) == (1, 1)
     assert await store.append_items(a, ca, [b"4"]) == (4, 4)
@@ -120,7 +134,7 @@ async def test_items_get_gapless_cursors_per_mailbox(store):
 
 async def test_read_pages_stop_at_max_bytes_but_return_at_least_one(store):
     mb, ch = ids()
-    await store.create_mailbox(mb, ch)
+    await store.create_mailbox(mb, ch, ADMIN.public.raw)
     await store.append_items(mb, ch, [b"a" * 100] * 5)
     assert [c for c, _ in (await store.read_items(mb, ch, 0, 10, 250)).items] == [1, 2]
     assert [c for c, _ in (await store.read_items(mb, ch, 0, 10, 10)).items] == [1]
@@ -129,7 +143,7 @@ async def test_read_pages_stop_at_max_bytes_but_return_at_least_one(store):
 async def test_drops(store):
     mb, ch = ids()
     drop, dch = ids()
-    await store.create_mailbox(mb, ch)
+    await store.create_mailbox(mb, ch, ADMIN.public.raw)
     await store.open_drop(mb, ch, drop, dch)
     with pytest.raises(Exists):
         await store.open_drop(mb, ch, drop, dch)
@@ -162,8 +176,8 @@ async def test_a_drop_belongs_to_one_mailbox(store):
     a, ca = ids()
     b, cb = ids()
     drop, dch = ids()
-    await store.create_mailbox(a, ca)
-    await store.create_mailbox(b, cb)
+    await store.create_mailbox(a, ca, ADMIN.public.raw)
+    await store.create_mailbox(b, cb, ADMIN.public.raw)
     await store.open_drop(a, ca, drop, dch)
     with pytest.raises(DropNotFound):
         await store.post_member_message(b, cb, drop, b"x")
@@ -173,7 +187,7 @@ async def test_a_drop_belongs_to_one_mailbox(store):
 
 async def test_racing_appends_exactly_one_wins(store):
     mb, ch = ids()
-    await store.create_mailbox(mb, ch)
+    await store.create_mailbox(mb, ch, ADMIN.public.raw)
     head = await store.append_entry(mb, ch, 1, GENESIS_PREV, b"1")
     results = await asyncio.gather(
         *(store.append_entry(mb, ch, 2, head.hash, f"racer {i}".encode()) for i in range(50)),
@@ -186,7 +200,7 @@ async def test_racing_appends_exactly_one_wins(store):
 
 async def test_group_commit_keeps_cursors_gapless_under_concurrency(store):
     mb, ch = ids()
-    await store.create_mailbox(mb, ch)
+    await store.create_mailbox(mb, ch, ADMIN.public.raw)
     ranges = await asyncio.gather(*(store.append_items(mb, ch, [b"x"] * (1 + i % 3))
                                     for i in range(300)))
     cursors = sorted(c for first, last in ranges for c in range(first, last + 1))
@@ -196,7 +210,7 @@ async def test_group_commit_keeps_cursors_gapless_under_concurrency(store):
 
 async def test_a_refused_job_does_not_spoil_its_group(store, tmp_path):
     mb, ch = ids()
-    await store.create_mailbox(mb, ch)
+    await store.create_mailbox(mb, ch, ADMIN.public.raw)
     # Interleave valid appends with refused ones; all share transactions.
     jobs = []
     for i in range(100):
@@ -212,7 +226,7 @@ async def test_state_survives_reopen_and_schema_is_versioned(tmp_path):
     path = tmp_path / "r.sqlite3"
     mb, ch = ids()
     async with SQLiteStorage(path) as s:
-        await s.create_mailbox(mb, ch)
+        await s.create_mailbox(mb, ch, ADMIN.public.raw)
         await s.append_items(mb, ch, [b"kept"])
     before = db_dump(path)
     async with SQLiteStorage(path) as s:  # opening again applies nothing twice
@@ -232,7 +246,7 @@ async def test_closed_storage_refuses_work(tmp_path):
     with pytest.raises(RuntimeError):
         await s.heads(os.urandom(16), os.urandom(32), pad(os.urandom(32)))
     with pytest.raises(RuntimeError):
-        await s.create_mailbox(os.urandom(16), os.urandom(32))
+        await s.create_mailbox(os.urandom(16), os.urandom(32), ADMIN.public.raw)
 
 
 async def test_open_reports_an_unusable_database(tmp_path):
@@ -274,7 +288,7 @@ def test_schema_files_split_into_statements():
 
 async def test_an_unexpected_failure_fails_only_its_own_job(store):
     mb, ch = ids()
-    await store.create_mailbox(mb, ch)
+    await store.create_mailbox(mb, ch, ADMIN.public.raw)
     # The second item cannot be bound by SQLite: the job fails after its first insert.
     # Whether or not it shares a transaction with the good jobs, only it fails, and
     # nothing of it is kept.

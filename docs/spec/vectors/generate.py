@@ -61,7 +61,8 @@ def person(name: str) -> Identity:
 def person_json(name: str) -> dict:
     me = person(name)
     return {"sign_seed": me.signing.seed.hex(), "box_secret": me.boxing.raw.hex(),
-            "sign_public": me.public.sign.raw.hex(), "box_public": me.public.box.raw.hex()}
+            "sign_public": me.public.sign.raw.hex(), "box_public": me.public.box.raw.hex(),
+            "relay_admin_public": me.relay_admin.public.raw.hex()}
 
 
 # -- encoding -----------------------------------------------------------------------
@@ -281,6 +282,7 @@ def identities_and_wire() -> None:
     group = fixed("group id", 16)
     write("identity.json", {
         "description": "Identities: Ed25519 key from sign_seed, X25519 key from box_secret; "
+                       "relay-admin key = Ed25519 from derive_key(sign_seed, 'hramada:v1:relay-admin'); "
                        "fingerprint and safety code (identity.md in keys.md).",
         "group": group.hex(),
         "cases": [{**person_json(n), "fingerprint": fingerprint(person(n).public),
@@ -297,7 +299,26 @@ def identities_and_wire() -> None:
         "cap_hash": [{"cap": fixed(f"cap {i}").hex(), "hash": wire.cap_hash(fixed(f"cap {i}")).hex()}
                      for i in range(2)],
         "base64url": [{"bytes": b.hex(), "text": wire.b64e(b)}
-                      for b in (b"", b"\xfb", b"\xfb\xff", b"\xfb\xff\xbf", fixed("cap 0"))]})
+                      for b in (b"", b"\xfb", b"\xfb\xff", b"\xfb\xff\xbf", fixed("cap 0"))],
+        "admin_sig": [admin_case(person("alice"), mailbox, s, p, c, new, admins)
+                      for (m, s, p, c), new, admins in
+                      zip(cases, (wire.cap_hash(fixed("cap 1")), None),
+                          (None, sorted([person("alice").relay_admin.public.raw,
+                                         person("bob").relay_admin.public.raw])))]})
+
+
+def admin_case(me: Identity, mailbox: bytes, seq: int, prev: bytes, ciphertext: bytes,
+               new_cap_hash: bytes | None, admins: list[bytes] | None) -> dict:
+    """An admin append's signature (relay-api-v1.md §5): Ed25519 by the relay-admin key
+    over 'hramada:v1:relay-admin-append' || 0 || encode([entry_hash, new_cap_hash, admins])."""
+    key = me.relay_admin
+    return {"sign_seed": me.signing.seed.hex(), "admin_key": key.public.raw.hex(),
+            "mailbox": mailbox.hex(), "seq": seq, "prev": prev.hex(), "ciphertext": ciphertext.hex(),
+            "new_cap_hash": None if new_cap_hash is None else new_cap_hash.hex(),
+            "admins": None if admins is None else [a.hex() for a in admins],
+            "message": wire.admin_message(mailbox, seq, prev, ciphertext, new_cap_hash, admins).hex(),
+            "admin_sig": wire.sign_admin_append(key, mailbox, seq, prev, ciphertext,
+                                                new_cap_hash, admins).hex()}
 
 
 def generations() -> None:

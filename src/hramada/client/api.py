@@ -103,7 +103,7 @@ class Hramada(Admissions):
                                       creator_name=self.name, vouches=vouches, seed=random(32),
                                       group_nonce=random(16), nonce=random(24), history=history)
         relay = self._relay(relay_url)
-        await relay.create_mailbox(mailbox, wire.cap_hash(gen0.relay_cap))
+        await relay.create_mailbox(mailbox, wire.cap_hash(gen0.relay_cap), identity.relay_admin.public.raw)
         await relay.append_log(mailbox, gen0.relay_cap, ne.seq, ne.prev, ne.ciphertext)
         log = GroupLog(mailbox)
         log.apply(ne.seq, ne.prev, ne.ciphertext, Keyring(identity.boxing, {0: gen0}))

@@ -38,6 +38,7 @@ IGNORED_REASONS = {
     "already-member": "that person is a member already",
     "former-member": "that identity was a member before",
     "box-key-taken": "its key belongs to someone else",
+    "relay-key-taken": "its relay-admin key belongs to someone else",
     "no-such-request": "there is no such pending request",
     "newcomer-cannot-vouch": "newcomers cannot vouch",
     "already-vouched": "that member vouched already",

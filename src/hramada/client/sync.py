@@ -34,7 +34,7 @@ from hramada.client.numbering import Numbering, suspicion
 from hramada.client.session import GroupSession
 from hramada.client.store import Store
 from hramada.client.transport import LogConflict, Relay, RetiredCapability
-from hramada.core import build, crypto, items as items_mod, wire
+from hramada.core import admins, build, crypto, items as items_mod, wire
 from hramada.core.keys import HistoryNotShared
 from hramada.errors import (DecryptionError, EncodingError, ForkError, HramadaError,
                             KeyWithheldError, RelayError, RelayUnreachable,
@@ -217,9 +217,10 @@ class Engine:
         a capability a rotation retired), pull and verify what is new and return False
         (the caller checks its command again and builds anew)."""
         s = self.s
+        claim = admins.claim_for(s.log, s.keys, s.identity, ne)  # what the relay must be told
         try:
             await self.relay.append_log(s.record["mailbox"], s.cap, ne.seq, ne.prev, ne.ciphertext,
-                                        ne.new_cap_hash)
+                                        ne.new_cap_hash, claim)
         except (LogConflict, RetiredCapability):  # the log moved on (perhaps a rotation)
             await self.catch_up()
             return False

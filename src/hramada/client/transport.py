@@ -27,12 +27,13 @@ import httpx
 
 from hramada.client import answers
 from hramada.client.answers import HEAD, AnswerError, binary, boolean, counter, items_of, literal, record, text
+from hramada.core.admins import AdminClaim
 from hramada.core.urls import check_relay_url
 from hramada.core.wire import b64e
 from hramada.errors import RelayError, RelayUnreachable
 
 MAX_ANSWER_BYTES = 24 * 1024 * 1024  # a read page holds at most 8 MiB of records (11 MiB in base64)
-KNOWN_CODES = frozenset({"bad_request", "unauthorized", "retired_capability", "not_found",
+KNOWN_CODES = frozenset({"bad_request", "unauthorized", "retired_capability", "not_admin", "not_found",
                          "method_not_allowed", "request_timeout", "log_conflict", "exists",
                          "drop_used", "drop_expired", "too_large", "uri_too_long",
                          "unsupported_media_type", "rate_limited", "too_many_connections",
@@ -180,9 +181,11 @@ class Relay:
         body = await self._call("GET", "/v1/health", 200)
         return self._shape(body, "the health answer", {"ok": literal(True), "version": text})
 
-    async def create_mailbox(self, mailbox: bytes, cap_hash: bytes) -> None:
+    async def create_mailbox(self, mailbox: bytes, cap_hash: bytes, admin: bytes) -> None:
+        """A new mailbox; ``admin`` is the creator's relay-admin key."""
         body = await self._call("POST", "/v1/mailboxes", 201,
-                                json={"mailbox": b64e(mailbox), "cap_hash": b64e(cap_hash)})
+                                json={"mailbox": b64e(mailbox), "cap_hash": b64e(cap_hash),
+                                      "admin": b64e(admin)})
         if self._shape(body, "the new mailbox", {"mailbox": binary(16)})["mailbox"] != mailbox:
             raise self._broken("it names another mailbox than the one created")
 
@@ -195,11 +198,18 @@ class Relay:
         return entries, (v["head"]["seq"], v["head"]["hash"])
 
     async def append_log(self, mailbox: bytes, cap: bytes, seq: int, prev: bytes,
-                         ciphertext: bytes, new_cap_hash: bytes | None = None) -> tuple[int, bytes]:
-        """Append one entry; returns the head the relay reports after it."""
-        payload = {"seq": seq, "prev": b64e(prev), "ciphertext": b64e(ciphertext)}
+                         ciphertext: bytes, new_cap_hash: bytes | None = None,
+                         claim: AdminClaim | None = None) -> tuple[int, bytes]:
+        """Append one entry; returns the head the relay reports after it. ``claim``
+        (:mod:`hramada.core.admins`) goes with an entry that rotates the capability or
+        changes the relay's admin set."""
+        payload: dict[str, Any] = {"seq": seq, "prev": b64e(prev), "ciphertext": b64e(ciphertext)}
         if new_cap_hash is not None:
             payload["new_cap_hash"] = b64e(new_cap_hash)
+        if claim is not None:
+            if claim.admins is not None:
+                payload["admins"] = [b64e(k) for k in claim.admins]
+            payload["admin_key"], payload["admin_sig"] = b64e(claim.key), b64e(claim.signature)
         body = await self._call("POST", f"/v1/mailboxes/{b64e(mailbox)}/log", 201, cap=cap, json=payload)
         head = self._shape(body, "the appended entry", {"head": HEAD})["head"]
         return head["seq"], head["hash"]

@@ -24,6 +24,7 @@ class NewEntry:
     prev: bytes
     ciphertext: bytes
     new_generation: Generation | None = None
+    kind: str = ""  # the entry's kind (the relay never sees it; the writer's client does)
 
     @property
     def new_cap_hash(self) -> bytes | None:
@@ -44,11 +45,11 @@ def create_group(*, mailbox: bytes, name: str, creator: Identity, creator_name: 
     gen0 = Generation(0, seed)
     body = {"name": check_name(name), "nonce": group_nonce, "vouches": vouches,
             "member": {"name": check_name(creator_name), "sign": creator.public.sign.raw,
-                       "box": creator.public.box.raw},
+                       "box": creator.public.box.raw, "relay": creator.relay_admin.public.raw},
             "commit": gen0.commitment, "cap": wire.cap_hash(gen0.relay_cap), "history": history}
     ct = seal_entry(mailbox=mailbox, group=b"", seq=1, prev=wire.GENESIS_PREV, kind="create", body=body,
                     author=creator.signing, generation=gen0, nonce=nonce)
-    return NewEntry(1, wire.GENESIS_PREV, ct), gen0
+    return NewEntry(1, wire.GENESIS_PREV, ct, kind="create"), gen0
 
 
 def entry(log: GroupLog, kind: str, body: dict, *, author: Identity, keys: Keyring,
@@ -58,7 +59,7 @@ def entry(log: GroupLog, kind: str, body: dict, *, author: Identity, keys: Keyri
     ct = seal_entry(mailbox=log.mailbox, group=log.group, seq=seq + 1, prev=prev, kind=kind, body=body,
                     author=author.signing, generation=keys.generations[log.generation],
                     nonce=nonce)
-    return NewEntry(seq + 1, prev, ct)
+    return NewEntry(seq + 1, prev, ct, kind=kind)
 
 
 def rotation(log: GroupLog, *, author: Identity, keys: Keyring, seed: bytes,
@@ -94,7 +95,7 @@ def rotation(log: GroupLog, *, author: Identity, keys: Keyring, seed: bytes,
     ct = seal_entry(mailbox=log.mailbox, group=log.group, seq=seq + 1, prev=prev, kind=kind, body=body,
                     author=author.signing, generation=new, nonce=nonce, key_block=block,
                     in_force=previous)
-    return NewEntry(seq + 1, prev, ct, new)
+    return NewEntry(seq + 1, prev, ct, new, kind)
 
 
 def items_cutoff_pairs(log: GroupLog, cutoff: Mapping[bytes, int]) -> list[list]:

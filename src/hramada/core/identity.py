@@ -12,6 +12,8 @@ from dataclasses import dataclass
 from hramada.core import crypto
 from hramada.core.crypto import BoxPrivateKey, BoxPublicKey, SigningKey, VerifyKey
 
+RELAY_ADMIN_PURPOSE = "hramada:v1:relay-admin"
+
 
 @dataclass(frozen=True, slots=True)
 class MemberKey:
@@ -45,6 +47,15 @@ class Identity:
     @property
     def public(self) -> MemberKey:
         return MemberKey(self.signing.public, self.boxing.public)
+
+    @property
+    def relay_admin(self) -> SigningKey:
+        """This identity's relay-admin key (``keys.md`` §2): what signs, for the relay,
+        an append that rotates the mailbox capability or changes the relay's admin set.
+        Its public half enters the log with the member (``create``, join request) and
+        is known to the relay while the member is an admin; it is unlinkable to the
+        identity's other keys for anyone without the identity's secret."""
+        return SigningKey.from_seed(crypto.derive_key(self.signing.seed, RELAY_ADMIN_PURPOSE))
 
     def secrets(self) -> tuple[bytes, bytes]:
         """The two 32-byte secrets, for the encrypted keystore."""

@@ -31,7 +31,8 @@ CODE_PREFIX = "hramada1-"
 CODE_VERSION = 2  # the payload's first element; 2 added the expiry
 REQUEST_ID_BYTES = 8
 MAX_CODE_CHARS = 2048  # a code with the longest relay address has about 1,000
-_REQUEST_FIELDS = {"group": bytes, "invite": bytes, "name": str, "sign": bytes, "box": bytes}
+_REQUEST_FIELDS = {"group": bytes, "invite": bytes, "name": str, "sign": bytes, "box": bytes,
+                   "relay": bytes}
 
 
 @dataclass(frozen=True, slots=True, repr=False)
@@ -139,6 +140,7 @@ class JoinRequest:
     name: str
     key: MemberKey
     signed: bytes
+    relay: bytes  # the joiner's relay-admin key (identity.relay_admin), used if made an admin
 
 
 def request_id(signed: bytes) -> bytes:
@@ -148,7 +150,8 @@ def request_id(signed: bytes) -> bytes:
 def make_join_request(group: bytes, invitation: InvitationSecret, identity: Identity,
                       name: str) -> bytes:
     inner = encode({"group": group, "invite": invitation.invite_id, "name": check_name(name),
-                    "sign": identity.public.sign.raw, "box": identity.public.box.raw})
+                    "sign": identity.public.sign.raw, "box": identity.public.box.raw,
+                    "relay": identity.relay_admin.public.raw})
     return encode([inner, crypto.sign(identity.signing, "hramada:v1:join-request", inner),
                    crypto.sign(invitation.signing, "hramada:v1:invite-proof", inner)])
 
@@ -161,7 +164,8 @@ def verify_join_request(signed: bytes, group: bytes, invite_sign: VerifyKey) -> 
     inner, sig_id, sig_inv = outer
     v = fields(decode(inner), "join request",
                _REQUEST_FIELDS)
-    expect(len(v["sign"]) == 32 and len(v["box"]) == 32, "join request (keys)")
+    expect(len(v["sign"]) == 32 and len(v["box"]) == 32 and len(v["relay"]) == 32,
+           "join request (keys)")
     try:
         name = check_name(v["name"])
     except ValueError:
@@ -171,7 +175,7 @@ def verify_join_request(signed: bytes, group: bytes, invite_sign: VerifyKey) -> 
     key = MemberKey(VerifyKey(v["sign"]), BoxPublicKey(v["box"]))
     crypto.verify(key.sign, "hramada:v1:join-request", inner, sig_id)
     crypto.verify(invite_sign, "hramada:v1:invite-proof", inner, sig_inv)
-    return JoinRequest(request_id(signed), v["invite"], name, key, signed)
+    return JoinRequest(request_id(signed), v["invite"], name, key, signed, v["relay"])
 
 
 def peek_invite_id(signed: bytes) -> bytes:

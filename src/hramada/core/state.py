@@ -38,7 +38,8 @@ IGNORED_REASONS = (
     "malformed", "created-already", "not-admin", "newcomer-cannot-invite", "invite-exists",
     "no-such-invite", "not-inviter-or-admin", "invite-used", "invite-revoked", "request-invalid",
     "request-exists", "name-taken", "already-member", "former-member", "box-key-taken",
-    "no-such-request", "newcomer-cannot-vouch", "already-vouched", "admit-needs-rotation",
+    "relay-key-taken", "no-such-request", "newcomer-cannot-vouch", "already-vouched",
+    "admit-needs-rotation",
     "bad-role", "vouches-missing", "last-admin", "no-such-member", "no-change",
     "vouches-below-one", "bad-history")
 Problem = str | tuple[str, dict] | None  # a rule's verdict: None (applied) or why not
@@ -56,6 +57,7 @@ class Member:
     request: bytes | None = None  # the join request that admitted them
     vouchers: tuple[bytes, ...] = ()
     last_item: int | None = None  # for one who left: the number of their last item, signed in `leave`
+    relay: bytes = b""      # their relay-admin key: the relay's admin set is that of the admins
 
 
 @dataclass
@@ -84,6 +86,7 @@ class Request:
     invite: bytes
     seq: int
     posted_by: bytes
+    relay: bytes = b""  # the joiner's relay-admin key
     vouches: list[bytes] = field(default_factory=list)
     status: str = "pending"  # pending | admitted
 
@@ -281,8 +284,10 @@ class GroupLog(RotationChecks):
         b = fields(entry.body, "create entry",
                    {"name": str, "nonce": bytes, "vouches": int, "member": dict,
                     "commit": bytes, "cap": bytes}, {"history": str})
-        m = fields(b["member"], "create entry (member)", {"name": str, "sign": bytes, "box": bytes})
-        expect(len(m["sign"]) == 32 and len(m["box"]) == 32 and len(b["cap"]) == 32, "create entry")
+        m = fields(b["member"], "create entry (member)", {"name": str, "sign": bytes, "box": bytes,
+                                                          "relay": bytes})
+        expect(len(m["sign"]) == 32 and len(m["box"]) == 32 and len(m["relay"]) == 32
+               and len(b["cap"]) == 32, "create entry")
         expect(b["vouches"] >= 1 and entry.group == b"" and b.get("history", "all") in HISTORY_POLICIES,
                "create entry")
         if not crypto.equal(m["sign"], entry.author):
@@ -299,7 +304,7 @@ class GroupLog(RotationChecks):
         self.group, self.name, self.vouches_required = group, name, b["vouches"]
         self.history = b.get("history", "all")
         key = MemberKey(VerifyKey(m["sign"]), BoxPublicKey(m["box"]))
-        self.members[entry.author] = Member(member_name, key, "admin", since=1)
+        self.members[entry.author] = Member(member_name, key, "admin", since=1, relay=m["relay"])
         self.generations.append(GenerationInfo(0, b["commit"], b["cap"], start=1))
 
     def _check_rotation(self, entry: Entry, block: KeyBlock, generation: Generation,
@@ -428,10 +433,12 @@ class GroupLog(RotationChecks):
             return "already-member"
         if req.key.id in self.former:
             return "former-member"
-        if self._box_key_taken(req.key.box.raw):
-            return "box-key-taken"
+        taken_key = self._key_taken(req.key.box.raw, req.relay)
+        if taken_key:
+            return taken_key
         invite.request = req.id
-        self.requests[req.id] = Request(req.id, req.name, req.key, invite.id, entry.seq, entry.author)
+        self.requests[req.id] = Request(req.id, req.name, req.key, invite.id, entry.seq, entry.author,
+                                        req.relay)
         return None
 
     def _vouch(self, entry: Entry, author: Member) -> Problem:
@@ -464,19 +471,28 @@ class GroupLog(RotationChecks):
             return "vouches-missing", {"have": have, "need": need}
         if req.key.id in self.members or req.key.id in self.former:
             return "former-member"
-        if self._box_key_taken(req.key.box.raw):
-            return "box-key-taken"
+        taken_key = self._key_taken(req.key.box.raw, req.relay)
+        if taken_key:
+            return taken_key
         taken = self.name_taken(req.name, request=req.id)
         if taken is not None:
             return "name-taken", {"name": req.name, "like": taken}
         req.status = "admitted"
         self.members[req.key.id] = Member(req.name, req.key, b["role"], since=entry.seq,
-                                          request=req.id, vouchers=tuple(self.valid_vouches(req)))
+                                          request=req.id, vouchers=tuple(self.valid_vouches(req)),
+                                          relay=req.relay)
         return None
 
-    def _box_key_taken(self, box: bytes) -> bool:
-        """Box keys are unique in a group (they label each member's share of a new key)."""
-        return any(crypto.equal(m.key.box.raw, box) for m in (*self.members.values(), *self.former.values()))
+    def _key_taken(self, box: bytes, relay: bytes) -> str | None:
+        """Box keys and relay-admin keys are unique in a group: box keys label each
+        member's share of a new key; a relay-admin key two members shared would keep a
+        demoted admin in the relay's admin set while the other is an admin."""
+        for m in (*self.members.values(), *self.former.values()):
+            if crypto.equal(m.key.box.raw, box):
+                return "box-key-taken"
+            if crypto.equal(m.relay, relay):
+                return "relay-key-taken"
+        return None
 
     def _leave(self, entry: Entry, author: Member) -> Problem:
         b = fields(entry.body, "leave entry", {}, {"items": int})

@@ -18,6 +18,9 @@ APPEND_SIG_BYTES = crypto.SIG_BYTES
 APPEND_PURPOSE = "hramada:v1:entry-append"
 HASH_BYTES = 32
 GENESIS_PREV = bytes(HASH_BYTES)
+ADMIN_KEY_BYTES = 32        # a relay-admin key (Ed25519 public key)
+ADMIN_PURPOSE = "hramada:v1:relay-admin-append"
+MAX_ADMINS = 256            # admin keys a mailbox holds at most
 
 
 def entry_hash(mailbox: bytes, seq: int, prev: bytes, ciphertext: bytes) -> bytes:
@@ -61,6 +64,47 @@ def appended_by_holder(cap: bytes, mailbox: bytes, seq: int, prev: bytes, cipher
         return True
     try:
         open_append(crypto.VerifyKey(cap[CAP_BYTES:]), mailbox, seq, prev, ciphertext)
+    except ForgeryError:
+        return False
+    return True
+
+
+def admin_message(mailbox: bytes, seq: int, prev: bytes, ciphertext: bytes,
+                  new_cap_hash: bytes | None, admins: list[bytes] | None) -> bytes:
+    """What an admin append's ``admin_sig`` signs (``relay-api-v1.md``): the entry (by its
+    entry hash, which binds mailbox, position and ciphertext), the new capability hash
+    (or null) and the new admin set (sorted; null when it does not change)."""
+    return encode([entry_hash(mailbox, seq, prev, ciphertext), new_cap_hash,
+                   None if admins is None else list(admins)])
+
+
+def check_admin_set(admins: list[bytes]) -> list[bytes]:
+    """An admin set as the relay takes it: 32-byte keys, strictly ascending, at most
+    :data:`MAX_ADMINS`; raises ValueError otherwise."""
+    if len(admins) > MAX_ADMINS:
+        raise ValueError(f"an admin set holds at most {MAX_ADMINS} keys")
+    for i, key in enumerate(admins):
+        if type(key) is not bytes or len(key) != ADMIN_KEY_BYTES:
+            raise ValueError(f"an admin key is {ADMIN_KEY_BYTES} bytes")
+        if i and key <= admins[i - 1]:
+            raise ValueError("admin keys must be sorted, without repeats")
+    return admins
+
+
+def sign_admin_append(key: crypto.SigningKey, mailbox: bytes, seq: int, prev: bytes, ciphertext: bytes,
+                      new_cap_hash: bytes | None, admins: list[bytes] | None) -> bytes:
+    return crypto.sign(key, ADMIN_PURPOSE, admin_message(mailbox, seq, prev, ciphertext,
+                                                         new_cap_hash, admins))
+
+
+def admin_signed(key: bytes, signature: bytes, mailbox: bytes, seq: int, prev: bytes,
+                 ciphertext: bytes, new_cap_hash: bytes | None, admins: list[bytes] | None) -> bool:
+    """True if ``signature`` is the relay-admin key ``key``'s over this append."""
+    if len(key) != ADMIN_KEY_BYTES:
+        return False
+    try:
+        crypto.verify(crypto.VerifyKey(key), ADMIN_PURPOSE,
+                      admin_message(mailbox, seq, prev, ciphertext, new_cap_hash, admins), signature)
     except ForgeryError:
         return False
     return True

@@ -9,7 +9,8 @@ spec), so a request with several faults always gets the same answer:
 2. path ids and query parameters (400);
 3. the ``Authorization`` header's form (401);
 4. content type (415), body size (413), JSON and fields (400, 413 for oversized values);
-5. the capability against storage (401, 403), then the operation (409, 404, 413).
+5. the capability against storage (401, 403), then an admin append's signature against
+   the mailbox's admin set (403 ``not_admin``), then the operation (409, 404, 413).
 """
 
 from __future__ import annotations
@@ -36,6 +37,7 @@ STATUS_OF = {
     "bad_request": 400,
     "unauthorized": 401,
     "retired_capability": 403,
+    "not_admin": 403,
     "not_found": 404,
     "method_not_allowed": 405,
     "request_timeout": 408,

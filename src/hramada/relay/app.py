@@ -46,6 +46,7 @@ from hramada.relay.storage.base import (
     Exists,
     GuestLimitReached,
     LogConflict,
+    NotAdmin,
     RetiredCapability,
     StorageRefusal,
     Unauthorized,
@@ -65,6 +66,8 @@ def refusal_to_api(exc: StorageRefusal) -> ApiError:
                         head={"seq": exc.head.seq, "hash": b64e(exc.head.hash)})
     if isinstance(exc, Exists):
         return ApiError("exists", str(exc))
+    if isinstance(exc, NotAdmin):
+        return ApiError("not_admin", str(exc))
     if isinstance(exc, CapabilityReused):
         return ApiError("bad_request", str(exc))
     if isinstance(exc, DropNotFound):

@@ -26,7 +26,12 @@ holds. No client addresses, and nothing that orders writes across mailboxes (a
 backend keys records by mailbox and position, never by a relay-wide counter).
 
 A mailbox has exactly one current capability at any time: the one it was created
-with, then the ``new_cap_hash`` of its latest rotation.
+with, then the ``new_cap_hash`` of its latest rotation. It also has an *admin set*:
+the relay-admin keys registered at creation, then the ``admins`` of the latest append
+that changed them. An append that names a ``new_cap_hash`` or ``admins`` is taken only
+with an :class:`AdminProof` by a key in the set, checked in the same transaction
+(else :class:`NotAdmin`), so the admin set a rotation is checked against is the one
+in force at its position in the log.
 
 Refusals, all :class:`StorageRefusal` (a :class:`hramada.errors.HramadaError`)::
 
@@ -36,6 +41,7 @@ Refusals, all :class:`StorageRefusal` (a :class:`hramada.errors.HramadaError`)::
     ├── LogConflict          append not at head + 1 with the head's hash (carries .head)
     ├── Exists               mailbox or drop id already taken
     ├── CapabilityReused     new_cap_hash was already a capability of this mailbox
+    ├── NotAdmin             a capability or admin-set change without a registered admin's signature
     ├── DropNotFound         no such drop in this mailbox, or it is closed
     └── GuestLimitReached    the drop holds its maximum of guest messages
 """
@@ -47,6 +53,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from types import TracebackType
 
+from hramada.core import wire
 from hramada.core.crypto import hash32
 from hramada.core.wire import GENESIS_PREV
 from hramada.errors import HramadaError
@@ -78,6 +85,41 @@ class Exists(StorageRefusal):
 
 class CapabilityReused(StorageRefusal):
     """new_cap_hash is already (or was once) a capability of this mailbox."""
+
+
+class NotAdmin(StorageRefusal):
+    """An append that rotates the capability or changes the admin set, without a valid
+    signature by a key of the mailbox's admin set (``reason`` says which part failed)."""
+
+    def __init__(self, reason: str) -> None:
+        super().__init__(f"only an admin of this mailbox may rotate its capability or change its "
+                         f"admins: {reason}")
+        self.reason = reason
+
+
+@dataclass(frozen=True, slots=True)
+class AdminProof:
+    """An admin append's ``admin_key`` (a relay-admin public key) and ``admin_sig``
+    (its signature over :func:`hramada.core.wire.admin_message` of the append)."""
+
+    key: bytes
+    signature: bytes
+
+
+def admin_refusal(proof: AdminProof | None, admins: set[bytes], mailbox: bytes, seq: int,
+                  prev: bytes, ciphertext: bytes, new_cap_hash: bytes | None,
+                  new_admins: list[bytes] | None) -> NotAdmin | None:
+    """Why an append that names ``new_cap_hash`` or ``new_admins`` must be refused, given
+    the mailbox's current admin set, or None if ``proof`` admits it. Every backend
+    calls this inside the append's transaction."""
+    if proof is None:
+        return NotAdmin("the append carries no admin signature")
+    if proof.key not in admins:
+        return NotAdmin("the signing key is not an admin of this mailbox")
+    if not wire.admin_signed(proof.key, proof.signature, mailbox, seq, prev, ciphertext,
+                             new_cap_hash, new_admins):
+        return NotAdmin("the admin signature does not verify")
+    return None
 
 
 class DropNotFound(StorageRefusal):
@@ -223,8 +265,9 @@ class Storage(ABC):
     # -- mailboxes and capabilities ------------------------------------------------
 
     @abstractmethod
-    async def create_mailbox(self, mailbox: bytes, cap_hash: bytes) -> None:
-        """A new mailbox with one current capability. Raises :class:`Exists`."""
+    async def create_mailbox(self, mailbox: bytes, cap_hash: bytes, admin: bytes) -> None:
+        """A new mailbox with one current capability and one admin key (its creator's
+        relay-admin key). Raises :class:`Exists`."""
 
     @abstractmethod
     async def lookup_cap(self, mailbox: bytes, cap_hash: bytes, pad: bytes) -> Grant:
@@ -236,11 +279,16 @@ class Storage(ABC):
     @abstractmethod
     async def append_entry(self, mailbox: bytes, cap_hash: bytes, seq: int, prev: bytes,
                            ciphertext: bytes, new_cap_hash: bytes | None = None,
-                           pad: bytes | None = None) -> Head:
+                           pad: bytes | None = None, admins: list[bytes] | None = None,
+                           proof: AdminProof | None = None) -> Head:
         """Append at ``head.seq + 1`` if ``prev == head.hash``, atomically; with
         ``new_cap_hash`` (and ``pad``, the presented capability's :func:`position_pad`)
-        also retire the current capability at ``seq`` and make the new one current. Returns the new head. Raises :class:`LogConflict`,
-        :class:`CapabilityReused`, :class:`Unauthorized`, :class:`RetiredCapability`."""
+        also retire the current capability at ``seq`` and make the new one current; with
+        ``admins`` (sorted keys) make them the mailbox's admin set. Either needs ``proof``
+        by a current admin key (:func:`admin_refusal`), checked after the capability and
+        before the position. Returns the new head. Raises :class:`Unauthorized`,
+        :class:`RetiredCapability`, :class:`NotAdmin`, :class:`LogConflict`,
+        :class:`CapabilityReused`."""
 
     @abstractmethod
     async def read_log(self, mailbox: bytes, cap_hash: bytes, after: int, limit: int,

@@ -28,7 +28,6 @@ from __future__ import annotations
 
 import asyncio
 import queue
-import secrets
 import sqlite3
 import threading
 from collections.abc import Callable
@@ -38,28 +37,24 @@ from pathlib import Path
 from typing import Any
 
 from hramada.core.wire import entry_hash
+from hramada.relay.storage import sqlite_mailbox as mb
 from hramada.relay.storage.base import (
-    EMPTY_HEAD,
-    CapabilityReused,
+    AdminProof,
     DropMessage,
     DropNotFound,
     DropSealed,
-    Entry,
     Exists,
     Grant,
     GuestLimitReached,
     Head,
     Heads,
     ItemsPage,
-    LogConflict,
     LogPage,
     MessagesPage,
-    RetiredCapability,
     Storage,
     StorageRefusal,
     Unauthorized,
     open_position,
-    seal_position,
 )
 from hramada.relay.storage.schema import schema_scripts, split_statements
 
@@ -260,25 +255,26 @@ class SQLiteStorage(Storage):
 
     # -- the interface -------------------------------------------------------------
 
-    async def create_mailbox(self, mailbox: bytes, cap_hash: bytes) -> None:
-        await self._write(_create_mailbox, mailbox, cap_hash)
+    async def create_mailbox(self, mailbox: bytes, cap_hash: bytes, admin: bytes) -> None:
+        await self._write(mb.create_mailbox, mailbox, cap_hash, admin)
 
     async def lookup_cap(self, mailbox: bytes, cap_hash: bytes, pad: bytes) -> Grant:
-        row = await self._read(_auth, mailbox, cap_hash)
+        row = await self._read(mb.auth, mailbox, cap_hash)
         return Grant(None if row[1] is None else open_position(row[1], pad))
 
     async def append_entry(self, mailbox: bytes, cap_hash: bytes, seq: int, prev: bytes,
                            ciphertext: bytes, new_cap_hash: bytes | None = None,
-                           pad: bytes | None = None) -> Head:
+                           pad: bytes | None = None, admins: list[bytes] | None = None,
+                           proof: AdminProof | None = None) -> Head:
         if new_cap_hash is not None and pad is None:
             raise ValueError("a rotation needs the pad of the capability it retires")
         digest = entry_hash(mailbox, seq, prev, ciphertext)
-        return await self._write(_append_entry, mailbox, cap_hash, seq, prev, ciphertext,
-                                 digest, new_cap_hash, pad)
+        return await self._write(mb.append_entry, mailbox, cap_hash, seq, prev, ciphertext,
+                                 digest, new_cap_hash, pad, admins, proof)
 
     async def read_log(self, mailbox: bytes, cap_hash: bytes, after: int, limit: int,
                        max_bytes: int, pad: bytes) -> LogPage:
-        return await self._read(_read_log, mailbox, cap_hash, after, limit, max_bytes, pad)
+        return await self._read(mb.read_log, mailbox, cap_hash, after, limit, max_bytes, pad)
 
     async def append_items(self, mailbox: bytes, cap_hash: bytes,
                            items: list[bytes]) -> tuple[int, int]:
@@ -323,7 +319,7 @@ class SQLiteStorage(Storage):
                                 max_bytes)
 
     async def heads(self, mailbox: bytes, cap_hash: bytes, pad: bytes) -> Heads:
-        return await self._read(_heads, mailbox, cap_hash, pad)
+        return await self._read(mb.heads, mailbox, cap_hash, pad)
 
 
 def _transaction(conn: sqlite3.Connection, group: list[tuple]) -> list[tuple[bool, Any, bytes | None]]:
@@ -361,83 +357,11 @@ def _settle_ready(ready: asyncio.Future[None], exc: BaseException | None) -> Non
 
 
 # -- jobs and reads: plain functions of a connection ------------------------------
-# A capability hash is looked up by (mailbox, cap_hash) in SQL. The comparison is not
-# constant-time, but it compares hashes of secrets, which tell an observer nothing.
-
-_AUTH = ("SELECT m.mid, c.retired, m.log_seq, m.log_hash, m.item_head, m.drop_head "
-         "FROM mailboxes m JOIN caps c ON c.mid = m.mid WHERE m.id = ? AND c.cap_hash = ?")
-
-
-def _auth(conn: sqlite3.Connection, mailbox: bytes, cap_hash: bytes) -> tuple:
-    row = conn.execute(_AUTH, (mailbox, cap_hash)).fetchone()
-    if row is None:
-        raise Unauthorized("unknown mailbox or capability")
-    return row
-
-
-def _current(conn: sqlite3.Connection, mailbox: bytes, cap_hash: bytes) -> tuple:
-    row = _auth(conn, mailbox, cap_hash)
-    if row[1] is not None:
-        raise RetiredCapability("capability retired by a rotation")
-    return row
-
-
-def _create_mailbox(conn: sqlite3.Connection, mailbox: bytes, cap_hash: bytes) -> tuple:
-    if conn.execute("SELECT 1 FROM mailboxes WHERE id = ?", (mailbox,)).fetchone():
-        raise Exists("mailbox id already taken")
-    mid = secrets.randbits(62) + 1  # random, so that no key counts mailboxes in creation order
-    while conn.execute("SELECT 1 FROM mailboxes WHERE mid = ?", (mid,)).fetchone():
-        mid = secrets.randbits(62) + 1
-    conn.execute("INSERT INTO mailboxes (mid, id, log_hash) VALUES (?, ?, ?)",
-                 (mid, mailbox, EMPTY_HEAD.hash))
-    conn.execute("INSERT INTO caps (mid, cap_hash) VALUES (?, ?)", (mid, cap_hash))
-    return None, mailbox
-
-
-def _append_entry(conn: sqlite3.Connection, mailbox: bytes, cap_hash: bytes, seq: int,
-                  prev: bytes, ciphertext: bytes, digest: bytes,
-                  new_cap_hash: bytes | None, pad: bytes | None) -> tuple:
-    mid, _, head_seq, head_hash, _, _ = _current(conn, mailbox, cap_hash)
-    if seq != head_seq + 1 or prev != head_hash:
-        raise LogConflict(Head(head_seq, head_hash))
-    if new_cap_hash is not None and conn.execute(
-            "SELECT 1 FROM caps WHERE mid = ? AND cap_hash = ?", (mid, new_cap_hash)).fetchone():
-        raise CapabilityReused("new_cap_hash was already a capability of this mailbox")
-    conn.execute("INSERT INTO entries (mid, seq, prev, hash, ciphertext) VALUES (?, ?, ?, ?, ?)",
-                 (mid, seq, prev, digest, ciphertext))
-    conn.execute("UPDATE mailboxes SET log_seq = ?, log_hash = ? WHERE mid = ?", (seq, digest, mid))
-    if new_cap_hash is not None:
-        # The presented capability is the mailbox's one current capability.
-        conn.execute("UPDATE caps SET retired = ? WHERE mid = ? AND cap_hash = ?",
-                     (seal_position(seq, pad), mid, cap_hash))
-        conn.execute("INSERT INTO caps (mid, cap_hash) VALUES (?, ?)", (mid, new_cap_hash))
-    return Head(seq, digest), mailbox
-
-
-def _read_log(conn: sqlite3.Connection, mailbox: bytes, cap_hash: bytes, after: int,
-              limit: int, max_bytes: int, pad: bytes) -> LogPage:
-    mid, retired, head_seq, head_hash, _, _ = _auth(conn, mailbox, cap_hash)
-    retired_at = None if retired is None else open_position(retired, pad)
-    if retired_at is not None and retired_at < head_seq:
-        head_seq = retired_at
-        head_hash = conn.execute("SELECT hash FROM entries WHERE mid = ? AND seq = ?",
-                                 (mid, retired_at)).fetchone()[0]
-    entries: list[Entry] = []
-    total = 0
-    rows = conn.execute(
-        "SELECT seq, prev, ciphertext, hash FROM entries WHERE mid = ? AND seq > ? AND seq <= ? "
-        "ORDER BY seq LIMIT ?", (mid, after, head_seq, limit))
-    for seq, prev, ciphertext, digest in rows:
-        total += len(ciphertext)
-        if entries and total > max_bytes:
-            break
-        entries.append(Entry(seq, prev, ciphertext, digest))
-    return LogPage(entries, Head(head_seq, head_hash))
-
+# Mailboxes, capabilities, admin sets and the log are in ``sqlite_mailbox``.
 
 def _append_items(conn: sqlite3.Connection, mailbox: bytes, cap_hash: bytes,
                   items: list[bytes]) -> tuple:
-    row = _current(conn, mailbox, cap_hash)
+    row = mb.current(conn, mailbox, cap_hash)
     mid, head = row[0], row[4]
     first, last = head + 1, head + len(items)
     conn.executemany("INSERT INTO items (mid, cursor, ciphertext) VALUES (?, ?, ?)",
@@ -448,7 +372,7 @@ def _append_items(conn: sqlite3.Connection, mailbox: bytes, cap_hash: bytes,
 
 def _read_items(conn: sqlite3.Connection, mailbox: bytes, cap_hash: bytes, after: int,
                 limit: int, max_bytes: int) -> ItemsPage:
-    row = _current(conn, mailbox, cap_hash)
+    row = mb.current(conn, mailbox, cap_hash)
     mid, head = row[0], row[4]
     items: list[tuple[int, bytes]] = []
     total = 0
@@ -464,7 +388,7 @@ def _read_items(conn: sqlite3.Connection, mailbox: bytes, cap_hash: bytes, after
 
 def _open_drop(conn: sqlite3.Connection, mailbox: bytes, cap_hash: bytes, drop: bytes,
                drop_cap_hash: bytes, expires: int) -> tuple:
-    mid = _current(conn, mailbox, cap_hash)[0]
+    mid = mb.current(conn, mailbox, cap_hash)[0]
     if conn.execute("SELECT 1 FROM drops WHERE id = ?", (drop,)).fetchone():
         raise Exists("drop id already taken")
     conn.execute("INSERT INTO drops (id, mid, cap_hash, expires) VALUES (?, ?, ?, ?)",
@@ -479,14 +403,14 @@ def _open_drop_of(conn: sqlite3.Connection, mid: int, drop: bytes) -> None:
 
 
 def _close_drop(conn: sqlite3.Connection, mailbox: bytes, cap_hash: bytes, drop: bytes) -> tuple:
-    mid = _current(conn, mailbox, cap_hash)[0]
+    mid = mb.current(conn, mailbox, cap_hash)[0]
     _open_drop_of(conn, mid, drop)
     conn.execute("UPDATE drops SET closed = 1 WHERE id = ?", (drop,))
     return None, mailbox
 
 
 def _mark_drop_used(conn: sqlite3.Connection, mailbox: bytes, cap_hash: bytes, drop: bytes) -> tuple:
-    mid = _current(conn, mailbox, cap_hash)[0]
+    mid = mb.current(conn, mailbox, cap_hash)[0]
     _open_drop_of(conn, mid, drop)
     conn.execute("UPDATE drops SET used = 1 WHERE id = ?", (drop,))
     return None, mailbox
@@ -501,7 +425,7 @@ def _insert_message(conn: sqlite3.Connection, mid: int, cursor: int, drop: bytes
 
 def _post_member_message(conn: sqlite3.Connection, mailbox: bytes, cap_hash: bytes,
                          drop: bytes, message: bytes) -> tuple:
-    row = _current(conn, mailbox, cap_hash)
+    row = mb.current(conn, mailbox, cap_hash)
     mid, cursor = row[0], row[5] + 1
     _open_drop_of(conn, mid, drop)
     _insert_message(conn, mid, cursor, drop, False, message)
@@ -552,7 +476,7 @@ def _page(rows: Any, max_bytes: int, make: Callable[..., DropMessage]) -> list[D
 
 def _read_mailbox_messages(conn: sqlite3.Connection, mailbox: bytes, cap_hash: bytes,
                            after: int, limit: int, max_bytes: int) -> MessagesPage:
-    row = _current(conn, mailbox, cap_hash)
+    row = mb.current(conn, mailbox, cap_hash)
     rows = conn.execute(
         "SELECT cursor, drop_id, from_guest, message FROM drop_messages "
         "WHERE mid = ? AND cursor > ? ORDER BY cursor LIMIT ?", (row[0], after, limit))
@@ -570,10 +494,3 @@ def _read_drop_messages(conn: sqlite3.Connection, drop: bytes, drop_cap_hash: by
     head = conn.execute("SELECT MAX(cursor) FROM drop_messages WHERE drop_id = ?",
                         (drop,)).fetchone()[0]
     return MessagesPage(messages, head or 0)
-
-
-def _heads(conn: sqlite3.Connection, mailbox: bytes, cap_hash: bytes, pad: bytes) -> Heads:
-    _, retired, log_seq, _, item_head, drop_head = _auth(conn, mailbox, cap_hash)
-    if retired is not None:
-        return Heads(min(log_seq, open_position(retired, pad)), 0, 0)
-    return Heads(log_seq, item_head, drop_head)
