@@ -392,3 +392,107 @@ def test_an_item_older_than_every_key_a_device_holds_predates_it_not_a_forgery(w
     with pytest.raises(items.Predates):
         open_item(old, 1, w.log("alice"), dana_keys)
     assert not issubclass(items.Predates, HramadaError)
+
+
+# -- chains: each author's items link to the previous one, and rotations bind the last link --
+
+def test_each_item_links_to_its_authors_previous_one_and_the_first_to_zero(w):
+    items_read = [read(w, "alice", *w.post_item("bob", f"number {n}")[::2]) for n in (1, 2, 3)]
+    assert items_read[0].prev == items.ZERO_LINK
+    assert [i.prev for i in items_read[1:]] == [i.link for i in items_read[:2]]
+    assert all(i.id == i.link[:16] for i in items_read)
+
+
+def test_an_item_sealed_again_keeps_its_link_and_id(w):
+    """What a rotation binds does not depend on the head, time or key an item was sealed
+    with: an item sealed again after losing a race links where the first did."""
+    bob = w.person("bob")
+    first = w.seal_item("bob", "once", seq=1)
+    again = w.seal_item("bob", "once", seq=1, time=5, head=(1, w.log("bob").hash_at(1)))
+    assert first[0] == again[0]
+    other = w.seal_item("bob", "another text", seq=1)
+    assert other[0] != first[0] and bob.public.id
+
+
+def test_the_first_item_must_link_to_zero(w):
+    with pytest.raises(ValueError, match="bad item header"):
+        w.seal_item("bob", "first", seq=1, prev=bytes(range(32)))
+
+
+def test_a_removed_members_item_re_signed_at_their_bound_is_refused(w):
+    """Carol signs another item with her last number after her removal: it is not the one
+    the removal binds, wherever the relay places it (signed by her: void, not an alarm)."""
+    cursor, _, genuine = w.post_item("carol", "what I wrote")
+    carol_head = w.log("carol").head
+    w.rotate("alice", remove="carol")
+    resigned = _resign(w, "what I wish I had written", 1, carol_head, items.ZERO_LINK, w.keys("alice"))
+    assert read(w, "alice", cursor, genuine).seq == 1
+    for at in (cursor, cursor + 1):
+        with pytest.raises(items.Unlinked, match="carol signed another item with that number") as refused:
+            read(w, "alice", at, resigned)
+        assert isinstance(refused.value, items.PostedAfterRemoval)
+
+
+def _resign(w: World, text: str, seq: int, head, prev: bytes, keys: Keyring) -> bytes:
+    """An item carol signs with the key of generation 0, which she kept after her removal."""
+    return items.seal_item(group=w.group, kind="bulletin", body={"text": text}, author=w.person("carol").signing,
+                           seq=seq, head=head, time=1, generation=keys.generations[0], nonce=bytes(24),
+                           prev=prev)[1]
+
+
+def _held(w: World, reader: str, posted: list[tuple[int, bytes]]) -> list[tuple[bytes, int, bytes, bytes]]:
+    out = []
+    for cursor, ct in posted:
+        i = read(w, reader, cursor, ct)
+        out.append((i.author, i.seq, i.link, i.prev))
+    return out
+
+
+def _anchors(log: GroupLog) -> dict[bytes, list[tuple[int, bytes]]]:
+    out: dict[bytes, list[tuple[int, bytes]]] = {}
+    for g in log.generations:
+        for a, n in (g.items_cutoff or {}).items():
+            out.setdefault(a, []).append((n, g.items_links[a]))
+    return out
+
+
+def test_a_removed_members_item_re_signed_below_their_bound_links_nowhere(w):
+    """The relay shows dana, a newcomer, carol's re-signed number 2 in place of the one she
+    wrote before her removal. Dana holds carol's items up to the bound: the chain from the
+    bound's link passes through the original number 2, so the re-signed one is refused,
+    number 2 is missing, and number 1 waits until it arrives."""
+    posted = [w.post_item("carol", f"number {n}")[::2] for n in (1, 2, 3)]
+    carol = w.person("carol").public.id
+    head = w.log("carol").head
+    w.rotate("alice", remove="carol")
+    w.join("dana", invited_by="alice", vouchers=["alice", "bob"], admitted_by="alice")
+    forged = _resign(w, "re-signed", 2, head, w.item_links[("carol", 1)], w.keys("dana"))
+    shown = [posted[0], (posted[1][0], forged), posted[2]]
+    chains = items.chain_verdicts(_held(w, "dana", shown), _anchors(w.log("dana")))
+    forged_link = read(w, "dana", 2, forged).link
+    assert chains.refused == [(carol, 2, forged_link)]
+    assert chains.missing == [(carol, 2)]
+    assert chains.waiting == {(carol, w.item_links[("carol", 1)])}
+    assert chains.shown == {(carol, 3): w.item_links[("carol", 3)]}
+    # once the relay serves the original too, everything links and the forgery stays refused
+    chains = items.chain_verdicts(_held(w, "dana", shown + [posted[1]]), _anchors(w.log("dana")))
+    assert chains.refused == [(carol, 2, forged_link)] and chains.missing == [] and not chains.waiting
+    assert {n for _, n in chains.shown} == {1, 2, 3}
+
+
+def test_two_items_with_one_number_above_every_bound_are_equivocation(w):
+    bob = w.person("bob").public.id
+    one = w.seal_item("bob", "to some", seq=1)
+    other = w.seal_item("bob", "to others", seq=1)
+    held = _held(w, "alice", [(1, one[1]), (2, other[1])])
+    chains = items.chain_verdicts(held, {})
+    assert chains.twice == [(bob, 1)] and chains.shown == {(bob, 1): held[0][2]}
+
+
+def test_a_huge_bound_costs_nothing_and_a_device_expects_nothing_below_its_floor(w):
+    bob = w.person("bob").public.id
+    chains = items.chain_verdicts([], {bob: [(2**32 - 1, bytes(32))]})
+    assert chains.missing == [(bob, 2**32 - 1)]
+    held = _held(w, "alice", [w.post_item("bob", f"n{n}")[::2] for n in (1, 2)])
+    chains = items.chain_verdicts(held[1:], {bob: [(2, held[1][2])]}, floors={bob: 1})
+    assert chains.missing == [] and chains.shown == {(bob, 2): held[1][2]}

@@ -27,7 +27,7 @@ from typing import Awaitable, Callable
 import nacl.utils
 
 from hramada.client.journal import Journal, fault
-from hramada.client.numbering import Numbering, suspicion
+from hramada.client.numbering import Numbering, chain_notes, check_chains, reads_from, suspicion
 from hramada.client.session import GroupSession
 from hramada.client.store import Store
 from hramada.client.transport import LogConflict, Relay, RetiredCapability
@@ -65,12 +65,14 @@ class Engine:
         self.relay = self.journal.guard(relay)
         self.progress = progress or (lambda what, done, total: None)
         self.news = 0  # entries and items the last sync applied
+        self._tops: dict[bytes, int] = {}  # each author's highest bound (items.md §3)
+        self._chains_due = False
 
     # -- the whole sync -----------------------------------------------------------
 
     async def sync(self) -> None:
         s = self.s
-        if s.status in ("alarm", "removed", "left", "refused"):
+        if s.status in ("alarm", "removed", "left"):
             return
         s.suspected = False
         self.news = 0
@@ -92,15 +94,17 @@ class Engine:
             with self.journal.change(s) as ch:
                 ch.record["suspicion"] = None
 
-    async def wait(self, timeout: int = 25) -> bool:
+    async def wait(self, timeout: int = 25, floor: dict[str, int] | None = None) -> dict:
         """Block until the relay has news for this group (or ``timeout`` seconds pass),
-        without polling. Returns True if there is news."""
+        without polling; with ``floor``, news beyond those heads only (``watching.py``).
+        Returns the relay's answer: ``{"log", "items", "drops", "changed"}``."""
         s = self.s
         if s.status != "active":
-            return False
-        answer = await self.relay.wait(s.record["mailbox"], s.cap, s.log.head[0], s.record["items"],
-                                       s.record["drops"], timeout)
-        return bool(answer.get("changed"))
+            return {"log": 0, "items": 0, "drops": 0, "changed": False}
+        floor = floor or {}
+        return await self.relay.wait(s.record["mailbox"], s.cap, max(s.log.head[0], floor.get("log", 0)),
+                                     max(s.record["items"], floor.get("items", 0)),
+                                     max(s.record["drops"], floor.get("drops", 0)), timeout)
 
     def _stop(self, exc: HramadaError) -> None:
         with self.journal.change(self.s) as ch:  # reloads what the failed change left behind
@@ -231,9 +235,12 @@ class Engine:
         lie, or items still waiting for entries the relay does not deliver, are a
         suspicion (not an alarm)."""
         s = self.s
+        self._chains_due = False
+        self._tops = {a: max(n for n, _ in ns) for a, ns in self._anchors()[0].items()}
         got = await self._pull_items_after(s.record["items"])
         if s.record.get("pending_items"):  # the log may have moved on meanwhile
             await self.pull_log()
+            self._tops = {a: max(n for n, _ in ns) for a, ns in self._anchors()[0].items()}
             got += await self._pull_items_after(s.record["items"])
         numbering = Numbering(copy.deepcopy(s.record.get("item_seqs", {})))
         numbering.expect_bounds(s.log, {n for n, g in s.keys.generations.items() if g.full})
@@ -242,11 +249,42 @@ class Engine:
             with self.journal.change(s) as ch:
                 ch.record["item_seqs"] = numbering.table
             got += await self._pull_items_after(since, only_missing=True)
+        anchored = sum(1 for g in s.log.generations if g.items_links is not None)
+        if self._chains_due or s.record.get("chains_at", 0) != anchored:
+            self._check_chains(anchored)
         text = suspicion(s.record, s.log.head[0], s.name_of)
         if text is not None:
             with self.journal.change(s) as ch:
                 ch.suspect(text)
         return got
+
+    def _held(self) -> set[int]:
+        return {n for n, g in self.s.keys.generations.items() if g.full}
+
+    def _anchors(self) -> tuple[dict, dict]:
+        return reads_from(self.s.log, self._held())
+
+    def _check_chains(self, anchored: int) -> None:
+        """Which stored items lie on the chains the rotations bind (items.md §3): an item
+        that links nowhere is refused and named (its author signed another item with its
+        number: a member's doing, never the relay's alone, so not an alarm); two items
+        with one number above every bound are named too (equivocation); where a chain
+        stops for want of an item, that number is missing (fetched again, a suspicion)."""
+        s = self.s
+        stored = self.store.items(s.ref)
+        chains = check_chains((v for _, v in stored), s.log, self._held())
+        refused, notes = chain_notes(chains, s.name_of)
+        numbering = Numbering(copy.deepcopy(s.record.get("item_seqs", {})))
+        if chains.missing:
+            at = {(v["author"], v["seq"]): cursor for cursor, v in stored}
+            for author, n in chains.missing:
+                numbering.missing_again(author, n, at.get((author, n - 1), 0))
+        with self.journal.change(s) as ch:
+            void = ch.record.get("void_items", [])
+            ch.record["void_items"] = (void + [t for t in refused if t not in void])[-MAX_VOID:]
+            ch.record["item_notes"] = notes[-MAX_VOID:]
+            ch.record["item_seqs"] = numbering.table
+            ch.record["chains_at"] = anchored
 
     async def _pull_items_after(self, after: int, only_missing: bool = False) -> int:
         """Fetch items after cursor ``after`` up to the head, page by page; the next page
@@ -296,13 +334,17 @@ class Engine:
                     item = outcome.item if isinstance(outcome, items_mod.Stale) else outcome
                     if only_missing and not numbering.is_missing(item.author, item.seq):
                         continue
-                    numbering.saw(item.author, item.seq, cursor)
+                    if item.seq <= max(self._tops.get(item.author, 0),
+                                       numbering.table.get(item.author, (0,))[0]):
+                        self._chains_due = True  # at or below a bound, or a number seen before
+                    numbering.saw(item.author, item.seq, cursor, item.link)
                     if isinstance(outcome, items_mod.Stale):
                         stale.append(item)
                     else:
                         rows.append((cursor, {"id": item.id, "kind": item.kind, "author": item.author,
                                               "seq": item.seq, "time": item.time, "body": item.body,
-                                              "gen": item.generation}))
+                                              "gen": item.generation, "link": item.link,
+                                              "prev": item.prev}))
                 with self.journal.change(s) as ch:
                     ch.items(rows)
                     for item in stale:
@@ -336,8 +378,8 @@ class Engine:
         handled.append(item.seq)
         if any(v["author"] == item.author and v.get("seq") == item.seq for _, v in self.store.items(s.ref)):
             return None  # confirmed here before: never again
-        return {"t": "item", "kind": item.kind, "body": item.body, "seq": item.seq, "id": b"", "ct": b"",
-                "gen": -1}
+        return {"t": "item", "kind": item.kind, "body": item.body, "seq": item.seq, "prev": item.prev,
+                "id": b"", "ct": b"", "gen": -1}
 
     def _open_items(self, received: list[tuple[int, bytes]]) -> list[object]:
         """Open each item; the outcome is the item, or the exception it raised (in order)."""
@@ -363,14 +405,15 @@ class Engine:
         sync, which seals the item again under the new key, and send). Returns the
         item's id and whether it is still queued (the relay could not be reached)."""
         s = self.s
-        with self.journal.change(s) as ch:  # the number and the queued item commit together
-            seq = ch.record.get("next_item", 1)
-            item_id, ct = items_mod.seal_item(group=s.group_id, kind=kind, body=body, author=s.identity.signing,
-                                              seq=seq, head=s.log.head, time=now_ms(), generation=s.generation,
-                                              nonce=random(24))
-            ch.queue({"t": "item", "kind": kind, "body": body, "seq": seq, "id": item_id, "ct": ct,
-                      "gen": s.generation.number})
-            ch.record["next_item"] = seq + 1
+        with self.journal.change(s) as ch:  # the number, the chain and the queued item commit together
+            seq, prev = ch.record.get("next_item", 1), ch.record.get("last_link", items_mod.ZERO_LINK)
+            link, ct = items_mod.seal_item_linked(group=s.group_id, kind=kind, body=body, author=s.identity.signing,
+                                                  seq=seq, head=s.log.head, time=now_ms(),
+                                                  generation=s.generation, nonce=random(24), prev=prev)
+            item_id = link[:items_mod.ITEM_ID_BYTES]
+            ch.queue({"t": "item", "kind": kind, "body": body, "seq": seq, "prev": prev, "id": item_id,
+                      "ct": ct, "gen": s.generation.number})
+            ch.record["next_item"], ch.record["last_link"] = seq + 1, link
         try:
             try:
                 await self._flush_outbox()
@@ -394,7 +437,7 @@ class Engine:
                     job["id"], job["ct"] = items_mod.seal_item(
                         group=s.group_id, kind=job["kind"], body=job["body"], author=s.identity.signing,
                         seq=job["seq"], head=s.log.head, time=now_ms(), generation=s.generation,
-                        nonce=random(24))
+                        nonce=random(24), prev=job["prev"])
                 await self.relay.append_items(s.record["mailbox"], s.cap, [job["ct"]])
             elif job["t"] == "welcome":
                 await self._send_welcome(job["request"])
@@ -515,7 +558,7 @@ class Engine:
         except RelayError as exc:
             if exc.status != 404:
                 raise
-            self._refused("revoked")
+            self._refused("revoked")  # the relay's word: a claim like any refusal
             return False
         for _, sender, message in messages:
             if sender != "member":
@@ -526,8 +569,7 @@ class Engine:
                 pass
             else:
                 if refused == join["request"]:
-                    self._refused(reason)
-                    return False
+                    self._refused(reason)  # a claim: keep looking for a welcome
                 continue
             try:
                 welcome = invitation.open_welcome(s.identity.boxing, message, s.group_id)
@@ -553,9 +595,13 @@ class Engine:
             return False
 
     def _refused(self, reason: str) -> None:
-        with self.journal.change(self.s) as ch:
-            ch.record["status"] = "refused"
-            ch.record["refused"] = invitation.REFUSALS[reason]
+        """A refusal is a claim, not a verdict: any member holds the invitation's key (and
+        the relay answers for the drop), and the joiner holds no log to check who sent it.
+        It is shown, and the request stays pending: a genuine welcome still admits
+        (invitations.md)."""
+        if self.s.record.get("refused") != invitation.REFUSALS[reason]:
+            with self.journal.change(self.s) as ch:
+                ch.record["refused"] = invitation.REFUSALS[reason]
 
     async def _adopt_log(self, welcome: invitation.Welcome) -> None:
         """Fetch the whole log with the welcome's key and fold it from the group's
@@ -591,8 +637,9 @@ def _numbering_from(log: GroupLog, keys: Keyring) -> dict:
     first = min((n for n, g in keys.generations.items() if g.full), default=0)
     if first == 0:
         return {}
-    bounds = log.generations[first - 1].items_cutoff or {}
-    return {author: [n, 0, n, []] for author, n in bounds.items()}
+    info = log.generations[first - 1]
+    bounds, links = info.items_cutoff or {}, info.items_links or {}
+    return {author: [n, 0, n, [], links[author]] for author, n in bounds.items()}
 
 
 class _AlreadyDone(Exception):
