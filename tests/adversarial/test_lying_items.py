@@ -160,6 +160,40 @@ def test_a_raced_item_is_sent_again_once_and_a_re_served_copy_never(relay_proces
     asyncio.run(go())
 
 
+def test_a_raced_item_its_author_saw_confirmed_still_links_the_chain_for_a_newcomer(
+        relay_process, lying_proxy, bring_in, tmp_path: Path) -> None:
+    """The relay keeps Hanna's item from Ales while he rotates, after Hanna's device saw
+    it confirmed (so she never sends it again). Ales's next rotation binds it as her
+    last; Dana, joining later, reads it as stale yet keeps its place in Hanna's chain:
+    nothing is missing, nothing is refused."""
+    relay = relay_process()
+    to_ales = lying_proxy(relay.url)
+
+    async def go() -> None:
+        ales = Hramada.init(tmp_path / "ales", PASSPHRASE, "Ales", transport=to_ales.transport())
+        hanna = Hramada.init(tmp_path / "hanna", PASSPHRASE, "Hanna")
+        dana = Hramada.init(tmp_path / "dana", PASSPHRASE, "Dana")
+        try:
+            g = (await ales.create_group("Circle", relay.url, history="all")).group
+            await bring_in(ales, hanna, g)
+            to_ales.lie = drop_items(lambda cursor, ct: False)
+            await hanna.post(g, "raced with the rotation")
+            await hanna.sync()  # confirmed on her device
+            await ales.rotate(g)
+            to_ales.lie = None
+            await hanna.sync()
+            assert hanna.queued(g) == [] and len(await _relay_items(relay.url, ales, g)) == 1
+            await ales.rotate(g)  # binds Hanna's number 1, which his device found stale
+            assert ales._find(g).log.generations[1].items_cutoff == {hanna._find(g).identity.public.id: 1}
+            await bring_in(ales, dana, g)
+            [info] = await dana.sync()
+            assert info.status == "active" and info.suspicion is None
+            assert not [w for w in info.warnings if "Hanna" in w]
+        finally:
+            await _close(ales, hanna, dana)
+    asyncio.run(go())
+
+
 def test_a_dropped_item_is_a_suspicion_until_the_relay_serves_it(relay_process, lying_proxy, bring_in,
                                                                  tmp_path: Path) -> None:
     relay = relay_process()

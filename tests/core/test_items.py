@@ -496,3 +496,15 @@ def test_a_huge_bound_costs_nothing_and_a_device_expects_nothing_below_its_floor
     held = _held(w, "alice", [w.post_item("bob", f"n{n}")[::2] for n in (1, 2)])
     chains = items.chain_verdicts(held[1:], {bob: [(2, held[1][2])]}, floors={bob: 1})
     assert chains.missing == [] and chains.shown == {(bob, 2): held[1][2]}
+
+
+def test_a_bound_that_the_next_item_contradicts_is_named(w):
+    """An admin's device binds a link that bob's next item does not name: the rotations
+    and bob's items disagree, and readers are told (either bob signed two items with
+    that number, or the cut-off is wrong)."""
+    bob = w.person("bob").public.id
+    held = _held(w, "alice", [w.post_item("bob", f"n{n}")[::2] for n in (1, 2)])
+    chains = items.chain_verdicts(held, {bob: [(1, bytes(range(32)))]})
+    assert chains.disagree == [(bob, 1)] and chains.refused == [(bob, 1, held[0][2])]
+    chains = items.chain_verdicts(held, {bob: [(1, held[0][2])]})
+    assert chains.disagree == [] and chains.refused == [] and len(chains.shown) == 2

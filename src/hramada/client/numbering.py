@@ -153,12 +153,14 @@ def check_chains(rows: Iterable[dict], log: GroupLog, held: set[int]) -> items_m
 
 def shown(rows: list[dict], chains: items_mod.Chains) -> list[dict]:
     """One stored item per author and number: the one on the chain where a rotation binds
-    it, else the first received; nothing refused, nothing still waiting for its chain."""
+    it, else the first received; nothing refused, nothing still waiting for its chain, no
+    stale item (one that raced a rotation: kept for its place in the chain only)."""
     refused = {(a, link) for a, _, link in chains.refused}
     out: dict[tuple[bytes, int], dict] = {}
     for v in rows:
         key = (v["author"], v["seq"])
-        if key in out or (v["author"], v["link"]) in chains.waiting or (v["author"], v["link"]) in refused:
+        if key in out or v.get("stale") or (v["author"], v["link"]) in chains.waiting \
+                or (v["author"], v["link"]) in refused:
             continue
         want = chains.shown.get(key)
         if want is None or want == v["link"]:
@@ -172,6 +174,7 @@ def chain_notes(chains: items_mod.Chains, name_of: Callable[[bytes], str]) -> tu
                f"{name_of(a)} signed another item with that number" for a, n, _ in chains.refused]
     notes = [f"{name_of(a)} signed two different items numbered {n} (one is shown): members may have "
              "been shown different texts" for a, n in chains.twice]
-    notes += [f"two rotations bind different items as {name_of(a)}'s item {n}: an admin's device signed "
-              "a wrong cut-off" for a, n in chains.disagree]
+    notes += [f"the group's rotations and {name_of(a)}'s items disagree about their item {n}: either "
+              f"{name_of(a)} signed two items with that number, or an admin's device signed a wrong cut-off"
+              for a, n in chains.disagree]
     return refused, notes

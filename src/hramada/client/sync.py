@@ -338,13 +338,13 @@ class Engine:
                                        numbering.table.get(item.author, (0,))[0]):
                         self._chains_due = True  # at or below a bound, or a number seen before
                     numbering.saw(item.author, item.seq, cursor, item.link)
+                    row = {"id": item.id, "kind": item.kind, "author": item.author, "seq": item.seq,
+                           "time": item.time, "body": item.body, "gen": item.generation, "link": item.link,
+                           "prev": item.prev}
                     if isinstance(outcome, items_mod.Stale):
                         stale.append(item)
-                    else:
-                        rows.append((cursor, {"id": item.id, "kind": item.kind, "author": item.author,
-                                              "seq": item.seq, "time": item.time, "body": item.body,
-                                              "gen": item.generation, "link": item.link,
-                                              "prev": item.prev}))
+                        row["stale"] = True  # never shown; a genuine link in its author's chain
+                    rows.append((cursor, row))
                 with self.journal.change(s) as ch:
                     ch.items(rows)
                     for item in stale:
@@ -357,7 +357,7 @@ class Engine:
                     if not only_missing:
                         ch.record["pending_items"] = still
                         ch.record["items"] = max(ch.record["items"], last)
-                got += len(rows)
+                got += len(rows) - len(stale)
                 self.progress("items", s.record["items"], head)
             return got
         finally:
@@ -376,7 +376,8 @@ class Engine:
         if item.seq in handled:
             return None
         handled.append(item.seq)
-        if any(v["author"] == item.author and v.get("seq") == item.seq for _, v in self.store.items(s.ref)):
+        if any(v["author"] == item.author and v.get("seq") == item.seq and not v.get("stale")
+               for _, v in self.store.items(s.ref)):
             return None  # confirmed here before: never again
         return {"t": "item", "kind": item.kind, "body": item.body, "seq": item.seq, "prev": item.prev,
                 "id": b"", "ct": b"", "gen": -1}

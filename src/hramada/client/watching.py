@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import time
 from dataclasses import dataclass
+from typing import Callable
 
 FIRST_DELAY = 5.0   # seconds before a quiet group is synced again without news
 MAX_DELAY = 300.0
@@ -36,7 +37,7 @@ class _Quiet:
 class Backoff:
     """Per group (by local ref), whether it is quiet and until when."""
 
-    def __init__(self, clock=time.monotonic) -> None:
+    def __init__(self, clock: Callable[[], float] = time.monotonic) -> None:
         self._quiet: dict[int, _Quiet] = {}
         self._clock = clock
 
@@ -68,6 +69,3 @@ class Backoff:
         floor = {k: max(heads.get(k, 0), q.heads.get(k, 0) if q else 0) for k in HEADS}
         self._quiet[ref] = _Quiet(floor, delay, self._clock() + delay, suspicion)
         return q is None or q.said != suspicion
-
-    def forget(self, ref: int) -> None:
-        self._quiet.pop(ref, None)

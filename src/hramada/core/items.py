@@ -288,7 +288,9 @@ class Chains:
     until it has); ``missing`` lists ``(author, number)`` where the chain stops because
     no item with that number is held; ``twice`` lists ``(author, number)`` above every
     bound that carry two different items (equivocation: one is shown); ``disagree``
-    lists ``(author, number)`` where two rotations bind different links."""
+    lists ``(author, number)`` where two rotations bind different links, or the item
+    after the highest bound names another link than the bound (either the author signed
+    two items with that number, or an admin's device signed a wrong cut-off)."""
 
     shown: dict[tuple[bytes, int], bytes] = field(default_factory=dict)
     refused: list[tuple[bytes, int, bytes]] = field(default_factory=list)
@@ -331,6 +333,9 @@ def chain_verdicts(held: Iterable[tuple[bytes, int, bytes, bytes]],
                 out.shown[(author, number)] = next(iter(links))
                 if len(links) > 1:
                     out.twice.append((author, number))
+        after = numbers.get(top + 1, {}) if top else {}
+        if after and next(iter(after.values())) != bound[top]:  # the item after the bound names another
+            out.disagree.append((author, top))
         expected: bytes | None = None
         floor, last = floors.get(author, 0), top + 1
         # only held numbers and bound numbers are visited: a bound may be huge
