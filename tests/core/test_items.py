@@ -298,9 +298,9 @@ def test_an_item_time_out_of_range_is_refused_when_writing(w, time):
         w.seal_item("bob", "x", time=time)
 
 
-def _reseal(w: World, inner_change) -> bytes:
-    """An item by bob whose inner map is changed by ``inner_change`` and signed again
-    (what a buggy or hostile client could write)."""
+def _reseal(w: World, change) -> bytes:
+    """An item by bob whose inner array and content array are changed by ``change`` and
+    signed again (what a buggy or hostile client could write)."""
     from hramada.core import crypto
     from hramada.core.encoding import decode, encode
     view = w.views["bob"]
@@ -308,19 +308,27 @@ def _reseal(w: World, inner_change) -> bytes:
     _, ct = w.seal_item("bob", "x")
     signed = items.unpad(crypto.decrypt(gen.content_key, ct[5:29], ct[29:], b"hramada:v1:item\x00" + ct[:5]))
     inner = decode(signed[64:])
-    inner_change(inner)
+    content = decode(inner[4])
+    change(inner, content)
+    inner[4] = encode(content)
     inner = encode(inner)
     signed = crypto.sign(view.identity.signing, items.SIGN_PURPOSE, inner) + inner
     return ct[:29] + crypto.encrypt(gen.content_key, ct[5:29], items.pad(signed), b"hramada:v1:item\x00" + ct[:5])
 
 
-@pytest.mark.parametrize(("field", "value"), [
-    ("time", 2**53), ("time", -1), ("seq", 0), ("seq", 2**32), ("v", 1)])
-def test_a_reader_refuses_an_item_time_or_number_out_of_range(w, field, value):
-    """Time is milliseconds since 1970 below 2**53; numbers are 1 … 2**32 - 1."""
-    ct = _reseal(w, lambda inner: inner.__setitem__(field, value))
+# positions: inner = [v, head, time, group, content]; content = [seq, prev, author, kind, body]
+@pytest.mark.parametrize(("where", "at", "value"), [
+    ("inner", 2, 2**53), ("inner", 2, -1), ("content", 0, 0), ("content", 0, 2**32), ("inner", 0, 2),
+    ("content", 1, bytes(range(32))), ("content", 1, bytes(31)), ("content", 0, True)],
+    ids=["time-too-late", "time-negative", "seq-zero", "seq-too-large", "version-2",
+         "first-item-with-a-prev", "short-prev", "seq-not-an-integer"])
+def test_a_reader_refuses_an_item_time_or_number_out_of_range(w, where, at, value):
+    """Time is milliseconds since 1970 below 2**53; numbers are 1 … 2**32 - 1; the first
+    item of an author links to 32 zero bytes; the version is 3."""
+    ct = _reseal(w, lambda inner, content: (inner if where == "inner" else content).__setitem__(at, value))
     with pytest.raises(EncodingError):
         read(w, "alice", 1, ct)
+    assert read(w, "alice", 1, _reseal(w, lambda inner, content: None)).body["text"] == "x"  # unchanged: fine
 
 
 def test_items_are_padded_to_size_buckets(w):

@@ -140,11 +140,10 @@ def test_sealed_items_are_canonically_encoded(text, title, comment, time, seq, n
     inner = items.unpad(padded)[crypto.SIG_BYTES:]
     assert encode(decode(inner)) == inner
     outer = decode(inner)
-    content = outer.pop("content")
-    assert outer == {"v": 3, "group": group, "head": [seq, seen], "time": time}
+    content = outer.pop()
+    assert outer == [3, [seq, seen], time, group]
     assert encode(decode(content)) == content and link == items.item_link(content)
-    assert decode(content) == {"kind": kind, "author": author.public.raw, "seq": number, "prev": prev,
-                               "body": body}
+    assert decode(content) == [number, prev, author.public.raw, kind, body]
 
 
 # -- generated logs ---------------------------------------------------------------

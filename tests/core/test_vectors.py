@@ -374,8 +374,8 @@ def test_item_vectors():
     assert signed.hex() == v["signature"] + v["inner"]
     assert encode(decode(h(v["inner"]))).hex() == v["inner"]
     content = h(v["content"])
-    assert decode(h(v["inner"]))["content"] == content and encode(decode(content)) == content
-    assert decode(content)["prev"] == bytes(32)
+    assert decode(h(v["inner"]))[4] == content and encode(decode(content)) == content
+    assert decode(content)[:2] == [1, bytes(32)]  # [seq, prev, author, kind, body]
     assert crypto.hash32("hramada:v1:item-link", content).hex() == v["link"]
     assert v["link"][:32] == v["id"]
     for verdict in v["verdicts"]:

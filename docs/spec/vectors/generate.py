@@ -413,7 +413,7 @@ def log_and_item() -> None:
     padded = crypto.decrypt(gen0.content_key, item_ct[5:29], item_ct[29:],
                             b"hramada:v1:item\x00" + item_ct[:5])
     signed = items.unpad(padded)
-    content = decode(signed[64:])["content"]
+    content = decode(signed[64:])[4]
     write("item.json", {
         "description": "An item (items.md) by bob in log.json's group: his number 1 (prev: 32 zero "
                        "bytes), written at head 11 under generation 0, time in milliseconds, padded to "

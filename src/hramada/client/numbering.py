@@ -143,6 +143,26 @@ def reads_from(log: GroupLog, held: set[int]) -> tuple[dict[bytes, list[tuple[in
     return anchors, floors
 
 
+def top_bounds(log: GroupLog, held: set[int]) -> dict[bytes, int]:
+    """Each author's highest bound among the rotations a device reads: an item at or
+    below it must be judged against the chain (:func:`judge_chains`)."""
+    return {author: max(n for n, _ in bound) for author, bound in reads_from(log, held)[0].items()}
+
+
+def judge_chains(stored: list[tuple[int, dict]], log: GroupLog, held: set[int], table: dict,
+                 name_of: Callable[[bytes], str]) -> tuple[list[str], list[str], dict]:
+    """Judge the stored items (cursor, row) against the bound chains; returns (refused
+    items, other notes) in words, and the numbering ``table`` with every number a chain
+    misses expected again (from the cursor of that author's item before it)."""
+    chains = check_chains((v for _, v in stored), log, held)
+    numbering = Numbering(table)
+    if chains.missing:
+        at = {(v["author"], v["seq"]): cursor for cursor, v in stored}
+        for author, n in chains.missing:
+            numbering.missing_again(author, n, at.get((author, n - 1), 0))
+    return (*chain_notes(chains, name_of), numbering.table)
+
+
 def check_chains(rows: Iterable[dict], log: GroupLog, held: set[int]) -> items_mod.Chains:
     """Which stored items (``{"author", "seq", "link", "prev", ...}``) lie on the chains
     the group's rotations bind (``items.md`` §3)."""

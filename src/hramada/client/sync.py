@@ -27,7 +27,7 @@ from typing import Awaitable, Callable
 import nacl.utils
 
 from hramada.client.journal import Journal, fault
-from hramada.client.numbering import Numbering, chain_notes, check_chains, reads_from, suspicion
+from hramada.client.numbering import Numbering, judge_chains, suspicion, top_bounds
 from hramada.client.session import GroupSession
 from hramada.client.store import Store
 from hramada.client.transport import LogConflict, Relay, RetiredCapability
@@ -236,14 +236,14 @@ class Engine:
         suspicion (not an alarm)."""
         s = self.s
         self._chains_due = False
-        self._tops = {a: max(n for n, _ in ns) for a, ns in self._anchors()[0].items()}
+        self._tops = top_bounds(s.log, self._held())
         got = await self._pull_items_after(s.record["items"])
         if s.record.get("pending_items"):  # the log may have moved on meanwhile
             await self.pull_log()
-            self._tops = {a: max(n for n, _ in ns) for a, ns in self._anchors()[0].items()}
+            self._tops = top_bounds(s.log, self._held())
             got += await self._pull_items_after(s.record["items"])
         numbering = Numbering(copy.deepcopy(s.record.get("item_seqs", {})))
-        numbering.expect_bounds(s.log, {n for n, g in s.keys.generations.items() if g.full})
+        numbering.expect_bounds(s.log, self._held())
         since = numbering.refetch_from()
         if since is not None:
             with self.journal.change(s) as ch:
@@ -261,29 +261,18 @@ class Engine:
     def _held(self) -> set[int]:
         return {n for n, g in self.s.keys.generations.items() if g.full}
 
-    def _anchors(self) -> tuple[dict, dict]:
-        return reads_from(self.s.log, self._held())
-
     def _check_chains(self, anchored: int) -> None:
-        """Which stored items lie on the chains the rotations bind (items.md §3): an item
-        that links nowhere is refused and named (its author signed another item with its
-        number: a member's doing, never the relay's alone, so not an alarm); two items
-        with one number above every bound are named too (equivocation); where a chain
-        stops for want of an item, that number is missing (fetched again, a suspicion)."""
+        """Which stored items lie on the chains the rotations bind (items.md §3.1): what
+        links nowhere is refused and named (its author's doing, never the relay's alone:
+        not an alarm); equivocation is named; a number a chain misses is fetched again."""
         s = self.s
-        stored = self.store.items(s.ref)
-        chains = check_chains((v for _, v in stored), s.log, self._held())
-        refused, notes = chain_notes(chains, s.name_of)
-        numbering = Numbering(copy.deepcopy(s.record.get("item_seqs", {})))
-        if chains.missing:
-            at = {(v["author"], v["seq"]): cursor for cursor, v in stored}
-            for author, n in chains.missing:
-                numbering.missing_again(author, n, at.get((author, n - 1), 0))
+        refused, notes, table = judge_chains(self.store.items(s.ref), s.log, self._held(),
+                                             copy.deepcopy(s.record.get("item_seqs", {})), s.name_of)
         with self.journal.change(s) as ch:
             void = ch.record.get("void_items", [])
             ch.record["void_items"] = (void + [t for t in refused if t not in void])[-MAX_VOID:]
             ch.record["item_notes"] = notes[-MAX_VOID:]
-            ch.record["item_seqs"] = numbering.table
+            ch.record["item_seqs"] = table
             ch.record["chains_at"] = anchored
 
     async def _pull_items_after(self, after: int, only_missing: bool = False) -> int:

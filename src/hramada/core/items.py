@@ -1,7 +1,8 @@
 """Content items: bulletins and comments, encrypted, signed and numbered by their author.
 
-An item is ``inner = encode({"v", "head": [seq, hash], "time", "group", "content"})`` with
-``content = encode({"seq", "body", "kind", "prev", "author"})``, signed by its author
+An item is ``inner = encode([v, [seq, hash], time, group, content])`` with
+``content = encode([seq, prev, author, kind, body])`` (arrays: fixed positions, cheap
+to check), signed by its author
 (``signed = signature(64) || inner``), padded to a size bucket and encrypted under the
 content key of the generation in force at ``head``.
 
@@ -35,7 +36,7 @@ from typing import Iterable, Mapping
 
 from hramada.core import crypto
 from hramada.core.crypto import SigningKey, VerifyKey
-from hramada.core.encoding import decode, encode_prechecked, expect, fields
+from hramada.core.encoding import decode, encode_prechecked, expect
 from hramada.core.keys import Generation
 from hramada.core.state import GroupLog
 from hramada.errors import EncodingError, ForgeryError, ForkError
@@ -50,11 +51,11 @@ MAX_TIME_MS = 2**53        # time is in milliseconds, 0 ≤ time < MAX_TIME_MS
 MIN_PADDED = 512           # the smallest size bucket of a padded item
 SIGN_PURPOSE = "hramada:v1:item"
 _HEADER = 1 + 4 + crypto.NONCE_BYTES
+_BODY_ORDER = ("text", "title", "parent")  # every body field (check_body), in canonical order
 LINK_BYTES = 32
 ZERO_LINK = bytes(LINK_BYTES)  # the ``prev`` of an author's first item
 LINK_PURPOSE = "hramada:v1:item-link"
-_ITEM_FIELDS = {"v": int, "head": list, "time": int, "group": bytes, "content": bytes}
-_CONTENT_FIELDS = {"seq": int, "body": dict, "kind": str, "prev": bytes, "author": bytes}
+
 
 
 class NotYet(Exception):
@@ -188,11 +189,9 @@ def seal_item_linked(*, group: bytes, kind: str, body: dict, author: SigningKey,
             or type(prev) is not bytes or len(prev) != LINK_BYTES or (seq == 1 and prev != ZERO_LINK):
         raise ValueError("bad item header")
     # every leaf is checked above and every map is built in canonical key order
-    ordered_body = {k: body[k] for k in sorted(body, key=lambda k: (len(k), k))}
-    content = encode_prechecked({"seq": seq, "body": ordered_body, "kind": kind, "prev": prev,
-                                 "author": author.public.raw})
-    inner = encode_prechecked({"v": ITEM_VERSION, "head": [head[0], head[1]], "time": time,
-                               "group": group, "content": content})
+    ordered_body = {k: body[k] for k in _BODY_ORDER if k in body}
+    content = encode_prechecked([seq, prev, author.public.raw, kind, ordered_body])
+    inner = encode_prechecked([ITEM_VERSION, [head[0], head[1]], time, group, content])
     signed = crypto.sign(author, SIGN_PURPOSE, inner) + inner
     header = bytes([crypto.SUITE]) + generation.number.to_bytes(4, "big")
     sealed = crypto.encrypt(generation.content_key, nonce, pad(signed), _aad(header))
@@ -225,10 +224,18 @@ def open_item(ciphertext: bytes, cursor: int, log: GroupLog,
     signed = unpad(padded)
     expect(len(signed) > crypto.SIG_BYTES, "signed item")
     signature, inner = signed[:crypto.SIG_BYTES], signed[crypto.SIG_BYTES:]
-    v = fields(decode(inner), "item", _ITEM_FIELDS)
-    expect(v["v"] == ITEM_VERSION, "item (version)")
-    content = v["content"]
-    v.update(fields(decode(content), "item content", _CONTENT_FIELDS))
+    outer = decode(inner)
+    expect(type(outer) is list and len(outer) == 5, "item")
+    version, head, at, group, content = outer
+    expect(type(version) is int and version == ITEM_VERSION and type(head) is list and type(at) is int
+           and type(group) is bytes and type(content) is bytes, "item")
+    fixed = decode(content)
+    expect(type(fixed) is list and len(fixed) == 5, "item content")
+    item_seq, prev, author, kind, body = fixed
+    expect(type(item_seq) is int and type(prev) is bytes and type(author) is bytes and type(kind) is str
+           and type(body) is dict, "item content")
+    v = {"seq": item_seq, "prev": prev, "author": author, "kind": kind, "body": body, "time": at,
+         "head": head, "group": group}
     expect(v["kind"] in ITEM_KINDS and len(v["author"]) == 32 and len(v["prev"]) == LINK_BYTES, "item")
     expect(1 <= v["seq"] <= MAX_ITEM_SEQ and (v["seq"] > 1 or v["prev"] == ZERO_LINK), "item (seq)")
     expect(0 <= v["time"] < MAX_TIME_MS, "item (time)")
