@@ -2,9 +2,8 @@
 
 An item is ``inner = encode([v, [seq, hash], time, group, content])`` with
 ``content = encode([seq, prev, author, kind, body])`` (arrays: fixed positions, cheap
-to check), signed by its author
-(``signed = signature(64) || inner``), padded to a size bucket and encrypted under the
-content key of the generation in force at ``head``.
+to check), signed by its author (``signed = signature(64) || inner``), padded to a size
+bucket and encrypted under the content key of the generation in force at ``head``.
 
 * ``head`` is the author's view of the log when they wrote it: a reader checks that its
   own log has the same hash at that position, which exposes a relay that shows
@@ -55,7 +54,6 @@ _BODY_ORDER = ("text", "title", "parent")  # every body field (check_body), in c
 LINK_BYTES = 32
 ZERO_LINK = bytes(LINK_BYTES)  # the ``prev`` of an author's first item
 LINK_PURPOSE = "hramada:v1:item-link"
-
 
 
 class NotYet(Exception):
