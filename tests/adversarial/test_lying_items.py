@@ -44,11 +44,13 @@ async def _put_items(url: str, h: Hramada, g: str, cts: list[bytes]) -> None:
             assert r.status_code == 201, r.text
 
 
-def _seal(s: GroupSession, text: str, seq: int, head: tuple[int, bytes] | None = None) -> bytes:
+def _seal(s: GroupSession, text: str, seq: int, head: tuple[int, bytes] | None = None,
+          prev: bytes = items_mod.ZERO_LINK) -> bytes:
     """An item by ``s``'s member with the keys that session holds."""
     return items_mod.seal_item(group=s.group_id, kind="bulletin", body={"title": "", "text": text},
                                author=s.identity.signing, seq=seq, head=head or s.log.head,
-                               time=1_767_225_600_000, generation=s.generation, nonce=os.urandom(24))[1]
+                               time=1_767_225_600_000, generation=s.generation, nonce=os.urandom(24),
+                               prev=prev)[1]
 
 
 async def _texts(h: Hramada, g: str) -> list[str]:
@@ -158,6 +160,40 @@ def test_a_raced_item_is_sent_again_once_and_a_re_served_copy_never(relay_proces
     asyncio.run(go())
 
 
+def test_a_raced_item_its_author_saw_confirmed_still_links_the_chain_for_a_newcomer(
+        relay_process, lying_proxy, bring_in, tmp_path: Path) -> None:
+    """The relay keeps Hanna's item from Ales while he rotates, after Hanna's device saw
+    it confirmed (so she never sends it again). Ales's next rotation binds it as her
+    last; Dana, joining later, reads it as stale yet keeps its place in Hanna's chain:
+    nothing is missing, nothing is refused."""
+    relay = relay_process()
+    to_ales = lying_proxy(relay.url)
+
+    async def go() -> None:
+        ales = Hramada.init(tmp_path / "ales", PASSPHRASE, "Ales", transport=to_ales.transport())
+        hanna = Hramada.init(tmp_path / "hanna", PASSPHRASE, "Hanna")
+        dana = Hramada.init(tmp_path / "dana", PASSPHRASE, "Dana")
+        try:
+            g = (await ales.create_group("Circle", relay.url, history="all")).group
+            await bring_in(ales, hanna, g)
+            to_ales.lie = drop_items(lambda cursor, ct: False)
+            await hanna.post(g, "raced with the rotation")
+            await hanna.sync()  # confirmed on her device
+            await ales.rotate(g)
+            to_ales.lie = None
+            await hanna.sync()
+            assert hanna.queued(g) == [] and len(await _relay_items(relay.url, ales, g)) == 1
+            await ales.rotate(g)  # binds Hanna's number 1, which his device found stale
+            assert ales._find(g).log.generations[1].items_cutoff == {hanna._find(g).identity.public.id: 1}
+            await bring_in(ales, dana, g)
+            [info] = await dana.sync()
+            assert info.status == "active" and info.suspicion is None
+            assert not [w for w in info.warnings if "Hanna" in w]
+        finally:
+            await _close(ales, hanna, dana)
+    asyncio.run(go())
+
+
 def test_a_dropped_item_is_a_suspicion_until_the_relay_serves_it(relay_process, lying_proxy, bring_in,
                                                                  tmp_path: Path) -> None:
     relay = relay_process()
@@ -218,6 +254,51 @@ def test_a_removed_members_backdated_item_shown_to_a_newcomer_is_refused(relay_p
     asyncio.run(go())
 
 
+def test_a_removed_members_item_re_signed_below_the_bound_shown_to_a_newcomer_is_refused(
+        relay_process, lying_proxy, bring_in, tmp_path: Path) -> None:
+    """After Hanna's removal the relay colludes with her: it shows Dana, who joins later,
+    another item Hanna signed with her number 2 (chained to her number 1, numbered
+    within her bound) in place of the one she wrote while a member. The removal binds
+    Hanna's last number *and* its link, and her number 3 names the link of the real
+    number 2: the re-signed one links nowhere. Dana refuses it and names it, keeps the
+    group going, misses the real one (a suspicion) and reads it once the relay serves it."""
+    relay = relay_process()
+    proxy = lying_proxy(relay.url)
+
+    async def go() -> None:
+        ales = Hramada.init(tmp_path / "ales", PASSPHRASE, "Ales")
+        hanna = Hramada.init(tmp_path / "hanna", PASSPHRASE, "Hanna")
+        dana = Hramada.init(tmp_path / "dana", PASSPHRASE, "Dana", transport=proxy.transport())
+        try:
+            g = (await ales.create_group("Circle", relay.url, history="all")).group
+            await bring_in(ales, hanna, g)
+            for n in (1, 2, 3):
+                await hanna.post(g, f"Hanna's number {n}")
+            await ales.sync()
+            kept = hanna._find(g)  # her keys, kept after her removal
+            [_, (cursor2, _), _] = await _relay_items(relay.url, ales, g)
+            first = {v["seq"]: v["link"] for _, v in ales.store.items(ales._find(g).ref)}[1]
+            forged = _seal(kept, "what Hanna wishes she had written", seq=2, prev=first)
+            await ales.remove(g, "Hanna")
+            assert ales._find(g).log.generations[0].items_cutoff == {kept.identity.public.id: 3}
+            proxy.lie = add_items(lambda a: [(cursor2, forged)])
+            await bring_in(ales, dana, g)
+            [info] = await dana.sync()
+            assert info.status == "active" and info.alarm is None
+            assert [w for w in info.warnings if "item 2 of Hanna is not the one the group's rotations bind"
+                    in w and "signed another item with that number" in w]
+            assert info.suspicion == "item 2 of member Hanna"
+            shown = await _texts(dana, g)
+            assert "what Hanna wishes she had written" not in shown and shown == ["Hanna's number 3"]
+            proxy.lie = None
+            [info] = await dana.sync()
+            assert info.suspicion is None and info.alarm is None
+            assert await _texts(dana, g) == [f"Hanna's number {n}" for n in (1, 2, 3)]
+        finally:
+            await _close(ales, hanna, dana)
+    asyncio.run(go())
+
+
 def test_items_citing_a_withheld_log_entry_are_a_suspicion_not_an_alarm(relay_process, lying_proxy,
                                                                         bring_in, tmp_path: Path) -> None:
     """The relay freezes Hanna's log before an entry that 1,001 items cite: she keeps at
@@ -246,6 +327,53 @@ def test_items_citing_a_withheld_log_entry_are_a_suspicion_not_an_alarm(relay_pr
             [info] = await hanna.sync()
             assert info.suspicion is None
             assert len(await hanna.read(g)) == 1001
+        finally:
+            await _close(ales, hanna)
+    asyncio.run(go())
+
+
+def test_watching_a_relay_that_withholds_an_entry_backs_off_and_reports_once(relay_process, lying_proxy,
+                                                                            bring_in, tmp_path: Path) -> None:
+    """The relay withholds the log entry that 1,001 items cite, so its heads stay ahead of
+    Hanna's cursors and every long poll answers at once. Watching for 10 s, her client
+    syncs that group twice (at once, then after 5 s: it backs off, and between the two
+    it waits from the heads the relay claimed), asks the relay little, and reports the
+    suspicion once; then real news still wakes it."""
+    import time
+    relay = relay_process()
+    proxy = lying_proxy(relay.url)
+
+    async def go() -> None:
+        ales = Hramada.init(tmp_path / "ales", PASSPHRASE, "Ales")
+        hanna = Hramada.init(tmp_path / "hanna", PASSPHRASE, "Hanna", transport=proxy.transport())
+        try:
+            g = (await ales.create_group("Circle", relay.url, history="all")).group
+            await bring_in(ales, hanna, g)
+            await hanna.sync()
+            frozen = hanna._find(g).log.head[0]
+            proxy.lie = withhold_log_from(frozen + 1)
+            await ales.invite(g)
+            s = ales._find(g)
+            await _put_items(relay.url, ales, g, [_seal(s, f"news {i}", seq=i + 1) for i in range(1001)])
+            [info] = await hanna.sync()
+            assert info.suspicion is not None
+            proxy.answers.clear()
+            reported: list[str | None] = []
+            start = time.monotonic()
+            while time.monotonic() - start < 10:
+                reported += [i.suspicion for i in await hanna.watch(timeout=2)]
+            log_reads = [a for a in proxy.answers if a[1].endswith("/log")]
+            assert len(log_reads) <= 4, proxy.answers  # two syncs (each reads the log twice: items wait on it)
+            assert len(proxy.answers) <= 20, proxy.answers
+            assert reported == [f"log entries after entry {frozen}, which 1000 items refer to"]
+            proxy.lie = None
+            await ales.post(g, "real news")  # past the heads the relay claimed: wakes the watcher
+            seen = []
+            for _ in range(3):
+                seen += await hanna.watch(timeout=5)
+                if seen and seen[-1].suspicion is None:
+                    break
+            assert seen and seen[-1].suspicion is None and seen[-1].news > 0
         finally:
             await _close(ales, hanna)
     asyncio.run(go())

@@ -176,3 +176,42 @@ def test_a_join_request_with_an_all_zero_box_key_is_refused_and_shown(relay_proc
     assert [m["name"] for m in js(b, "group", "members", "Circle")] == ["Ales", "Hanna"]
     rotated = run(a, "rotate", "Circle", check=False)
     assert rotated.returncode in (0, 2) and "Traceback" not in rotated.stderr
+
+
+def test_a_fake_refusal_from_a_member_leaves_the_joiner_pending_and_a_welcome_still_admits(
+        relay_process, bring_in, tmp_path: Path) -> None:
+    """Mikola, a member, holds every invitation's drop key (it is in the log), so he can
+    drop a "refused" into Dana's drop box that no honest member wrote. A refusal is
+    unsigned: Dana's client shows it as a claim it cannot verify and keeps her request
+    pending; Ales vouches and admits her, and the welcome admits her all the same."""
+    relay = relay_process()
+
+    async def go() -> None:
+        ales = Hramada.init(tmp_path / "ales", PASSPHRASE, "Ales")
+        mikola = Hramada.init(tmp_path / "mikola", PASSPHRASE, "Mikola")
+        dana = Hramada.init(tmp_path / "dana", PASSPHRASE, "Dana")
+        try:
+            g = (await ales.create_group("Circle", relay.url, history="all")).group
+            await bring_in(ales, mikola, g)
+            made = await ales.invite(g)
+            join = await dana.join(made["code"])
+            await mikola.sync()  # takes the request into the log
+            s = mikola._find(g)
+            invite = s.log.invites[bytes.fromhex(made["invite"])]
+            fake = inv.make_refusal(invite.box_key, os.urandom(24), bytes.fromhex(join.request), "name")
+            await mikola._relay(relay.url).post_to_drop(s.record["mailbox"], s.cap, invite.drop, fake)
+            [info] = await dana.sync()
+            assert info.status == "pending"
+            [claim] = [w for w in info.warnings if "refusal" in w]
+            assert "cannot be verified" in claim and "group forget" in claim and "looks the same" in claim
+            await ales.vouch(g, join.request)
+            await ales.admit(g, join.request)
+            [info] = await dana.sync()
+            assert info.status == "active" and info.members == 3
+            assert not [w for w in info.warnings if "refusal" in w]
+            await ales.post(g, "welcome, Dana")
+            assert [b.text for b in await dana.read(g)] == ["welcome, Dana"]
+        finally:
+            for person in (ales, mikola, dana):
+                await person.close()
+    asyncio.run(go())

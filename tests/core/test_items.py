@@ -298,9 +298,9 @@ def test_an_item_time_out_of_range_is_refused_when_writing(w, time):
         w.seal_item("bob", "x", time=time)
 
 
-def _reseal(w: World, inner_change) -> bytes:
-    """An item by bob whose inner map is changed by ``inner_change`` and signed again
-    (what a buggy or hostile client could write)."""
+def _reseal(w: World, change) -> bytes:
+    """An item by bob whose inner array and content array are changed by ``change`` and
+    signed again (what a buggy or hostile client could write)."""
     from hramada.core import crypto
     from hramada.core.encoding import decode, encode
     view = w.views["bob"]
@@ -308,19 +308,27 @@ def _reseal(w: World, inner_change) -> bytes:
     _, ct = w.seal_item("bob", "x")
     signed = items.unpad(crypto.decrypt(gen.content_key, ct[5:29], ct[29:], b"hramada:v1:item\x00" + ct[:5]))
     inner = decode(signed[64:])
-    inner_change(inner)
+    content = decode(inner[4])
+    change(inner, content)
+    inner[4] = encode(content)
     inner = encode(inner)
     signed = crypto.sign(view.identity.signing, items.SIGN_PURPOSE, inner) + inner
     return ct[:29] + crypto.encrypt(gen.content_key, ct[5:29], items.pad(signed), b"hramada:v1:item\x00" + ct[:5])
 
 
-@pytest.mark.parametrize(("field", "value"), [
-    ("time", 2**53), ("time", -1), ("seq", 0), ("seq", 2**32), ("v", 1)])
-def test_a_reader_refuses_an_item_time_or_number_out_of_range(w, field, value):
-    """Time is milliseconds since 1970 below 2**53; numbers are 1 … 2**32 - 1."""
-    ct = _reseal(w, lambda inner: inner.__setitem__(field, value))
+# positions: inner = [v, head, time, group, content]; content = [seq, prev, author, kind, body]
+@pytest.mark.parametrize(("where", "at", "value"), [
+    ("inner", 2, 2**53), ("inner", 2, -1), ("content", 0, 0), ("content", 0, 2**32), ("inner", 0, 2),
+    ("content", 1, bytes(range(32))), ("content", 1, bytes(31)), ("content", 0, True)],
+    ids=["time-too-late", "time-negative", "seq-zero", "seq-too-large", "version-2",
+         "first-item-with-a-prev", "short-prev", "seq-not-an-integer"])
+def test_a_reader_refuses_an_item_time_or_number_out_of_range(w, where, at, value):
+    """Time is milliseconds since 1970 below 2**53; numbers are 1 … 2**32 - 1; the first
+    item of an author links to 32 zero bytes; the version is 3."""
+    ct = _reseal(w, lambda inner, content: (inner if where == "inner" else content).__setitem__(at, value))
     with pytest.raises(EncodingError):
         read(w, "alice", 1, ct)
+    assert read(w, "alice", 1, _reseal(w, lambda inner, content: None)).body["text"] == "x"  # unchanged: fine
 
 
 def test_items_are_padded_to_size_buckets(w):
@@ -392,3 +400,119 @@ def test_an_item_older_than_every_key_a_device_holds_predates_it_not_a_forgery(w
     with pytest.raises(items.Predates):
         open_item(old, 1, w.log("alice"), dana_keys)
     assert not issubclass(items.Predates, HramadaError)
+
+
+# -- chains: each author's items link to the previous one, and rotations bind the last link --
+
+def test_each_item_links_to_its_authors_previous_one_and_the_first_to_zero(w):
+    items_read = [read(w, "alice", *w.post_item("bob", f"number {n}")[::2]) for n in (1, 2, 3)]
+    assert items_read[0].prev == items.ZERO_LINK
+    assert [i.prev for i in items_read[1:]] == [i.link for i in items_read[:2]]
+    assert all(i.id == i.link[:16] for i in items_read)
+
+
+def test_an_item_sealed_again_keeps_its_link_and_id(w):
+    """What a rotation binds does not depend on the head, time or key an item was sealed
+    with: an item sealed again after losing a race links where the first did."""
+    bob = w.person("bob")
+    first = w.seal_item("bob", "once", seq=1)
+    again = w.seal_item("bob", "once", seq=1, time=5, head=(1, w.log("bob").hash_at(1)))
+    assert first[0] == again[0]
+    other = w.seal_item("bob", "another text", seq=1)
+    assert other[0] != first[0] and bob.public.id
+
+
+def test_the_first_item_must_link_to_zero(w):
+    with pytest.raises(ValueError, match="bad item header"):
+        w.seal_item("bob", "first", seq=1, prev=bytes(range(32)))
+
+
+def test_a_removed_members_item_re_signed_at_their_bound_is_refused(w):
+    """Carol signs another item with her last number after her removal: it is not the one
+    the removal binds, wherever the relay places it (signed by her: void, not an alarm)."""
+    cursor, _, genuine = w.post_item("carol", "what I wrote")
+    carol_head = w.log("carol").head
+    w.rotate("alice", remove="carol")
+    resigned = _resign(w, "what I wish I had written", 1, carol_head, items.ZERO_LINK, w.keys("alice"))
+    assert read(w, "alice", cursor, genuine).seq == 1
+    for at in (cursor, cursor + 1):
+        with pytest.raises(items.Unlinked, match="carol signed another item with that number") as refused:
+            read(w, "alice", at, resigned)
+        assert isinstance(refused.value, items.PostedAfterRemoval)
+
+
+def _resign(w: World, text: str, seq: int, head, prev: bytes, keys: Keyring) -> bytes:
+    """An item carol signs with the key of generation 0, which she kept after her removal."""
+    return items.seal_item(group=w.group, kind="bulletin", body={"text": text}, author=w.person("carol").signing,
+                           seq=seq, head=head, time=1, generation=keys.generations[0], nonce=bytes(24),
+                           prev=prev)[1]
+
+
+def _held(w: World, reader: str, posted: list[tuple[int, bytes]]) -> list[tuple[bytes, int, bytes, bytes]]:
+    out = []
+    for cursor, ct in posted:
+        i = read(w, reader, cursor, ct)
+        out.append((i.author, i.seq, i.link, i.prev))
+    return out
+
+
+def _anchors(log: GroupLog) -> dict[bytes, list[tuple[int, bytes]]]:
+    out: dict[bytes, list[tuple[int, bytes]]] = {}
+    for g in log.generations:
+        for a, n in (g.items_cutoff or {}).items():
+            out.setdefault(a, []).append((n, g.items_links[a]))
+    return out
+
+
+def test_a_removed_members_item_re_signed_below_their_bound_links_nowhere(w):
+    """The relay shows dana, a newcomer, carol's re-signed number 2 in place of the one she
+    wrote before her removal. Dana holds carol's items up to the bound: the chain from the
+    bound's link passes through the original number 2, so the re-signed one is refused,
+    number 2 is missing, and number 1 waits until it arrives."""
+    posted = [w.post_item("carol", f"number {n}")[::2] for n in (1, 2, 3)]
+    carol = w.person("carol").public.id
+    head = w.log("carol").head
+    w.rotate("alice", remove="carol")
+    w.join("dana", invited_by="alice", vouchers=["alice", "bob"], admitted_by="alice")
+    forged = _resign(w, "re-signed", 2, head, w.item_links[("carol", 1)], w.keys("dana"))
+    shown = [posted[0], (posted[1][0], forged), posted[2]]
+    chains = items.chain_verdicts(_held(w, "dana", shown), _anchors(w.log("dana")))
+    forged_link = read(w, "dana", 2, forged).link
+    assert chains.refused == [(carol, 2, forged_link)]
+    assert chains.missing == [(carol, 2)]
+    assert chains.waiting == {(carol, w.item_links[("carol", 1)])}
+    assert chains.shown == {(carol, 3): w.item_links[("carol", 3)]}
+    # once the relay serves the original too, everything links and the forgery stays refused
+    chains = items.chain_verdicts(_held(w, "dana", shown + [posted[1]]), _anchors(w.log("dana")))
+    assert chains.refused == [(carol, 2, forged_link)] and chains.missing == [] and not chains.waiting
+    assert {n for _, n in chains.shown} == {1, 2, 3}
+
+
+def test_two_items_with_one_number_above_every_bound_are_equivocation(w):
+    bob = w.person("bob").public.id
+    one = w.seal_item("bob", "to some", seq=1)
+    other = w.seal_item("bob", "to others", seq=1)
+    held = _held(w, "alice", [(1, one[1]), (2, other[1])])
+    chains = items.chain_verdicts(held, {})
+    assert chains.twice == [(bob, 1)] and chains.shown == {(bob, 1): held[0][2]}
+
+
+def test_a_huge_bound_costs_nothing_and_a_device_expects_nothing_below_its_floor(w):
+    bob = w.person("bob").public.id
+    chains = items.chain_verdicts([], {bob: [(2**32 - 1, bytes(32))]})
+    assert chains.missing == [(bob, 2**32 - 1)]
+    held = _held(w, "alice", [w.post_item("bob", f"n{n}")[::2] for n in (1, 2)])
+    chains = items.chain_verdicts(held[1:], {bob: [(2, held[1][2])]}, floors={bob: 1})
+    assert chains.missing == [] and chains.shown == {(bob, 2): held[1][2]}
+
+
+def test_a_bound_that_the_next_item_contradicts_is_named(w):
+    """An admin's device binds a link that bob's next item does not name: the rotations
+    and bob's items disagree, and readers are told (either bob signed two items with
+    that number, or the cut-off is wrong)."""
+    bob = w.person("bob").public.id
+    held = _held(w, "alice", [w.post_item("bob", f"n{n}")[::2] for n in (1, 2)])
+    chains = items.chain_verdicts(held, {bob: [(1, bytes(range(32)))]})
+    assert chains.disagree == [(bob, 1)] and chains.refused == [(bob, 1, held[0][2])]
+    chains = items.chain_verdicts(held, {bob: [(1, held[0][2])]})
+    assert chains.disagree == [] and chains.refused == [] and len(chains.shown) == 2

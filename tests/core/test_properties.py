@@ -133,13 +133,17 @@ def test_sealed_items_are_canonically_encoded(text, title, comment, time, seq, n
         kind, body = "comment", {"text": text, "parent": bytes(16)}
     else:
         kind, body = "bulletin", {"text": text} if title is None else {"text": text, "title": title}
-    _, ct = items.seal_item(group=group, kind=kind, body=body, author=author, seq=number,
-                            head=(seq, seen), time=time, generation=gen, nonce=bytes(24))
+    prev = items.ZERO_LINK if number == 1 else crypto.hash32("hramada:v1:test", seen)
+    link, ct = items.seal_item_linked(group=group, kind=kind, body=body, author=author, seq=number,
+                                      head=(seq, seen), time=time, generation=gen, nonce=bytes(24), prev=prev)
     padded = crypto.decrypt(gen.content_key, ct[5:29], ct[29:], b"hramada:v1:item\x00" + ct[:5])
     inner = items.unpad(padded)[crypto.SIG_BYTES:]
     assert encode(decode(inner)) == inner
-    assert decode(inner) == {"v": 2, "group": group, "kind": kind, "author": author.public.raw,
-                             "seq": number, "head": [seq, seen], "time": time, "body": body}
+    outer = decode(inner)
+    content = outer.pop()
+    assert outer == [3, [seq, seen], time, group]
+    assert encode(decode(content)) == content and link == items.item_link(content)
+    assert decode(content) == [number, prev, author.public.raw, kind, body]
 
 
 # -- generated logs ---------------------------------------------------------------

@@ -708,16 +708,21 @@ def test_removing_oneself_is_void(w):
     assert_void(w.log("bob"), w.keys("bob"), entry, "rotation-invalid", ALICE)
 
 
+L = bytes(range(32))  # a link (items.md §1)
+
+
 @pytest.mark.parametrize(("cutoff", "error"), [
     (lambda w: 5, EncodingError),                                           # a bare cursor
-    (lambda w: [[w.person("bob").public.id, -1]], EncodingError),           # a negative number
-    (lambda w: [[w.person("bob").public.id, 0]], EncodingError),            # zero (leave it out)
-    (lambda w: [[w.person("bob").public.id, 2**32]], EncodingError),        # out of range
-    (lambda w: sorted([[w.person("bob").public.id, 1], [w.person("alice").public.id, 1]],
+    (lambda w: [[w.person("bob").public.id, -1, L]], EncodingError),        # a negative number
+    (lambda w: [[w.person("bob").public.id, 0, L]], EncodingError),         # zero (leave it out)
+    (lambda w: [[w.person("bob").public.id, 2**32, L]], EncodingError),     # out of range
+    (lambda w: sorted([[w.person("bob").public.id, 1, L], [w.person("alice").public.id, 1, L]],
                       reverse=True), EncodingError),                       # not in author order
-    (lambda w: [[w.person("bob").public.id, 1]] * 2, EncodingError),        # an author twice
-    (lambda w: [[w.person("mallory").public.id, 3]], VerificationError),    # not a member
-], ids=["cursor", "negative", "zero", "too-large", "unsorted", "twice", "stranger"])
+    (lambda w: [[w.person("bob").public.id, 1, L]] * 2, EncodingError),     # an author twice
+    (lambda w: [[w.person("mallory").public.id, 3, L]], VerificationError), # not a member
+    (lambda w: [[w.person("bob").public.id, 1]], EncodingError),            # no link
+    (lambda w: [[w.person("bob").public.id, 1, L[:31]]], EncodingError),    # a short link
+], ids=["cursor", "negative", "zero", "too-large", "unsorted", "twice", "stranger", "no-link", "short-link"])
 def test_a_rotation_with_a_malformed_item_cut_off_is_void(w, cutoff, error):
     """An admin signed it (a member could not), so it is void, not an alarm."""
     entry = _rotation_with(w, body_change={"items": cutoff(w)})

@@ -352,7 +352,8 @@ def state_summary(log: GroupLog) -> dict:
         "generations": [{"number": g.number, "commitment": g.commitment.hex(),
                          "cap_hash": g.cap_hash.hex(), "start": g.start, "end": g.end,
                          "items_cutoff": None if g.items_cutoff is None else
-                         [[a.hex(), n] for a, n in sorted(g.items_cutoff.items())]} for g in log.generations],
+                         [[a.hex(), n, g.items_links[a].hex()] for a, n in sorted(g.items_cutoff.items())]}
+                        for g in log.generations],
         "ignored": [[p["seq"], p["reason"]] for code, p in log.warnings if code == "ignored-entry"],
         "void": [[p["seq"], p["reason"]] for code, p in log.warnings if code == "void-entry"],
     }
@@ -376,7 +377,7 @@ def replay_log(v: dict) -> tuple[GroupLog, Keyring, dict[str, Identity]]:
             new = build.rotation(log, author=author, keys=keys, seed=h(i["seed"]),
                                  ephemeral_secret=h(i["ephemeral_secret"]), nonce=h(i["nonce"]),
                                  auth_nonce=h(i["auth_nonce"]),
-                                 items_cutoff={h(a): n for a, n in i["items_cutoff"]},
+                                 items_cutoff={h(a): (n, h(link)) for a, n, link in i["items_cutoff"]},
                                  remove=people[i["remove"]].public.id if "remove" in i else None)
         else:
             new = build.entry(log, step["kind"], untyped(step["body"]), author=author, keys=keys,
@@ -438,7 +439,7 @@ def test_item_vectors():
     author = people[v["author"]].signing
     iid, ct = items.seal_item(group=log.group, kind=v["kind"], body=untyped(v["body"]), author=author,
                               seq=v["seq"], head=head, time=v["time"], generation=gen, nonce=h(v["nonce"]))
-    assert ct.hex() == v["ciphertext"] and iid.hex() == v["id"]
+    assert ct.hex() == v["ciphertext"] and iid.hex() == v["id"] and v["prev"] == "00" * 32
     # the layout: suite || generation (4, big-endian) || nonce || AEAD(signature || inner || padding)
     assert ct[0] == crypto.SUITE and int.from_bytes(ct[1:5], "big") == v["generation"]
     assert ct[5:29] == h(v["nonce"])
@@ -450,7 +451,11 @@ def test_item_vectors():
     assert padded == signed + b"\x80" + bytes(len(padded) - len(signed) - 1)
     assert signed.hex() == v["signature"] + v["inner"]
     assert encode(decode(h(v["inner"]))).hex() == v["inner"]
-    assert crypto.hash32("hramada:v1:item-id", signed)[:16].hex() == v["id"]
+    content = h(v["content"])
+    assert decode(h(v["inner"]))[4] == content and encode(decode(content)) == content
+    assert decode(content)[:2] == [1, bytes(32)]  # [seq, prev, author, kind, body]
+    assert crypto.hash32("hramada:v1:item-link", content).hex() == v["link"]
+    assert v["link"][:32] == v["id"]
     for verdict in v["verdicts"]:
         if verdict["result"] == "ok":
             item = open_item(ct, verdict["cursor"], log, keys.generations)
@@ -458,10 +463,19 @@ def test_item_vectors():
         else:
             with pytest.raises(ForgeryError):
                 open_item(ct, verdict["cursor"], log, keys.generations)
+    resigned = v["resigned"]
+    _, resigned_ct = items.seal_item(group=log.group, kind="bulletin", body=untyped(resigned["body"]),
+                                     author=author, seq=resigned["seq"], head=head, time=resigned["time"],
+                                     generation=gen, nonce=h(resigned["nonce"]))
+    assert resigned_ct.hex() == resigned["ciphertext"]
+    for verdict in resigned["verdicts"]:
+        assert verdict["result"] == "unlinked"
+        with pytest.raises(items.Unlinked, match="signed another item with that number"):
+            open_item(resigned_ct, verdict["cursor"], log, keys.generations)
     late = v["late"]
     _, late_ct = items.seal_item(group=log.group, kind="bulletin", body=untyped(late["body"]),
                                  author=author, seq=late["seq"], head=head, time=late["time"],
-                                 generation=gen, nonce=h(late["nonce"]))
+                                 generation=gen, nonce=h(late["nonce"]), prev=h(v["link"]))
     assert late_ct.hex() == late["ciphertext"]
     for verdict in late["verdicts"]:
         assert verdict["result"] == "forgery"

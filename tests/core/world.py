@@ -54,6 +54,7 @@ class World:
     relay: list[tuple[int, bytes, bytes]] = field(default_factory=list)
     item_log: list[tuple[int, bytes]] = field(default_factory=list)
     item_seqs: dict[str, int] = field(default_factory=dict)  # person → their last item number
+    item_links: dict[tuple[str, int], bytes] = field(default_factory=dict)  # (person, number) → link
     secrets: dict[str, inv.InvitationSecret] = field(default_factory=dict)
     requests: dict[str, bytes] = field(default_factory=dict)  # person → request id
     letters: dict[str, bytes] = field(default_factory=dict)  # person → their welcome
@@ -198,10 +199,13 @@ class World:
     def build_rotation(self, by: str, *, remove: str | None = None,
                        items_cutoff: dict[bytes, int] | None = None) -> build.NewEntry:
         """A rotation (or removal) by ``by``, built but not yet on the relay. Its item
-        cut-off is, unless given, every author's last item number so far."""
+        cut-off is, unless given, every author's last item number so far (with the link
+        of their item with that number)."""
         view = self.views[by]
-        cutoff = ({self.person(name).public.id: n for name, n in self.item_seqs.items()}
-                  if items_cutoff is None else items_cutoff)
+        if items_cutoff is None:
+            items_cutoff = {self.person(name).public.id: n for name, n in self.item_seqs.items()}
+        names = {self.person(name).public.id: name for name in self.people}
+        cutoff = {a: (n, self.item_links.get((names.get(a, ""), n), bytes(32))) for a, n in items_cutoff.items()}
         return build.rotation(view.log, author=view.identity, keys=view.keys,
                               seed=self.rand.bytes(32), ephemeral_secret=self.rand.bytes(32),
                               nonce=self.rand.bytes(24), auth_nonce=self.rand.bytes(24),
@@ -219,18 +223,22 @@ class World:
     def seal_item(self, author: str, text: str, *, kind: str = "bulletin",
                   body: dict | None = None, head: tuple[int, bytes] | None = None,
                   generation: Generation | None = None, time: int = 1_700_000_000_000,
-                  seq: int | None = None) -> tuple[bytes, bytes]:
-        """An item by ``author``, numbered next after their last one unless ``seq`` is given."""
+                  seq: int | None = None, prev: bytes | None = None) -> tuple[bytes, bytes]:
+        """An item by ``author``, numbered next after their last one unless ``seq`` is given,
+        chained to their item ``seq - 1`` unless ``prev`` is given."""
         view = self.views[author]
         if seq is None:
             seq = self.item_seqs.get(author, 0) + 1
-        sealed = items.seal_item(
+        if prev is None:
+            prev = self.item_links.get((author, seq - 1), items.ZERO_LINK) if type(seq) is int else items.ZERO_LINK
+        link, ct = items.seal_item_linked(
             group=view.log.group, kind=kind, body=body or {"title": "news", "text": text},
             author=view.identity.signing, seq=seq, head=head or view.log.head, time=time,
             generation=generation or view.keys.generations[view.log.generation],
-            nonce=self.rand.bytes(24))
+            nonce=self.rand.bytes(24), prev=prev)
         self.item_seqs[author] = max(seq, self.item_seqs.get(author, 0))
-        return sealed
+        self.item_links.setdefault((author, seq), link)
+        return link[:items.ITEM_ID_BYTES], ct
 
     def post_item(self, author: str, text: str, **kw) -> tuple[int, bytes, bytes]:
         """Seal an item and put it on the relay; returns (cursor, id, ciphertext)."""

@@ -21,7 +21,7 @@ import nacl.bindings as sodium
 
 from hramada.core import build, crypto, items, wire
 from hramada.core import invitation as inv
-from hramada.core.encoding import encode
+from hramada.core.encoding import decode, encode
 from hramada.core.entries import Envelope, envelope_bytes, open_entry
 from hramada.core.identity import Identity, fingerprint, safety_code
 from hramada.core.keys import Generation, box_label, make_key_block
@@ -429,7 +429,8 @@ def state_summary(log: GroupLog) -> dict:
         "generations": [{"number": g.number, "commitment": g.commitment.hex(),
                          "cap_hash": g.cap_hash.hex(), "start": g.start, "end": g.end,
                          "items_cutoff": None if g.items_cutoff is None else
-                         [[a.hex(), n] for a, n in sorted(g.items_cutoff.items())]} for g in log.generations],
+                         [[a.hex(), n, g.items_links[a].hex()] for a, n in sorted(g.items_cutoff.items())]}
+                        for g in log.generations],
         "ignored": [[p["seq"], p["reason"]] for code, p in log.warnings if code == "ignored-entry"],
         "void": [[p["seq"], p["reason"]] for code, p in log.warnings if code == "void-entry"],
     }
@@ -495,29 +496,36 @@ def log_and_item() -> None:
     # bob posts his item number 1, then alice removes bob (item cut-off: bob's number 1)
     item_head = log.head
     item_nonce = fixed("item nonce", 24)
-    item_id, item_ct = items.seal_item(group=log.group, kind="bulletin",
-                                       body={"title": "Sunday", "text": "Packing parcels at 12:00."},
-                                       author=bob.signing, seq=1, head=item_head, time=1_767_225_600_000,
-                                       generation=gen0, nonce=item_nonce)
+    item_link, item_ct = items.seal_item_linked(group=log.group, kind="bulletin",
+                                                body={"title": "Sunday", "text": "Packing parcels at 12:00."},
+                                                author=bob.signing, seq=1, head=item_head, time=1_767_225_600_000,
+                                                generation=gen0, nonce=item_nonce)
+    item_id = item_link[:16]
+    # bob's other number 1 (other content), signed after his removal to replace the first
+    resigned_nonce = fixed("re-signed item nonce", 24)
+    _, resigned_ct = items.seal_item(group=log.group, kind="bulletin", body={"text": "Never mind."},
+                                     author=bob.signing, seq=1, head=item_head, time=1_767_312_000_000,
+                                     generation=gen0, nonce=resigned_nonce)
     # bob's number 2, under the same key, placed by a colluding relay after his removal
     late_nonce = fixed("late item nonce", 24)
     _, late_ct = items.seal_item(group=log.group, kind="bulletin", body={"text": "Still here."},
                                  author=bob.signing, seq=2, head=item_head, time=1_767_312_000_000,
-                                 generation=gen0, nonce=late_nonce)
+                                 generation=gen0, nonce=late_nonce, prev=item_link)
     seq = log.head[0] + 1
     rot = {"seed": fixed("generation 1"), "ephemeral_secret": fixed("rotation ephemeral"),
            "nonce": fixed(f"nonce {seq}", 24), "auth_nonce": fixed(f"auth nonce {seq}", 24)}
-    cutoff = {bob.public.id: 1}
+    cutoff = {bob.public.id: (1, item_link)}
     new = build.rotation(log, author=alice, keys=keys, remove=bob.public.id, items_cutoff=cutoff, **rot)
     record(new, {"inputs": {k: (v.hex() if isinstance(v, bytes) else v) for k, v in rot.items()}
-                 | {"remove": "bob", "items_cutoff": [[a.hex(), n] for a, n in cutoff.items()]}}, "alice")
+                 | {"remove": "bob", "items_cutoff": [[a.hex(), n, link.hex()] for a, (n, link) in cutoff.items()]}},
+           "alice")
 
     write("log.json", {
         "description": "A whole small log (log.md): alice creates a group needing 2 vouches, "
                        "invites bob (admitted with 1 vouch: only alice can vouch yet), bob invites "
                        "carol, an admit with 1 of 2 vouches is ignored, carol is admitted, alice "
                        "removes bob (rotation to generation 1, authorised under generation 0, item "
-                       "cut-off [[bob, 1]]). Fold it as alice holding only generation 0; every step must "
+                       "cut-off [[bob, 1, the link of his item 1]]). Fold it as alice holding only generation 0; every step must "
                        "reproduce byte for byte.",
         "mailbox": mailbox.hex(),
         "people": {n: person_json(n) for n in people},
@@ -536,24 +544,31 @@ def log_and_item() -> None:
     padded = crypto.decrypt(gen0.content_key, item_ct[5:29], item_ct[29:],
                             b"hramada:v1:item\x00" + item_ct[:5])
     signed = items.unpad(padded)
+    content = decode(signed[64:])[4]
     write("item.json", {
-        "description": "An item (items.md) by bob in log.json's group: his number 1, written at "
-                       "head 11 under generation 0, time in milliseconds, padded to its size bucket. "
-                       "Opened against log.json's final state it is readable wherever the relay "
-                       "places it (its number is within the removal's cut-off [[bob, 1]]). 'late' is "
-                       "bob's number 2 under the same key: a forgery wherever it is placed.",
+        "description": "An item (items.md) by bob in log.json's group: his number 1 (prev: 32 zero "
+                       "bytes), written at head 11 under generation 0, time in milliseconds, padded to "
+                       "its size bucket. Opened against log.json's final state it is readable wherever "
+                       "the relay places it (its number and link are the removal's cut-off for bob). "
+                       "'late' is bob's number 2 under the same key, chained to it: a forgery wherever "
+                       "it is placed. 'resigned' is another number 1 bob signed: it is not the item the "
+                       "cut-off binds, refused wherever it is placed.",
         "log": "log.json",
         "author": "bob", "seq": 1, "kind": "bulletin",
         "body": typed({"title": "Sunday", "text": "Packing parcels at 12:00."}),
         "head": {"seq": item_head[0], "hash": item_head[1].hex()}, "time": 1_767_225_600_000,
         "generation": 0, "nonce": item_nonce.hex(),
+        "prev": items.ZERO_LINK.hex(), "content": content.hex(), "link": item_link.hex(),
         "inner": signed[64:].hex(), "signature": signed[:64].hex(), "signed": signed.hex(),
         "padded": padded.hex(), "aad": (b"hramada:v1:item\x00" + item_ct[:5]).hex(),
         "id": item_id.hex(), "ciphertext": item_ct.hex(),
         "verdicts": [{"cursor": 1, "result": "ok"}, {"cursor": 9, "result": "ok"}],
         "late": {"seq": 2, "body": typed({"text": "Still here."}), "time": 1_767_312_000_000,
                  "nonce": late_nonce.hex(), "ciphertext": late_ct.hex(),
-                 "verdicts": [{"cursor": 1, "result": "forgery"}, {"cursor": 2, "result": "forgery"}]}})
+                 "verdicts": [{"cursor": 1, "result": "forgery"}, {"cursor": 2, "result": "forgery"}]},
+        "resigned": {"seq": 1, "body": typed({"text": "Never mind."}), "time": 1_767_312_000_000,
+                     "nonce": resigned_nonce.hex(), "ciphertext": resigned_ct.hex(),
+                     "verdicts": [{"cursor": 1, "result": "unlinked"}, {"cursor": 3, "result": "unlinked"}]}})
 
 
 if __name__ == "__main__":

@@ -161,10 +161,6 @@ class Admissions(LoadedGroups):
         except PolicyError:  # the relay refused the code: keep nothing of it
             self.store.delete_group(ref)
             raise
-        if session.status == "refused":
-            reason = session.record["refused"]
-            self.store.delete_group(ref)
-            raise PolicyError(reason)
         return JoinInfo(c.group.hex(), rid.hex(), session.status)
 
     def _request(self, s: GroupSession, rid: str) -> Request:

@@ -30,7 +30,7 @@ from typing import Any
 
 import httpx
 
-from hramada.client import notices, profile
+from hramada.client import notices, numbering, profile
 from hramada.client.admission import Admissions
 from hramada.client.session import GroupSession
 from hramada.client.store import Store
@@ -45,7 +45,7 @@ from hramada.core.state import GroupLog, Keyring
 from hramada.core.urls import check_relay_url
 from hramada.errors import HramadaError, NotFoundError, PolicyError, RelayError, RelayUnreachable
 
-FORGETTABLE = ("pending", "refused", "removed", "left")
+FORGETTABLE = ("pending", "removed", "left")
 HISTORY_POLICIES = ("since-join", "all")
 
 
@@ -128,7 +128,10 @@ class Hramada(Admissions):
                          warnings=[notices.render(s.log, code, params) for code, params in s.log.warnings]
                          + [notices.render_unreadable(s.log, invite, why)
                             for _, invite, why in s.record.get("unreadable", [])]
-                         + [f"refused: {text}" for text in s.record.get("void_items", [])],
+                         + [f"refused: {text}" for text in s.record.get("void_items", [])]
+                         + list(s.record.get("item_notes", []))
+                         + ([notices.refusal_claim(s.record["refused"], s.group_id.hex())]
+                            if s.status == "pending" and s.record.get("refused") else []),
                          history=s.log.history if s.log.generations else "",
                          vouches=s.log.vouches_needed() if s.log.generations else 0)
 
@@ -170,14 +173,17 @@ class Hramada(Admissions):
 
         A relay that cannot be reached is reported once (``offline`` set), not at every
         turn; when it answers again the group syncs (sending what was queued) and is
-        reported with ``offline`` cleared. Any other failure of a group's wait is
+        reported with ``offline`` cleared. A group whose sync brought nothing new and left
+        a suspicion backs off (``watching.py``): it does not spin on a withholding relay,
+        and the same suspicion is reported once. Any other failure of a group's wait is
         reported in its ``error`` and does not stop the others."""
         sessions = [s for s in self._sessions() if s.status == "active"]
         if not sessions:
             await profile.unless_wiped(self.home, asyncio.sleep(min(timeout, 5)))
             return []
         news = await profile.unless_wiped(self.home, asyncio.gather(
-            *(self._engine(s).wait(timeout) for s in sessions), return_exceptions=True))
+            *(self._engine(s).wait(self._backoff.timeout(s.ref, timeout), self._backoff.floor(s.ref))
+              for s in sessions), return_exceptions=True))
         out, due, fresh = [], [], False
         for s, n in zip(sessions, news):
             if isinstance(n, RelayError):
@@ -192,12 +198,14 @@ class Hramada(Admissions):
                 out.append(info)
             elif isinstance(n, BaseException):
                 raise n
-            elif n is True or s.ref in self._offline:
-                due.append(s)
+            elif self._backoff.due(s.ref, n["changed"]) or s.ref in self._offline:
+                due.append((s, n))
         if not due and not fresh and all(isinstance(n, (HramadaError, ValueError)) for n in news):
             await profile.unless_wiped(self.home, asyncio.sleep(min(timeout, 5)))  # every wait failed: do not spin
-        for s in due:
-            out.extend(await self.sync(s.group_id.hex()))
+        for s, heads in due:
+            for info in await self.sync(s.group_id.hex()):
+                if self._backoff.synced(s.ref, info.news, info.suspicion, heads) or info.error or info.alarm:
+                    out.append(info)
         return out
 
     async def members(self, group: str) -> list[MemberInfo]:
@@ -342,10 +350,10 @@ class Hramada(Admissions):
         except RelayUnreachable:
             pass
         s.require_active()
-        seen: dict[tuple[bytes, int], dict] = {}
-        for _, v in self.store.items(s.ref):  # one item per author and number (a re-sent item is one)
-            seen.setdefault((v["author"], v["seq"]), v)
-        ordered = sorted(seen.values(), key=lambda v: (v["time"], v["id"]))
+        rows = [v for _, v in self.store.items(s.ref)]  # one per author and number, on the bound chains
+        held = {n for n, g in s.keys.generations.items() if g.full}
+        ordered = sorted(numbering.shown(rows, numbering.check_chains(rows, s.log, held)),
+                         key=lambda v: (v["time"], v["id"]))
         bulletins = {v["id"]: ItemView(v["id"].hex(), s.name_of(v["author"]), v["time"], v["body"]["text"],
                                        v["body"].get("title", ""), author_fingerprint=_print_of(s, v["author"]))
                      for v in ordered if v["kind"] == "bulletin"}

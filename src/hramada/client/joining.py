@@ -166,7 +166,7 @@ async def finish_joining(e: Engine) -> bool:
     except RelayError as exc:
         if exc.status != 404:
             raise
-        _refused(e, "revoked")
+        _refused(e, "revoked")  # the relay's word: a claim like any refusal
         return False
     for _, sender, message in messages:
         if sender != "member":
@@ -177,8 +177,7 @@ async def finish_joining(e: Engine) -> bool:
             pass
         else:
             if refused == join["request"]:
-                _refused(e, reason)
-                return False
+                _refused(e, reason)  # a claim: keep looking for a welcome
             continue
         try:
             welcome = invitation.open_welcome(s.identity.boxing, message, s.group_id)
@@ -206,9 +205,13 @@ async def _already_sent(e: Engine, secret: invitation.InvitationSecret, message:
 
 
 def _refused(e: Engine, reason: str) -> None:
-    with e.journal.change(e.s) as ch:
-        ch.record["status"] = "refused"
-        ch.record["refused"] = invitation.REFUSALS[reason]
+    """A refusal is a claim, not a verdict: any member holds the invitation's key (and
+    the relay answers for the drop), and the joiner holds no log to check who sent it.
+    It is shown, and the request stays pending: a genuine welcome still admits
+    (invitations.md)."""
+    if e.s.record.get("refused") != invitation.REFUSALS[reason]:
+        with e.journal.change(e.s) as ch:
+            ch.record["refused"] = invitation.REFUSALS[reason]
 
 
 async def _adopt_log(e: Engine, welcome: invitation.Welcome) -> None:
@@ -242,5 +245,6 @@ def _numbering_from(log: GroupLog, keys: Keyring) -> dict:
     first = min((n for n, g in keys.generations.items() if g.full), default=0)
     if first == 0:
         return {}
-    bounds = log.generations[first - 1].items_cutoff or {}
-    return {author: [n, 0, n, []] for author, n in bounds.items()}
+    info = log.generations[first - 1]
+    bounds, links = info.items_cutoff or {}, info.items_links or {}
+    return {author: [n, 0, n, [], links[author]] for author, n in bounds.items()}

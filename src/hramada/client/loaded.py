@@ -22,6 +22,7 @@ from hramada.client.session import GroupSession
 from hramada.client.store import Store
 from hramada.client.sync import Engine, Progress
 from hramada.client.transport import Relay
+from hramada.client.watching import Backoff
 from hramada.errors import NotFoundError, RelayError
 
 
@@ -36,6 +37,7 @@ class LoadedGroups:
         self._seen: tuple[int, int] | None = None
         self._offline: dict[int, str] = {}
         self._news: dict[int, int] = {}
+        self._backoff = Backoff()  # groups that sync --watch does not wake at every turn
         self._synced_refs: set[int] = set()
 
     def _relay(self, url: str) -> Relay:

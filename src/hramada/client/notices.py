@@ -96,3 +96,10 @@ def render_unreadable(log: GroupLog, invite: bytes, reason: str) -> str:
     why = UNREADABLE_REASONS.get(reason, "could not be read")
     return (f"a join request for the invitation {invite.hex()[:8]} by {by} {why}; it was not "
             "posted to the group. If you expected someone to join, ask them to send it again.")
+
+
+def refusal_claim(reason: str, group: str) -> str:
+    """A refusal of this device's join request: a claim it cannot verify (invitations.md §5)."""
+    return (f"a refusal of your request to join was received: {reason}. It cannot be verified (any "
+            "member, or the relay, could have sent it), so your request stays pending and a welcome "
+            f"still admits you. To give up on it: `hramada group forget {group}`.")

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
+from hramada.client import notices
 from hramada.client.store import Store
 from hramada.core.identity import Identity
 from hramada.core.keys import Generation
@@ -95,9 +96,8 @@ class GroupSession:
             raise PolicyError(f"you are no longer a member of {self.name!r}")
         if status == "left":
             raise PolicyError(f"you have left {self.name!r}")
-        if status == "refused":
-            raise PolicyError(f"the group did not take your request to join: {self.record['refused']} "
-                              f"(`hramada group forget {self.group_id.hex()}` drops it from this profile)")
+        if status == "pending" and self.record.get("refused"):
+            raise PolicyError(notices.refusal_claim(self.record["refused"], self.group_id.hex()))
         if status == "pending":
             raise PolicyError(f"your request to join {self.name!r} has not been accepted yet "
                               "(run `hramada sync` to check)")

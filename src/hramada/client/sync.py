@@ -30,7 +30,7 @@ import nacl.utils
 from hramada.client import joining
 from hramada.client.joining import AlreadyDone
 from hramada.client.journal import Journal, fault
-from hramada.client.numbering import Numbering, suspicion
+from hramada.client.numbering import Numbering, judge_chains, suspicion, top_bounds
 from hramada.client.session import GroupSession
 from hramada.client.store import Store
 from hramada.client.transport import LogConflict, Relay, RetiredCapability
@@ -65,12 +65,14 @@ class Engine:
         self.relay = self.journal.guard(relay)
         self.progress = progress or (lambda what, done, total: None)
         self.news = 0  # entries and items the last sync applied
+        self._tops: dict[bytes, int] = {}  # each author's highest bound (items.md §3)
+        self._chains_due = False
 
     # -- the whole sync -----------------------------------------------------------
 
     async def sync(self) -> None:
         s = self.s
-        if s.status in ("alarm", "removed", "left", "refused"):
+        if s.status in ("alarm", "removed", "left"):
             return
         s.suspected = False
         self.news = 0
@@ -92,15 +94,17 @@ class Engine:
             with self.journal.change(s) as ch:
                 ch.record["suspicion"] = None
 
-    async def wait(self, timeout: int = 25) -> bool:
+    async def wait(self, timeout: int = 25, floor: dict[str, int] | None = None) -> dict:
         """Block until the relay has news for this group (or ``timeout`` seconds pass),
-        without polling. Returns True if there is news."""
+        without polling; with ``floor``, news beyond those heads only (``watching.py``).
+        Returns the relay's answer: ``{"log", "items", "drops", "changed"}``."""
         s = self.s
         if s.status != "active":
-            return False
-        answer = await self.relay.wait(s.record["mailbox"], s.cap, s.log.head[0], s.record["items"],
-                                       s.record["drops"], timeout)
-        return bool(answer.get("changed"))
+            return {"log": 0, "items": 0, "drops": 0, "changed": False}
+        floor = floor or {}
+        return await self.relay.wait(s.record["mailbox"], s.cap, max(s.log.head[0], floor.get("log", 0)),
+                                     max(s.record["items"], floor.get("items", 0)),
+                                     max(s.record["drops"], floor.get("drops", 0)), timeout)
 
     def _stop(self, exc: HramadaError) -> None:
         with self.journal.change(self.s) as ch:  # reloads what the failed change left behind
@@ -244,22 +248,45 @@ class Engine:
         lie, or items still waiting for entries the relay does not deliver, are a
         suspicion (not an alarm)."""
         s = self.s
+        self._chains_due = False
+        self._tops = top_bounds(s.log, self._held())
         got = await self._pull_items_after(s.record["items"])
         if s.record.get("pending_items"):  # the log may have moved on meanwhile
             await self.pull_log()
+            self._tops = top_bounds(s.log, self._held())
             got += await self._pull_items_after(s.record["items"])
         numbering = Numbering(copy.deepcopy(s.record.get("item_seqs", {})))
-        numbering.expect_bounds(s.log, {n for n, g in s.keys.generations.items() if g.full})
+        numbering.expect_bounds(s.log, self._held())
         since = numbering.refetch_from()
         if since is not None:
             with self.journal.change(s) as ch:
                 ch.record["item_seqs"] = numbering.table
             got += await self._pull_items_after(since, only_missing=True)
+        anchored = sum(1 for g in s.log.generations if g.items_links is not None)
+        if self._chains_due or s.record.get("chains_at", 0) != anchored:
+            self._check_chains(anchored)
         text = suspicion(s.record, s.log.head[0], s.name_of)
         if text is not None:
             with self.journal.change(s) as ch:
                 ch.suspect(text)
         return got
+
+    def _held(self) -> set[int]:
+        return {n for n, g in self.s.keys.generations.items() if g.full}
+
+    def _check_chains(self, anchored: int) -> None:
+        """Which stored items lie on the chains the rotations bind (items.md §3.1): what
+        links nowhere is refused and named (its author's doing, never the relay's alone:
+        not an alarm); equivocation is named; a number a chain misses is fetched again."""
+        s = self.s
+        refused, notes, table = judge_chains(self.store.items(s.ref), s.log, self._held(),
+                                             copy.deepcopy(s.record.get("item_seqs", {})), s.name_of)
+        with self.journal.change(s) as ch:
+            void = ch.record.get("void_items", [])
+            ch.record["void_items"] = (void + [t for t in refused if t not in void])[-MAX_VOID:]
+            ch.record["item_notes"] = notes[-MAX_VOID:]
+            ch.record["item_seqs"] = table
+            ch.record["chains_at"] = anchored
 
     async def _pull_items_after(self, after: int, only_missing: bool = False) -> int:
         """Fetch items after cursor ``after`` up to the head, page by page; the next page
@@ -309,13 +336,17 @@ class Engine:
                     item = outcome.item if isinstance(outcome, items_mod.Stale) else outcome
                     if only_missing and not numbering.is_missing(item.author, item.seq):
                         continue
-                    numbering.saw(item.author, item.seq, cursor)
+                    if item.seq <= max(self._tops.get(item.author, 0),
+                                       numbering.table.get(item.author, (0,))[0]):
+                        self._chains_due = True  # at or below a bound, or a number seen before
+                    numbering.saw(item.author, item.seq, cursor, item.link)
+                    row = {"id": item.id, "kind": item.kind, "author": item.author, "seq": item.seq,
+                           "time": item.time, "body": item.body, "gen": item.generation, "link": item.link,
+                           "prev": item.prev}
                     if isinstance(outcome, items_mod.Stale):
                         stale.append(item)
-                    else:
-                        rows.append((cursor, {"id": item.id, "kind": item.kind, "author": item.author,
-                                              "seq": item.seq, "time": item.time, "body": item.body,
-                                              "gen": item.generation}))
+                        row["stale"] = True  # never shown; a genuine link in its author's chain
+                    rows.append((cursor, row))
                 with self.journal.change(s) as ch:
                     ch.items(rows)
                     for item in stale:
@@ -328,7 +359,7 @@ class Engine:
                     if not only_missing:
                         ch.record["pending_items"] = still
                         ch.record["items"] = max(ch.record["items"], last)
-                got += len(rows)
+                got += len(rows) - len(stale)
                 self.progress("items", s.record["items"], head)
             return got
         finally:
@@ -347,10 +378,11 @@ class Engine:
         if item.seq in handled:
             return None
         handled.append(item.seq)
-        if any(v["author"] == item.author and v.get("seq") == item.seq for _, v in self.store.items(s.ref)):
+        if any(v["author"] == item.author and v.get("seq") == item.seq and not v.get("stale")
+               for _, v in self.store.items(s.ref)):
             return None  # confirmed here before: never again
-        return {"t": "item", "kind": item.kind, "body": item.body, "seq": item.seq, "id": b"", "ct": b"",
-                "gen": -1}
+        return {"t": "item", "kind": item.kind, "body": item.body, "seq": item.seq, "prev": item.prev,
+                "id": b"", "ct": b"", "gen": -1}
 
     def _open_items(self, received: list[tuple[int, bytes]]) -> list[object]:
         """Open each item; the outcome is the item, or the exception it raised (in order)."""
@@ -376,14 +408,15 @@ class Engine:
         sync, which seals the item again under the new key, and send). Returns the
         item's id and whether it is still queued (the relay could not be reached)."""
         s = self.s
-        with self.journal.change(s) as ch:  # the number and the queued item commit together
-            seq = ch.record.get("next_item", 1)
-            item_id, ct = items_mod.seal_item(group=s.group_id, kind=kind, body=body, author=s.identity.signing,
-                                              seq=seq, head=s.log.head, time=now_ms(), generation=s.generation,
-                                              nonce=random(24))
-            ch.queue({"t": "item", "kind": kind, "body": body, "seq": seq, "id": item_id, "ct": ct,
-                      "gen": s.generation.number})
-            ch.record["next_item"] = seq + 1
+        with self.journal.change(s) as ch:  # the number, the chain and the queued item commit together
+            seq, prev = ch.record.get("next_item", 1), ch.record.get("last_link", items_mod.ZERO_LINK)
+            link, ct = items_mod.seal_item_linked(group=s.group_id, kind=kind, body=body, author=s.identity.signing,
+                                                  seq=seq, head=s.log.head, time=now_ms(),
+                                                  generation=s.generation, nonce=random(24), prev=prev)
+            item_id = link[:items_mod.ITEM_ID_BYTES]
+            ch.queue({"t": "item", "kind": kind, "body": body, "seq": seq, "prev": prev, "id": item_id,
+                      "ct": ct, "gen": s.generation.number})
+            ch.record["next_item"], ch.record["last_link"] = seq + 1, link
         try:
             try:
                 await self._flush_outbox()
@@ -407,7 +440,7 @@ class Engine:
                     job["id"], job["ct"] = items_mod.seal_item(
                         group=s.group_id, kind=job["kind"], body=job["body"], author=s.identity.signing,
                         seq=job["seq"], head=s.log.head, time=now_ms(), generation=s.generation,
-                        nonce=random(24))
+                        nonce=random(24), prev=job["prev"])
                 await self.relay.append_items(s.record["mailbox"], s.cap, [job["ct"]])
             elif job["t"] == "welcome":
                 await joining.send_welcome(self, job["request"])

@@ -64,14 +64,15 @@ def entry(log: GroupLog, kind: str, body: dict, *, author: Identity, keys: Keyri
 
 def rotation(log: GroupLog, *, author: Identity, keys: Keyring, seed: bytes,
              ephemeral_secret: bytes, nonce: bytes, auth_nonce: bytes,
-             items_cutoff: Mapping[bytes, int], remove: bytes | None = None,
+             items_cutoff: Mapping[bytes, tuple[int, bytes]], remove: bytes | None = None,
              admit: tuple[bytes, str] | None = None) -> NewEntry:
     """A ``rotate`` entry, or a ``remove`` entry when ``remove`` names a member.
 
     The new seed is sealed to every member who remains; the entry is encrypted under
     the new generation, so whoever is removed cannot read even this entry.
-    ``items_cutoff`` maps each author to the number of their last item that the rotating
-    device has verified (items.md §3); it is signed into the entry as a sorted list.
+    ``items_cutoff`` maps each author to the number and link of their last item that the
+    rotating device has verified (items.md §3); it is signed into the entry as a sorted
+    list, so every item at or below a bound must lie on the chain ending at that link.
     Authors who are not (or no longer) in the log are left out.
     ``admit`` = ``(request id, role)`` makes it an ``admit`` entry that rotates the key:
     under the ``since-join`` history policy the new key leads back to no older content.
@@ -98,9 +99,10 @@ def rotation(log: GroupLog, *, author: Identity, keys: Keyring, seed: bytes,
     return NewEntry(seq + 1, prev, ct, new, kind)
 
 
-def items_cutoff_pairs(log: GroupLog, cutoff: Mapping[bytes, int]) -> list[list]:
-    """The signed form of an item cut-off: ``[[author, last item number], …]`` by author,
-    for members and former members only, numbers above zero."""
+def items_cutoff_pairs(log: GroupLog, cutoff: Mapping[bytes, tuple[int, bytes]]) -> list[list]:
+    """The signed form of an item cut-off: ``[[author, last item number, its link], …]``
+    by author, for members and former members only, numbers above zero."""
     known = log.members.keys() | log.former.keys()
-    return [[author, n] for author, n in sorted(cutoff.items())
-            if author in known and type(n) is int and 0 < n < 2**32]
+    return [[author, n, link] for author, (n, link) in sorted(cutoff.items())
+            if author in known and type(n) is int and 0 < n < 2**32
+            and type(link) is bytes and len(link) == 32]

@@ -99,6 +99,7 @@ class GenerationInfo:
     start: int                 # seq of the entry that made it
     end: int | None = None     # seq of the entry that replaced it
     items_cutoff: dict[bytes, int] | None = None  # once replaced: each author's last item number under it
+    items_links: dict[bytes, bytes] | None = None  # and the link of that item (items.md §3)
 
 
 @dataclass
@@ -328,32 +329,34 @@ class GroupLog(RotationChecks):
         if removed != (b["member"] if entry.kind == "remove" else b""):
             raise ForgeryError(f"entry {entry.seq}: the key block was authorised for another removal")
         expect(len(b["cap"]) == 32, f"{entry.kind} entry")
-        items_cutoff = self._items_cutoff(b["items"], entry.seq)
+        items_cutoff, items_links = self._items_cutoff(b["items"], entry.seq)
         if entry.kind == "remove":
             gone = self.members.pop(b["member"])
             gone.until = entry.seq
             self.former[b["member"]] = gone
             self._revoke_invites_of(b["member"], entry.seq)
         old = self.generations[-1]
-        old.end, old.items_cutoff = entry.seq, items_cutoff
+        old.end, old.items_cutoff, old.items_links = entry.seq, items_cutoff, items_links
         self.generations.append(GenerationInfo(generation.number, b["commit"], b["cap"],
                                                start=entry.seq))
         self.rotation_due = False
 
-    def _items_cutoff(self, pairs: list, seq: int) -> dict[bytes, int]:
-        """A rotation's item cut-off: ``[[author, last item number], …]``, authors strictly
-        ascending, each a member or former member, numbers 1 … 2**32 - 1 (items.md §3)."""
-        out: dict[bytes, int] = {}
+    def _items_cutoff(self, triples: list, seq: int) -> tuple[dict[bytes, int], dict[bytes, bytes]]:
+        """A rotation's item cut-off: ``[[author, last item number, its link], …]``, authors
+        strictly ascending, each a member or former member, numbers 1 … 2**32 - 1, links
+        of 32 bytes (items.md §3). Returns (numbers, links) by author."""
+        numbers: dict[bytes, int] = {}
+        links: dict[bytes, bytes] = {}
         previous = b""
-        for pair in pairs:
-            expect(isinstance(pair, list) and len(pair) == 2 and isinstance(pair[0], bytes)
-                   and type(pair[1]) is int and 1 <= pair[1] < 2**32 and pair[0] > previous,
-                   f"rotation entry {seq} (items)")
-            if pair[0] not in self.members and pair[0] not in self.former:
+        for t in triples:
+            expect(isinstance(t, list) and len(t) == 3 and isinstance(t[0], bytes)
+                   and type(t[1]) is int and 1 <= t[1] < 2**32 and t[0] > previous
+                   and isinstance(t[2], bytes) and len(t[2]) == 32, f"rotation entry {seq} (items)")
+            if t[0] not in self.members and t[0] not in self.former:
                 raise VerificationError(f"entry {seq}: the item cut-off names someone who is not a member")
-            out[pair[0]] = pair[1]
-            previous = pair[0]
-        return out
+            numbers[t[0]], links[t[0]] = t[1], t[2]
+            previous = t[0]
+        return numbers, links
 
     def _apply_rules(self, entry: Entry, author: Member) -> None:
         rule = _RULES.get(entry.kind)  # "create" is valid only as entry 1
