@@ -118,20 +118,22 @@ class _Answer:
 class _Connection:
     """One TCP (or TLS) connection and the answer being read on it."""
 
-    __slots__ = ("reader", "writer", "answer", "fed", "idle_since")
+    __slots__ = ("reader", "writer", "answer", "fed", "idle_since", "loop")
 
     def __init__(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
         self.reader, self.writer = reader, writer
+        self.loop = asyncio.get_running_loop()
         self.answer = _Answer()
         self.fed = 0  # bytes of the current answer fed to the parser
         self.idle_since = 0.0
 
     def usable(self, now: float) -> bool:
-        return (now - self.idle_since < IDLE_SECONDS and not self.reader.at_eof()
-                and not self.writer.is_closing())
+        return (self.loop is asyncio.get_running_loop() and now - self.idle_since < IDLE_SECONDS
+                and not self.reader.at_eof() and not self.writer.is_closing())
 
     def close(self) -> None:
-        self.writer.close()
+        if not self.loop.is_closed():  # (one kept from an event loop that has ended is just dropped)
+            self.writer.close()
 
     async def read_more(self) -> bool:
         """Read and parse the next bytes; False at the end of the stream."""
@@ -263,9 +265,11 @@ class Http1Transport(httpx.AsyncBaseTransport):
 
     async def aclose(self) -> None:
         idle, self._idle = self._idle, {}
+        loop = asyncio.get_running_loop()
         conns = [conn for kept in idle.values() for conn in kept]
         for conn in conns:
             conn.close()
+        conns = [conn for conn in conns if conn.loop is loop]
         if conns:
             await asyncio.wait([asyncio.ensure_future(_closed(c)) for c in conns], timeout=1.0)
 

@@ -160,7 +160,7 @@ class Relay:
                                    or int(length) > MAX_ANSWER_BYTES):
             raise self._broken(f"an answer announced as over {MAX_ANSWER_BYTES} bytes", r.status_code)
         chunks, size = [], 0
-        async for chunk in r.aiter_raw():  # identity only (checked above); nothing is decoded
+        async for chunk in r.aiter_bytes():  # identity only (checked above): no decoder runs
             size += len(chunk)
             if size > MAX_ANSWER_BYTES:
                 raise self._broken(f"an answer over {MAX_ANSWER_BYTES} bytes", r.status_code)
