@@ -16,6 +16,7 @@ import sys
 import time
 from pathlib import Path
 
+import httpx
 import pytest
 
 from conftest import PASSPHRASE
@@ -78,13 +79,17 @@ def test_a_post_is_one_round_trip_without_a_sync(proxy, bring_in, tmp_path: Path
         try:
             await ales.post(g, "warm up")
             seen: list[str] = []
-            inner = ales._relay(ales._find(g).record["relay"])._http
+            relay = ales._relay(ales._find(g).record["relay"])
+            inner = relay._transport
 
-            async def count(request) -> None:
-                seen.append(f"{request.method} {request.url.path.rsplit('/', 1)[-1]}")
-            inner.event_hooks["request"].append(count)
+            class Counting(httpx.AsyncBaseTransport):
+                async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
+                    seen.append(f"{request.method} {request.url.path.rsplit('/', 1)[-1]}")
+                    return await inner.handle_async_request(request)
+            relay._transport = Counting()
             await ales.post(g, "one request")
             assert seen == ["POST items"]
+            relay._transport = inner
         finally:
             await ales.close()
             await hanna.close()

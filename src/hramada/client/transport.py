@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import asyncio
 import functools
+import json as jsonlib
 import re
 import ssl
 from dataclasses import dataclass
@@ -26,6 +27,7 @@ from typing import Any
 import httpx
 
 from hramada.client import answers
+from hramada.client.http1 import transport_for
 from hramada.client.answers import HEAD, AnswerError, binary, boolean, counter, items_of, literal, record, text
 from hramada.core.admins import AdminClaim
 from hramada.core.urls import check_relay_url
@@ -76,6 +78,9 @@ _DROP_MESSAGE = record({"cursor": counter(1), "drop": binary(16), "from": litera
                         "message": binary()})
 _GUEST_MESSAGE = record({"cursor": counter(1), "from": literal("guest", "member"), "message": binary()})
 _CURSOR = {"cursor": counter(1)}
+_HEADERS = {"User-Agent": "hramada", "Accept-Encoding": "identity"}
+_JSON_HEADERS = {**_HEADERS, "Content-Type": "application/json"}
+_KEPT_URLS = 64  # parsed URLs of paths without a query, per relay (a post reuses its path's)
 
 
 def _clean(message: object) -> str:
@@ -92,12 +97,13 @@ class Relay:
                  timeout: float = 40.0) -> None:
         self.url = check_relay_url(url)
         self.timeout = timeout
-        self._http = httpx.AsyncClient(base_url=self.url, transport=transport, timeout=timeout,
-                                       headers={"User-Agent": "hramada", "Accept-Encoding": "identity"},
-                                       verify=_tls())
+        # Requests go straight to the transport: no cookies, redirects or auth flows to
+        # run (a redirect is refused anyway), and a post costs one round trip's CPU.
+        self._transport = transport if transport is not None else transport_for(self.url, _tls())
+        self._urls: dict[str, httpx.URL] = {}
 
     async def close(self) -> None:
-        await self._http.aclose()
+        await self._transport.aclose()
 
     def _broken(self, reason: str, status: int | None = None) -> RelayProtocolError:
         return RelayProtocolError(f"the relay at {self.url} sent an answer that does not follow the "
@@ -108,12 +114,18 @@ class Relay:
         """Send one request; return the answer's JSON body if the status is ``expect``.
         The whole exchange, body included, must finish within the timeout (plus
         ``waits`` seconds for a long poll)."""
-        headers = {"Authorization": f"Bearer {b64e(cap)}"} if cap is not None else {}
+        headers = _HEADERS if json is None else _JSON_HEADERS
+        if cap is not None:
+            headers = {**headers, "Authorization": f"Bearer {b64e(cap)}"}
+        body = None if json is None else jsonlib.dumps(json, separators=(",", ":")).encode()
         try:
             async with asyncio.timeout(self.timeout + waits):
-                async with self._http.stream(method, path, json=json, params=params,
-                                             headers=headers) as r:
+                request = httpx.Request(method, self._url(path, params), content=body, headers=headers)
+                r = await self._transport.handle_async_request(request)
+                try:
                     raw = await self._read(r)
+                finally:
+                    await r.aclose()
         except httpx.DecodingError:
             raise self._broken("a body that does not decode") from None
         except (httpx.HTTPError, TimeoutError) as exc:
@@ -129,6 +141,16 @@ class Relay:
         if 300 <= status < 400:
             raise self._broken(f"a redirect ({status}); check the relay address", status)
         raise self._broken(f"status {status} where {expect} belongs", status)
+
+    def _url(self, path: str, params: dict | None) -> httpx.URL:
+        if params is not None:
+            return httpx.URL(self.url + path, params=params)
+        url = self._urls.get(path)
+        if url is None:
+            url = httpx.URL(self.url + path)
+            if len(self._urls) < _KEPT_URLS:
+                self._urls[path] = url
+        return url
 
     async def _read(self, r: httpx.Response) -> bytes:
         encoding = r.headers.get("content-encoding", "identity").strip().lower()

@@ -156,6 +156,34 @@ class _HeadRefused(Exception):
     """Raised inside a parser callback to stop parsing a head over its limits."""
 
 
+class _OneWrite:
+    """The connection's transport, writing what one turn of the event loop wrote in
+    one ``send``: an answer's head and body (two writes by uvicorn) leave together, so
+    a small answer is one packet and the client wakes once to read it."""
+
+    def __init__(self, transport: asyncio.Transport, loop: asyncio.AbstractEventLoop) -> None:
+        self._transport, self._loop = transport, loop
+        self._pending: list[bytes] = []
+
+    def write(self, data: bytes) -> None:
+        if not self._pending:
+            self._loop.call_soon(self._flush)
+        self._pending.append(data)
+
+    def _flush(self) -> None:
+        if self._pending:
+            data, self._pending = b"".join(self._pending), []
+            if not self._transport.is_closing():
+                self._transport.write(data)
+
+    def close(self) -> None:
+        self._flush()
+        self._transport.close()
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._transport, name)
+
+
 class GuardedProtocol(HttpToolsProtocol):
     """uvicorn's httptools protocol with the limits of this module.
 
@@ -182,7 +210,7 @@ class GuardedProtocol(HttpToolsProtocol):
     # -- the connection ----------------------------------------------------------
 
     def connection_made(self, transport: asyncio.Transport) -> None:  # type: ignore[override]
-        super().connection_made(transport)
+        super().connection_made(_OneWrite(transport, self.loop))  # type: ignore[arg-type]
         key, refusal = self.guard.admit(self.client[0] if self.client else None)
         if refusal is not None:
             self._refuse(refusal, retry_after=RETRY_AFTER)
