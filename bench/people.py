@@ -35,6 +35,9 @@ class Relay:
     def __init__(self, folder: Path) -> None:
         env = {k: v for k, v in os.environ.items() if not k.startswith("HRAMADA_RELAY_")}
         env["HRAMADA_RELAY_METRICS_TOKEN"] = _METRICS_TOKEN
+        # every person of a run sits on this one address, each with its own kept connection:
+        # the per-address cap is for strangers sharing an address, not for this
+        env["HRAMADA_RELAY_MAX_CONNECTIONS_PER_ADDRESS"] = "1024"
         self.proc = subprocess.Popen(
             [sys.executable, "-m", "hramada.relay", "serve", "--host", "127.0.0.1", "--port", "0",
              "--rate", "0", "--log-level", "warning", "--db", f"sqlite:///{folder / 'relay.sqlite3'}"],

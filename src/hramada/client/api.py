@@ -354,14 +354,16 @@ class Hramada(Admissions):
         held = {n for n, g in s.keys.generations.items() if g.full}
         ordered = sorted(numbering.shown(rows, numbering.check_chains(rows, s.log, held)),
                          key=lambda v: (v["time"], v["id"]))
-        bulletins = {v["id"]: ItemView(v["id"].hex(), s.name_of(v["author"]), v["time"], v["body"]["text"],
-                                       v["body"].get("title", ""), author_fingerprint=_print_of(s, v["author"]))
+        authors = {a: (s.name_of(a), _print_of(s, a)) for a in {v["author"] for v in ordered}}
+        bulletins = {v["id"]: ItemView(v["id"].hex(), authors[v["author"]][0], v["time"], v["body"]["text"],
+                                       v["body"].get("title", ""), author_fingerprint=authors[v["author"]][1])
                      for v in ordered if v["kind"] == "bulletin"}
         for v in ordered:
             if v["kind"] == "comment" and v["body"]["parent"] in bulletins:
+                name, print_ = authors[v["author"]]
                 bulletins[v["body"]["parent"]].comments.append(
-                    {"item": v["id"].hex(), "author": s.name_of(v["author"]), "time": v["time"],
-                     "text": v["body"]["text"], "author_fingerprint": _print_of(s, v["author"])})
+                    {"item": v["id"].hex(), "author": name, "time": v["time"],
+                     "text": v["body"]["text"], "author_fingerprint": print_})
         return list(bulletins.values())
 
     # -- safety -------------------------------------------------------------------
