@@ -25,10 +25,9 @@ from hramada.core.encoding import expect, fields
 from hramada.core.entries import (ROTATING_KINDS, Entry, Envelope, check_position,
                                   group_id_of, open_entry, verify_signature)
 from hramada.core.identity import MemberKey
-from hramada.core.invitation import peek_invite_id, verify_join_request
-from hramada.core.names import check_name
 from hramada.core.keys import Generation, KeyBlock, check_commitment
-from hramada.core.names import names_collide
+from hramada.core.membership import VOUCHING_ROLES, AdmissionRules, Invite, Member, Request
+from hramada.core.names import check_name
 from hramada.core.rotation import RotationChecks, Void as _Void
 from hramada.errors import DecryptionError, EncodingError, ForgeryError, ForkError, VerificationError
 
@@ -44,51 +43,6 @@ IGNORED_REASONS = (
     "vouches-below-one", "bad-history")
 Problem = str | tuple[str, dict] | None  # a rule's verdict: None (applied) or why not
 HISTORY_POLICIES = ("since-join", "all")  # what a newcomer may read: from their admission, or everything
-VOUCHING_ROLES = ("admin", "member")
-
-
-@dataclass
-class Member:
-    name: str
-    key: MemberKey
-    role: str
-    since: int              # seq of the entry that made them a member
-    until: int | None = None  # seq of the entry that ended it
-    request: bytes | None = None  # the join request that admitted them
-    vouchers: tuple[bytes, ...] = ()
-    last_item: int | None = None  # for one who left: the number of their last item, signed in `leave`
-    relay: bytes = b""      # their relay-admin key: the relay's admin set is that of the admins
-
-
-@dataclass
-class Invite:
-    id: bytes
-    sign: VerifyKey
-    box_key: bytes
-    drop: bytes
-    by: bytes
-    seq: int
-    expires: int = 0              # Unix time the inviter's client set; enforced where a clock is
-    request: bytes | None = None  # the request that used it
-    revoked: int | None = None    # seq of the entry that revoked it (or removed its author)
-
-    @property
-    def status(self) -> str:
-        """``used``, ``revoked`` or ``open`` (expiry needs a clock: see the client)."""
-        return "used" if self.request is not None else "revoked" if self.revoked is not None else "open"
-
-
-@dataclass
-class Request:
-    id: bytes
-    name: str
-    key: MemberKey
-    invite: bytes
-    seq: int
-    posted_by: bytes
-    relay: bytes = b""  # the joiner's relay-admin key
-    vouches: list[bytes] = field(default_factory=list)
-    status: str = "pending"  # pending | admitted
 
 
 @dataclass
@@ -111,7 +65,7 @@ class Keyring:
     generations: dict[int, Generation] = field(default_factory=dict)
 
 
-class GroupLog(RotationChecks):
+class GroupLog(RotationChecks, AdmissionRules):
     """The state of one group, built by applying its log entries in order."""
 
     def __init__(self, mailbox: bytes, group_id: bytes | None = None) -> None:
@@ -372,130 +326,6 @@ class GroupLog(RotationChecks):
 
     # -- the rule for each kind: None if applied, else why it was ignored: a reason code,
     # or (code, parameters); IGNORED_REASONS lists them --
-
-    def _invite(self, entry: Entry, author: Member) -> Problem:
-        b = fields(entry.body, "invite entry", {"invite": bytes, "sign": bytes, "key": bytes, "drop": bytes,
-                                                "expires": int})
-        expect(len(b["invite"]) == 16 and len(b["sign"]) == 32 and len(b["key"]) == 32
-               and len(b["drop"]) == 16 and b["expires"] >= 0, "invite entry")
-        if author.role not in VOUCHING_ROLES:
-            return "newcomer-cannot-invite"
-        if b["invite"] in self.invites:
-            return "invite-exists"
-        self.invites[b["invite"]] = Invite(b["invite"], VerifyKey(b["sign"]), b["key"], b["drop"],
-                                           entry.author, entry.seq, b["expires"])
-        return None
-
-    def _revoke(self, entry: Entry, author: Member) -> Problem:
-        b = fields(entry.body, "revoke entry", {"invite": bytes})
-        invite = self.invites.get(b["invite"])
-        if invite is None:
-            return "no-such-invite"
-        if author.role != "admin" and entry.author != invite.by:
-            return "not-inviter-or-admin"
-        if invite.status != "open":
-            return "invite-" + invite.status, {}
-        invite.revoked = entry.seq
-        return None
-
-    def _revoke_invites_of(self, member: bytes, seq: int) -> None:
-        """A member who leaves or is removed takes their unused invitations along."""
-        for invite in self.invites.values():
-            if invite.by == member and invite.status == "open":
-                invite.revoked = seq
-
-    def name_taken(self, name: str, *, request: bytes | None = None) -> str | None:
-        """The member or pending requester (other than ``request``) whose name ``name``
-        equals or imitates, if any (``core.names``)."""
-        for m in self.members.values():
-            if names_collide(m.name, name):
-                return m.name
-        for r in self.requests.values():
-            if r.status == "pending" and r.id != request and names_collide(r.name, name):
-                return r.name
-        return None
-    def _request(self, entry: Entry, author: Member) -> Problem:
-        b = fields(entry.body, "request entry", {"request": bytes})
-        invite = self.invites.get(peek_invite_id(b["request"]))
-        if invite is None:
-            return "no-such-invite"
-        try:
-            req = verify_join_request(b["request"], self.group, invite.sign)
-        except (ForgeryError, EncodingError) as exc:
-            return "request-invalid", {"error": "forged" if isinstance(exc, ForgeryError) else "malformed"}
-        if req.id in self.requests:
-            return "request-exists"
-        if invite.request is not None:
-            return "invite-used"
-        if invite.revoked is not None:
-            return "invite-revoked"
-        taken = self.name_taken(req.name)
-        if taken is not None:
-            return "name-taken", {"name": req.name, "like": taken}
-        if req.key.id in self.members:
-            return "already-member"
-        if req.key.id in self.former:
-            return "former-member"
-        taken_key = self._key_taken(req.key.box.raw, req.relay)
-        if taken_key:
-            return taken_key
-        invite.request = req.id
-        self.requests[req.id] = Request(req.id, req.name, req.key, invite.id, entry.seq, entry.author,
-                                        req.relay)
-        return None
-
-    def _vouch(self, entry: Entry, author: Member) -> Problem:
-        b = fields(entry.body, "vouch entry", {"request": bytes})
-        req = self.requests.get(b["request"])
-        if req is None or req.status != "pending":
-            return "no-such-request"
-        if author.role not in VOUCHING_ROLES:
-            return "newcomer-cannot-vouch"
-        if entry.author in req.vouches:
-            return "already-vouched"
-        req.vouches.append(entry.author)
-        return None
-
-    def _admit(self, entry: Entry, author: Member) -> Problem:
-        rotation = {"commit": bytes, "cap": bytes, "keys": bytes, "items": list}
-        b = fields(entry.body, "admit entry", {"request": bytes, "role": str},
-                   rotation if self._rotating_admit == entry.seq else None)
-        if self.history == "since-join" and self._rotating_admit != entry.seq:
-            return "admit-needs-rotation"
-        req = self.requests.get(b["request"])
-        if req is None or req.status != "pending":
-            return "no-such-request"
-        if author.role != "admin":
-            return "not-admin"
-        if b["role"] not in ("member", "newcomer"):
-            return "bad-role"
-        have, need = len(self.valid_vouches(req)), self.vouches_needed()
-        if have < need:
-            return "vouches-missing", {"have": have, "need": need}
-        if req.key.id in self.members or req.key.id in self.former:
-            return "former-member"
-        taken_key = self._key_taken(req.key.box.raw, req.relay)
-        if taken_key:
-            return taken_key
-        taken = self.name_taken(req.name, request=req.id)
-        if taken is not None:
-            return "name-taken", {"name": req.name, "like": taken}
-        req.status = "admitted"
-        self.members[req.key.id] = Member(req.name, req.key, b["role"], since=entry.seq,
-                                          request=req.id, vouchers=tuple(self.valid_vouches(req)),
-                                          relay=req.relay)
-        return None
-
-    def _key_taken(self, box: bytes, relay: bytes) -> str | None:
-        """Box keys and relay-admin keys are unique in a group: box keys label each
-        member's share of a new key; a relay-admin key two members shared would keep a
-        demoted admin in the relay's admin set while the other is an admin."""
-        for m in (*self.members.values(), *self.former.values()):
-            if crypto.equal(m.key.box.raw, box):
-                return "box-key-taken"
-            if crypto.equal(m.relay, relay):
-                return "relay-key-taken"
-        return None
 
     def _leave(self, entry: Entry, author: Member) -> Problem:
         b = fields(entry.body, "leave entry", {}, {"items": int})
