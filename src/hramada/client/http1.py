@@ -9,9 +9,9 @@ fraction of the CPU of httpx's general-purpose pool:
   reused; a request takes an idle connection or opens one, so concurrent requests (a
   long poll beside a post) each have their own.
 * **At most :data:`MAX_CONNECTIONS` in use per origin** (a relay refuses, by default,
-  more than 64 from one address): a request beyond it waits, in arrival order and without polling, until an
-  exchange ends; its wait counts in its caller's timeout and ends with cancellation,
-  and a connection slot is given back however the exchange ends. Long polls (a request
+  more than 64 from one address): a request beyond it waits, in arrival order and
+  without polling, until an exchange ends; its wait counts in its caller's timeout and
+  ends with cancellation, and a connection slot is given back however the exchange ends. Long polls (a request
   with the ``hramada.long_poll`` extension) hold at most :data:`MAX_LONG_POLLS` of them,
   so that :data:`MAX_CONNECTIONS` ``-`` :data:`MAX_LONG_POLLS` stay for other requests:
   however many groups are watched, a post or a sync waits for short requests only,
