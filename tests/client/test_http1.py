@@ -356,7 +356,8 @@ def _with_server(test) -> None:
 
 def test_requests_beyond_the_bound_wait_for_a_connection_in_turn() -> None:
     async def test(server: HoldingServer, transport: Http1Transport) -> None:
-        tasks = [asyncio.create_task(_ask(transport, server.url + "/hold")) for _ in range(3 * http1.MAX_CONNECTIONS)]
+        tasks = [asyncio.create_task(_ask(transport, server.url + "/hold"))
+                 for _ in range(3 * http1.MAX_CONNECTIONS)]
         await asyncio.sleep(0.5)
         assert server.open == http1.MAX_CONNECTIONS and not any(t.done() for t in tasks)
         server.go.set()
