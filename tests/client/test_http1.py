@@ -14,6 +14,7 @@ from contextlib import contextmanager
 import httpx
 import pytest
 
+from hramada.client import http1
 from hramada.client.http1 import Http1Transport
 from hramada.client.transport import Relay
 from hramada.core.crypto import SigningKey
@@ -288,3 +289,127 @@ def test_a_header_or_target_that_could_smuggle_a_request_is_never_sent() -> None
             finally:
                 await transport.aclose()
     asyncio.run(go())
+
+
+# -- a bounded number of connections per origin ----------------------------------------
+
+class HoldingServer:
+    """Answers ``/hold`` only once :attr:`go` is set, ``/broken`` with bytes that are not
+    HTTP, anything else at once. Counts connections open now and at most."""
+
+    def __init__(self) -> None:
+        self.go = asyncio.Event()
+        self.open = self.most = self.connections = 0
+        self.url = ""
+
+    async def _handle(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        self.open += 1
+        self.connections += 1
+        self.most = max(self.most, self.open)
+        try:
+            while True:
+                head = await reader.readuntil(b"\r\n\r\n")
+                path = head.split(b" ", 2)[1]
+                if path == b"/hold":
+                    await self.go.wait()
+                if path == b"/broken":
+                    writer.write(b"SSH-2.0-OpenSSH_9.6\r\n")
+                    return
+                writer.write(_ok())
+                await writer.drain()
+        except (asyncio.IncompleteReadError, ConnectionError):
+            return
+        finally:
+            self.open -= 1
+            writer.close()
+
+    async def __aenter__(self) -> HoldingServer:
+        self._server = await asyncio.start_server(self._handle, "127.0.0.1", 0)
+        self.url = f"http://127.0.0.1:{self._server.sockets[0].getsockname()[1]}"
+        return self
+
+    async def __aexit__(self, *exc: object) -> None:
+        self.go.set()
+        self._server.close()
+
+
+async def _ask(transport: Http1Transport, url: str, *, poll: bool = False) -> bytes:
+    request = httpx.Request("GET", url, extensions={"hramada.long_poll": True} if poll else {})
+    response = await transport.handle_async_request(request)
+    try:
+        return b"".join([chunk async for chunk in response.stream])
+    finally:
+        await response.aclose()
+
+
+def _with_server(test) -> None:
+    async def go() -> None:
+        async with HoldingServer() as server:
+            transport = Http1Transport(ssl.create_default_context())
+            try:
+                async with asyncio.timeout(20):
+                    await test(server, transport)
+            finally:
+                await transport.aclose()
+    asyncio.run(go())
+
+
+def test_requests_beyond_the_bound_wait_for_a_connection_in_turn() -> None:
+    async def test(server: HoldingServer, transport: Http1Transport) -> None:
+        tasks = [asyncio.create_task(_ask(transport, server.url + "/hold"))
+                 for _ in range(3 * http1.MAX_CONNECTIONS)]
+        await asyncio.sleep(0.5)
+        assert server.open == http1.MAX_CONNECTIONS and not any(t.done() for t in tasks)
+        server.go.set()
+        assert await asyncio.gather(*tasks) == [b'{"ok":true}'] * len(tasks)
+        assert server.most == http1.MAX_CONNECTIONS
+    _with_server(test)
+
+
+def test_a_failed_request_gives_its_connection_back(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(http1, "MAX_CONNECTIONS", 2)
+
+    async def test(server: HoldingServer, transport: Http1Transport) -> None:
+        for _ in range(5):  # more failures than connections: none keeps its slot
+            with pytest.raises(httpx.RemoteProtocolError):
+                await _ask(transport, server.url + "/broken")
+        assert server.connections == 5
+        assert await _ask(transport, server.url + "/") == b'{"ok":true}'
+    _with_server(test)
+
+
+def test_a_cancelled_or_timed_out_request_gives_its_connection_or_its_turn_back(
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(http1, "MAX_CONNECTIONS", 1)
+
+    async def test(server: HoldingServer, transport: Http1Transport) -> None:
+        holding = asyncio.create_task(_ask(transport, server.url + "/hold"))
+        waiting = asyncio.create_task(_ask(transport, server.url + "/"))
+        await asyncio.sleep(0.3)
+        assert server.open == 1 and not waiting.done()  # waits its turn, not busy
+        with pytest.raises(TimeoutError):
+            async with asyncio.timeout(0.2):  # times out while waiting for its turn
+                await _ask(transport, server.url + "/")
+        waiting.cancel()  # cancelled while waiting
+        holding.cancel()  # cancelled while its answer is awaited
+        for task in (waiting, holding):
+            with pytest.raises(asyncio.CancelledError):
+                await task
+        async with asyncio.timeout(2):
+            assert await _ask(transport, server.url + "/") == b'{"ok":true}'
+        assert server.connections == 2  # the cancelled exchange's connection was closed
+    _with_server(test)
+
+
+def test_long_polls_leave_connections_for_other_requests() -> None:
+    async def test(server: HoldingServer, transport: Http1Transport) -> None:
+        polls = [asyncio.create_task(_ask(transport, server.url + "/hold", poll=True)) for _ in range(40)]
+        await asyncio.sleep(0.5)
+        assert server.open == http1.MAX_LONG_POLLS < http1.MAX_CONNECTIONS
+        async with asyncio.timeout(2):  # not behind any long poll
+            answers = await asyncio.gather(*(_ask(transport, server.url + "/") for _ in range(10)))
+        assert answers == [b'{"ok":true}'] * 10 and not any(p.done() for p in polls)
+        server.go.set()
+        assert len(await asyncio.gather(*polls)) == 40
+        assert server.most <= http1.MAX_CONNECTIONS
+    _with_server(test)

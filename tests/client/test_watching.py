@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from hramada.client.watching import FIRST_DELAY, MAX_DELAY, Backoff
+from hramada.client.http1 import MAX_LONG_POLLS
+from hramada.client.watching import FIRST_DELAY, MAX_DELAY, Backoff, share
 
 HEADS = {"log": 12, "items": 2001, "drops": 0}
 SUSPICION = "log entries after entry 12, which 1000 items refer to"
@@ -43,3 +44,10 @@ def test_news_or_a_new_suspicion_is_reported_and_news_ends_the_back_off():
     assert b.floor(1) is None and b.timeout(1, 25) == 25
     b.synced(2, news=0, suspicion=SUSPICION, heads=HEADS)
     assert b.synced(2, news=0, suspicion=None, heads=HEADS) and b.floor(2) is None
+
+
+def test_with_more_groups_than_long_polls_on_a_relay_their_waits_share_the_timeout():
+    assert share(25, 1) == share(25, MAX_LONG_POLLS) == 25
+    assert share(25, MAX_LONG_POLLS + 1) == 12  # two turns
+    assert share(25, 100) * -(-100 // MAX_LONG_POLLS) <= 25
+    assert share(1, 1000) == 1  # never below a second

@@ -25,6 +25,7 @@ from __future__ import annotations
 
 import asyncio
 import weakref
+from collections import Counter
 from pathlib import Path
 from typing import Any
 
@@ -37,6 +38,7 @@ from hramada.client.store import Store
 from hramada.client.sync import Progress, random
 from hramada.client.transport import Relay
 from hramada.client.views import GroupInfo, InviteInfo, ItemView, JoinInfo, MemberInfo, RequestInfo, as_json
+from hramada.client.watching import share
 from hramada.core import build, wire
 from hramada.core.identity import Identity, fingerprint, safety_code
 from hramada.core.names import clean_name
@@ -181,8 +183,10 @@ class Hramada(Admissions):
         if not sessions:
             await profile.unless_wiped(self.home, asyncio.sleep(min(timeout, 5)))
             return []
+        on_relay = Counter(s.record["relay"] for s in sessions)  # waits take turns (watching.share)
         news = await profile.unless_wiped(self.home, asyncio.gather(
-            *(self._engine(s).wait(self._backoff.timeout(s.ref, timeout), self._backoff.floor(s.ref))
+            *(self._engine(s).wait(self._backoff.timeout(s.ref, share(timeout, on_relay[s.record["relay"]])),
+                                   self._backoff.floor(s.ref))
               for s in sessions), return_exceptions=True))
         out, due, fresh = [], [], False
         for s, n in zip(sessions, news):

@@ -7,9 +7,18 @@ fraction of the CPU of httpx's general-purpose pool:
 
 * **Kept connections.** Connections are kept per origin (scheme, host, port) and
   reused; a request takes an idle connection or opens one, so concurrent requests (a
-  long poll beside a post) each have their own. At most :data:`MAX_IDLE` idle
-  connections are kept per origin, none idle longer than :data:`IDLE_SECONDS` (below
-  the relay's keep-alive timeout) and none the relay has closed.
+  long poll beside a post) each have their own.
+* **At most :data:`MAX_CONNECTIONS` in use per origin** (a relay refuses, by default,
+  more than 64 from one address): a request beyond it waits, in arrival order and
+  without polling, until an exchange ends; its wait counts in its caller's timeout and
+  ends with cancellation, and a connection slot is given back however the exchange ends. Long polls (a request
+  with the ``hramada.long_poll`` extension) hold at most :data:`MAX_LONG_POLLS` of them,
+  so that :data:`MAX_CONNECTIONS` ``-`` :data:`MAX_LONG_POLLS` stay for other requests:
+  however many groups are watched, a post or a sync waits for short requests only,
+  never for a long poll to end.
+* At most :data:`MAX_IDLE` idle connections are kept per origin, none idle longer than
+  :data:`IDLE_SECONDS` (below the relay's keep-alive timeout) and none the relay has
+  closed.
 * **One write per request**: head and body leave in one ``send``, one packet on a
   small request, so the relay reads the whole request at once.
 * **Every byte the relay sends is parsed by llhttp** (``httptools``, the parser the
@@ -43,11 +52,14 @@ import re
 import ssl
 import time
 import urllib.request
+from collections import deque
 from collections.abc import AsyncIterator
 
 import httptools
 import httpx
 
+MAX_CONNECTIONS = 16       # connections in use at once per origin (and MAX_IDLE idle)
+MAX_LONG_POLLS = 12        # of them, held by long polls at once (the rest: other requests)
 MAX_IDLE = 4               # idle connections kept per origin
 IDLE_SECONDS = 4.0         # an idle connection older than this is closed, not reused
 MAX_HEAD_BYTES = 64 * 1024  # status line and headers of an answer
@@ -115,6 +127,41 @@ class _Answer:
             self.keep_alive = self.parser.should_keep_alive()
 
 
+class _Slots:
+    """At most ``limit`` holders at once; the others wait in arrival order (FIFO), each
+    on a future of its own. A slot is handed straight to the first waiter on release."""
+
+    __slots__ = ("limit", "held", "waiters", "loop")
+
+    def __init__(self, limit: int) -> None:
+        self.limit, self.held = limit, 0
+        self.waiters: deque[asyncio.Future[None]] = deque()
+        self.loop = asyncio.get_running_loop()
+
+    async def acquire(self) -> None:
+        if self.held < self.limit and not self.waiters:
+            self.held += 1
+            return
+        waiter = self.loop.create_future()
+        self.waiters.append(waiter)
+        try:
+            await waiter
+        except BaseException:  # cancelled (or timed out) while waiting
+            if waiter.done() and not waiter.cancelled():
+                self.release()  # the slot came just as the wait ended: pass it on
+            elif waiter in self.waiters:
+                self.waiters.remove(waiter)
+            raise
+
+    def release(self) -> None:
+        while self.waiters:
+            waiter = self.waiters.popleft()
+            if not waiter.done():
+                waiter.set_result(None)  # the slot passes on: ``held`` stays
+                return
+        self.held -= 1
+
+
 class _Connection:
     """One TCP (or TLS) connection and the answer being read on it."""
 
@@ -161,8 +208,9 @@ class _Body(httpx.AsyncByteStream):
     """An answer's body, read from its connection; closing it returns the connection
     to the pool if the exchange ended cleanly, and closes it otherwise."""
 
-    def __init__(self, pool: Http1Transport, origin: Origin, conn: _Connection) -> None:
-        self._pool, self._origin, self._conn = pool, origin, conn
+    def __init__(self, pool: Http1Transport, origin: Origin, conn: _Connection,
+                 slots: list[_Slots]) -> None:
+        self._pool, self._origin, self._conn, self._slots = pool, origin, conn, slots
 
     async def __aiter__(self) -> AsyncIterator[bytes]:
         conn = self._conn
@@ -187,6 +235,7 @@ class _Body(httpx.AsyncByteStream):
         conn, self._conn = self._conn, None
         if conn is not None:
             self._pool._release(self._origin, conn)
+            _free(self._slots)
 
 
 class Http1Transport(httpx.AsyncBaseTransport):
@@ -195,6 +244,7 @@ class Http1Transport(httpx.AsyncBaseTransport):
     def __init__(self, verify: ssl.SSLContext) -> None:
         self._tls = verify
         self._idle: dict[Origin, list[_Connection]] = {}
+        self._slots: dict[tuple[Origin, bool], _Slots] = {}  # (origin, long poll?)
 
     async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
         url = request.url
@@ -203,13 +253,27 @@ class Http1Transport(httpx.AsyncBaseTransport):
             raise httpx.UnsupportedProtocol(f"a relay is reached over http or https, not {scheme!r}")
         origin = (scheme, url.raw_host.decode("ascii"), url.port or _DEFAULT_PORT[scheme])
         data = _serialize(request)
-        retry = request.method == "GET"  # idempotent: safe to send twice
+        slots = [self._slot(origin, False)]
+        if request.extensions.get("hramada.long_poll"):
+            slots.insert(0, self._slot(origin, True))  # a long-poll slot first, then a connection
+        held: list[_Slots] = []
+        try:
+            for s in slots:
+                await s.acquire()
+                held.append(s)
+            return await self._send(origin, data, request.method == "GET", held)
+        except BaseException:
+            _free(held)
+            raise
+
+    async def _send(self, origin: Origin, data: bytes, retry: bool, slots: list[_Slots]) -> httpx.Response:
+        """``retry``: the request is idempotent (GET), safe to send twice."""
         while True:
             conn, reused = self._take(origin), True
             if conn is None:
                 conn, reused = await self._connect(origin), False
             try:
-                return await self._exchange(origin, conn, data)
+                return await self._exchange(origin, conn, data, slots)
             except httpx.TransportError:
                 conn.close()
                 if not (retry and reused):  # a kept connection the relay may have just closed
@@ -219,7 +283,14 @@ class Http1Transport(httpx.AsyncBaseTransport):
                 conn.close()
                 raise
 
-    async def _exchange(self, origin: Origin, conn: _Connection, data: bytes) -> httpx.Response:
+    def _slot(self, origin: Origin, poll: bool) -> _Slots:
+        slots = self._slots.get((origin, poll))
+        if slots is None or slots.loop is not asyncio.get_running_loop():
+            slots = self._slots[(origin, poll)] = _Slots(MAX_LONG_POLLS if poll else MAX_CONNECTIONS)
+        return slots
+
+    async def _exchange(self, origin: Origin, conn: _Connection, data: bytes,
+                        slots: list[_Slots]) -> httpx.Response:
         try:
             conn.writer.write(data)
             await conn.writer.drain()
@@ -229,7 +300,7 @@ class Http1Transport(httpx.AsyncBaseTransport):
         while not answer.head_done:
             if not await conn.read_more():
                 raise httpx.RemoteProtocolError("the relay closed the connection without answering")
-        return httpx.Response(answer.status, headers=answer.headers, stream=_Body(self, origin, conn),
+        return httpx.Response(answer.status, headers=answer.headers, stream=_Body(self, origin, conn, slots),
                               extensions={"http_version": b"HTTP/1.1", "reason_phrase": answer.reason})
 
     def _take(self, origin: Origin) -> _Connection | None:
@@ -290,6 +361,11 @@ def _serialize(request: httpx.Request) -> bytes:
         head += (name, b": ", value, b"\r\n")
     head.append(b"\r\n")
     return b"".join(head) + body
+
+
+def _free(held: list[_Slots]) -> None:
+    for slots in held:
+        slots.release()
 
 
 async def _closed(conn: _Connection) -> None:

@@ -90,6 +90,11 @@ def _clean(message: object) -> str:
     return _UNPRINTABLE.sub("?", message)[:answers.MAX_TEXT_CHARS]
 
 
+# Marks a long poll for the transport, which keeps connections free for other requests
+# however many long polls run at once (``http1.py``, MAX_LONG_POLLS).
+_LONG_POLL = {"hramada.long_poll": True}
+
+
 class Relay:
     """A connection to one relay."""
 
@@ -120,7 +125,8 @@ class Relay:
         body = None if json is None else jsonlib.dumps(json, separators=(",", ":")).encode()
         try:
             async with asyncio.timeout(self.timeout + waits):
-                request = httpx.Request(method, self._url(path, params), content=body, headers=headers)
+                request = httpx.Request(method, self._url(path, params), content=body, headers=headers,
+                                        extensions=_LONG_POLL if waits else None)
                 r = await self._transport.handle_async_request(request)
                 try:
                     raw = await self._read(r)

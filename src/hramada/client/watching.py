@@ -13,6 +13,12 @@ and left a suspicion, the group is *quiet*:
 * its suspicion is reported once per change of its text, not at every wake.
 
 Any sync that brings news, or ends the suspicion, ends the quiet.
+
+The client runs at most ``MAX_LONG_POLLS`` long polls at once on one relay
+(``http1.py``: the rest of its connections stay free for posts and syncs); the others
+wait their turn. A watch ends when every group's wait has, so with more groups than
+that on one relay each wait is shortened (:func:`share`): all of them take their turn
+within about the watch's timeout, and news is seen within about that long, as with few.
 """
 
 from __future__ import annotations
@@ -20,6 +26,8 @@ from __future__ import annotations
 import time
 from dataclasses import dataclass
 from typing import Callable
+
+from hramada.client.http1 import MAX_LONG_POLLS
 
 FIRST_DELAY = 5.0   # seconds before a quiet group is synced again without news
 MAX_DELAY = 300.0
@@ -32,6 +40,13 @@ class _Quiet:
     delay: float
     retry_at: float
     said: str | None
+
+
+def share(timeout: int, groups: int) -> int:
+    """How long each of ``groups`` waits on one relay may last for all of them to have
+    run within about ``timeout`` seconds, ``MAX_LONG_POLLS`` at a time (at least 1 s)."""
+    turns = -(-groups // MAX_LONG_POLLS)
+    return max(1, timeout // max(1, turns))
 
 
 class Backoff:
