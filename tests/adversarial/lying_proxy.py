@@ -184,3 +184,35 @@ def drop_admin_fields(method: str, path: str, body: bytes) -> bytes:
         return body
     request = json.loads(body)
     return json.dumps({k: v for k, v in request.items() if k not in ADMIN_FIELDS}).encode()
+
+
+# -- a write acknowledged and never kept ----------------------------------------------------
+
+def acknowledge_rotation_unsent(proxy: LyingProxy) -> Callable[[], bool]:
+    """Answer 201 to the next rotation append (one that carries ``new_cap_hash``) without
+    the relay keeping it: the request is forwarded at a position the relay refuses, and
+    the refusal is turned into the acknowledgement the relay would have sent. Returns a
+    function telling whether it has happened."""
+    from hramada.core.wire import b64d, b64e, entry_hash
+    done: list[tuple[int, str]] = []
+
+    def rewrite(method: str, path: str, body: bytes) -> bytes:
+        if method != "POST" or not path.endswith("/log") or done:
+            return body
+        request = json.loads(body)
+        if "new_cap_hash" not in request:
+            return body
+        mailbox = b64d(path.split("/")[-2])
+        done.append((request["seq"], b64e(entry_hash(mailbox, request["seq"], b64d(request["prev"]),
+                                                     b64d(request["ciphertext"])))))
+        request["seq"] += 1000  # not the head's next position: the relay refuses, keeps nothing
+        return json.dumps(request).encode()
+
+    def lie(a: Answer) -> None:
+        if a.method == "POST" and a.path.endswith("/log") and done and len(done) == 1 and a.status != 201:
+            seq, digest = done[0]
+            a.status, a.body = 201, {"head": {"seq": seq, "hash": digest}}
+            done.append((0, ""))  # once
+
+    proxy.rewrite, proxy.lie = rewrite, lie
+    return lambda: len(done) == 2

@@ -126,8 +126,7 @@ class Engine:
         applied = 0
         while True:
             pin_seq, pin_hash = s.record["pin"]
-            entries, (head_seq, head_hash) = await self.relay.read_log(
-                s.record["mailbox"], s.cap, s.log.head[0], PAGE)
+            entries, (head_seq, head_hash) = await self._read_log(s.log.head[0])
             if head_seq < pin_seq:
                 raise ForkError(f"the relay rolled the log back to {head_seq} entries; "
                                 f"this device has already seen {pin_seq}")
@@ -150,6 +149,44 @@ class Engine:
                                         "(dropped or reordered)")
                     ch.entry(e.seq, e.prev, e.ciphertext, e.hash)
                     applied += 1
+
+    async def _read_log(self, after: int) -> tuple[list, tuple[int, bytes]]:
+        """Read the log with the current capability. If the relay calls it unknown, the
+        relay may have acknowledged this device's rotation and never kept it: see
+        :meth:`_check_lost_write` (an alarm when proven), else the refusal stands."""
+        s = self.s
+        try:
+            return await self.relay.read_log(s.record["mailbox"], s.cap, after, PAGE)
+        except RelayError as exc:
+            if exc.code != "unauthorized" or isinstance(exc, RelayUnreachable):
+                raise
+            await self._check_lost_write()
+            raise
+
+    async def _check_lost_write(self) -> None:
+        """The current capability was refused as unknown. Read the log with the previous
+        generation's capability: a log without the pinned entry (shorter, or another
+        entry there) is a rollback of an entry the relay acknowledged (ForkError). If
+        the previous capability is refused too, or the log holds the pinned entry,
+        nothing is proven and the caller's refusal stands."""
+        s = self.s
+        earlier = [n for n in s.keys.generations if n < s.log.generation]
+        pin_seq, pin_hash = s.record["pin"]
+        if not earlier or pin_seq < 1:
+            return
+        cap = s.keys.generations[max(earlier)].relay_cap
+        try:
+            entries, (head_seq, _) = await self.relay.read_log(s.record["mailbox"], cap, pin_seq - 1, 1)
+        except RelayError:
+            return
+        if head_seq < pin_seq:
+            raise ForkError(f"the relay acknowledged entry {pin_seq} and then lost it: it refuses this "
+                            f"device's capability and serves a log of {head_seq} entries under the previous one")
+        served = entries[0] if entries else None
+        if served is not None and served.seq == pin_seq and not crypto.equal(
+                wire.entry_hash(s.record["mailbox"], served.seq, served.prev, served.ciphertext), pin_hash):
+            raise ForkError(f"the relay acknowledged entry {pin_seq} and then lost it: it refuses this "
+                            "device's capability and serves another entry there under the previous one")
 
     async def catch_up(self) -> int:
         """Pull the log outside a whole sync (a command found it behind); a verification

@@ -1,0 +1,81 @@
+"""A relay that acknowledges an admin's rotation (201) and never keeps it. The admin's
+device adopts the new generation and its capability; the relay then calls that
+capability unknown. Read with the previous capability, the log lacks the entry the
+device pinned: a rollback of an acknowledged write, the group's alarm, never a refusal
+the person cannot get out of. Other members are unaffected."""
+
+from __future__ import annotations
+
+import asyncio
+from pathlib import Path
+
+from conftest import PASSPHRASE
+from hramada.client.api import Hramada
+
+from .lying_proxy import Answer, acknowledge_rotation_unsent
+
+
+def test_a_rotation_acknowledged_and_never_kept_raises_the_alarm(relay_process, lying_proxy, bring_in,
+                                                                 tmp_path: Path) -> None:
+    relay = relay_process()
+    proxy = lying_proxy(relay.url)
+
+    async def go() -> None:
+        ales = Hramada.init(tmp_path / "ales", PASSPHRASE, "Ales", transport=proxy.transport())
+        hanna = Hramada.init(tmp_path / "hanna", PASSPHRASE, "Hanna")
+        ihar = Hramada.init(tmp_path / "ihar", PASSPHRASE, "Ihar")
+        try:
+            g = (await ales.create_group("Circle", relay.url)).group
+            await bring_in(ales, hanna, g)
+            await bring_in(ales, ihar, g)
+            await hanna.sync(g)
+            generation, head = ales._find(g).log.generation, ales._find(g).log.head
+            happened = acknowledge_rotation_unsent(proxy)
+            await ales.remove(g, "Ihar")
+            assert happened()
+            assert ales._find(g).log.head[0] == head[0] + 1  # the device took the 201 as the truth
+            [info] = await ales.sync(g)
+            assert info.status == "alarm" and info.offline is None
+            assert f"acknowledged entry {head[0] + 1} and then lost it" in info.alarm
+            # the other members never saw the removal: the relay kept nothing
+            for member in (hanna, ihar):
+                [other] = await member.sync(g)
+                assert other.status == "active" and other.alarm is None and other.generation == generation
+            await ihar.post(g, "still here")
+            assert "still here" in [b.text for b in await hanna.read(g)]
+        finally:
+            await ales.close()
+            await hanna.close()
+            await ihar.close()
+    asyncio.run(go())
+
+
+def test_when_the_previous_capability_is_refused_too_the_refusal_stands(relay_process, lying_proxy,
+                                                                       bring_in, tmp_path: Path) -> None:
+    """Nothing is proven when the relay refuses every capability (it can always deny
+    service): the sync reports the refusal, the group is not stopped."""
+    relay = relay_process()
+    proxy = lying_proxy(relay.url)
+
+    async def go() -> None:
+        ales = Hramada.init(tmp_path / "ales", PASSPHRASE, "Ales", transport=proxy.transport())
+        hanna = Hramada.init(tmp_path / "hanna", PASSPHRASE, "Hanna")
+        try:
+            g = (await ales.create_group("Circle", relay.url)).group
+            await bring_in(ales, hanna, g)
+            happened = acknowledge_rotation_unsent(proxy)
+            await ales.rotate(g)
+            assert happened()
+
+            def refuse_every_log_read(a: Answer) -> None:
+                if a.method == "GET" and a.path.endswith("/log"):
+                    a.status = 401
+                    a.body = {"error": {"code": "unauthorized", "message": "unknown mailbox or capability"}}
+            proxy.lie = refuse_every_log_read
+            [info] = await ales.sync(g)
+            assert info.status == "active" and info.alarm is None
+            assert "unknown mailbox or capability" in info.offline
+        finally:
+            await ales.close()
+            await hanna.close()
+    asyncio.run(go())
