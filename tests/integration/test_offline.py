@@ -139,7 +139,8 @@ def test_watch_reports_an_outage_once_and_then_what_is_new(proxy, bring_in, tmp_
         async with Hramada.open(tmp_path / "a", PASS) as ales:
             await ales.post(g, text)
     g = asyncio.run(setup())
-    env = {**os.environ, "HRAMADA_HOME": str(tmp_path / "h"), "HRAMADA_PASSPHRASE": PASS}
+    env = {**os.environ, "HRAMADA_HOME": str(tmp_path / "h"), "HRAMADA_PASSPHRASE": PASS,
+           "PYTHONFAULTHANDLER": "1"}
     out_path = tmp_path / "watch.out"
     with open(out_path, "w") as out:
         watch = subprocess.Popen([sys.executable, "-m", "hramada.cli.main", "sync", "--watch"], env=env,
@@ -165,4 +166,9 @@ def test_watch_reports_an_outage_once_and_then_what_is_new(proxy, bring_in, tmp_
         assert len(lines) == len(set(lines))  # never the same line twice
     finally:
         watch.send_signal(signal.SIGINT)
-        watch.wait(timeout=30)
+        try:
+            watch.wait(timeout=30)
+        except subprocess.TimeoutExpired:  # say where it hangs (PYTHONFAULTHANDLER), then fail
+            watch.send_signal(signal.SIGABRT)
+            watch.wait(timeout=10)
+            raise AssertionError("sync --watch did not stop on Ctrl-C:\n" + out_path.read_text()) from None

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import asyncio
 import json
+import signal
 
 import click
 
@@ -66,15 +68,37 @@ def _note(info) -> str:
     return ""
 
 
+STOP_SECONDS = 5  # how long a stopping watch waits for the request in flight
+
+
 def _watch(as_json_: bool) -> None:
+    """Ctrl-C (or SIGTERM) sets a flag that the loop itself checks: the watch in flight
+    is cancelled and the command closes the profile and exits, even if a cancellation
+    were lost somewhere below."""
     said: dict[str, str] = {}
 
     async def go(h: Hramada) -> None:
-        for info in await h.sync():
-            _say(info, as_json_, said)
-        while True:
-            for info in await h.watch():
+        loop = asyncio.get_running_loop()
+        stop = asyncio.Event()
+        for sig in (signal.SIGINT, signal.SIGTERM):
+            loop.add_signal_handler(sig, stop.set)
+        stopping = asyncio.ensure_future(stop.wait())
+        try:
+            for info in await h.sync():
                 _say(info, as_json_, said)
+            while not stop.is_set():
+                watching = asyncio.ensure_future(h.watch())
+                await asyncio.wait({watching, stopping}, return_when=asyncio.FIRST_COMPLETED)
+                if not watching.done():
+                    watching.cancel()
+                    await asyncio.wait({watching}, timeout=STOP_SECONDS)
+                    break
+                for info in watching.result():
+                    _say(info, as_json_, said)
+        finally:
+            stopping.cancel()
+            for sig in (signal.SIGINT, signal.SIGTERM):
+                loop.remove_signal_handler(sig)
     try:
         with_profile(go)
     except KeyboardInterrupt:
