@@ -50,6 +50,40 @@ def test_a_rotation_acknowledged_and_never_kept_raises_the_alarm(relay_process, 
     asyncio.run(go())
 
 
+def test_a_watch_running_while_the_rotation_is_lost_raises_the_alarm(relay_process, lying_proxy, bring_in,
+                                                                     tmp_path: Path) -> None:
+    """``sync --watch`` on the admin's device while a command on the same profile makes
+    the rotation the relay loses: the watch's next wait is refused with the new
+    capability, and the watch syncs and raises the alarm, not an outage forever."""
+    relay = relay_process()
+    proxy = lying_proxy(relay.url)
+
+    async def go() -> None:
+        ales = Hramada.init(tmp_path / "ales", PASSPHRASE, "Ales", transport=proxy.transport())
+        hanna = Hramada.init(tmp_path / "hanna", PASSPHRASE, "Hanna")
+        watcher = None
+        try:
+            g = (await ales.create_group("Circle", relay.url)).group
+            await bring_in(ales, hanna, g)
+            watcher = Hramada.open(tmp_path / "ales", PASSPHRASE, transport=proxy.transport())
+            await watcher.sync()
+            happened = acknowledge_rotation_unsent(proxy)
+            await ales.rotate(g)
+            assert happened()
+            seen = []
+            for _ in range(3):
+                seen += await watcher.watch(timeout=2)
+                if any(i.alarm for i in seen):
+                    break
+            [info] = [i for i in seen if i.alarm]
+            assert "and then lost it" in info.alarm and info.status == "alarm"
+        finally:
+            for h in (ales, hanna, watcher):
+                if h is not None:
+                    await h.close()
+    asyncio.run(go())
+
+
 def test_when_the_previous_capability_is_refused_too_the_refusal_stands(relay_process, lying_proxy,
                                                                        bring_in, tmp_path: Path) -> None:
     """Nothing is proven when the relay refuses every capability (it can always deny

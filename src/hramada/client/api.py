@@ -188,12 +188,18 @@ class Hramada(Admissions):
             *(self._engine(s).wait(self._backoff.timeout(s.ref, share(timeout, on_relay[s.record["relay"]])),
                                    self._backoff.floor(s.ref))
               for s in sessions), return_exceptions=True))
-        out, due, fresh = [], [], False
+        out: list[GroupInfo] = []
+        due: list[tuple[GroupSession, dict]] = []
+        fresh = False
         for s, n in zip(sessions, news):
             if isinstance(n, RelayError):
                 first = s.ref not in self._offline
                 self._offline[s.ref] = str(n)
-                if first:
+                if first and n.code == "unauthorized" and not isinstance(n, RelayUnreachable):
+                    # its capability refused: a sync checks whether the relay lost a write
+                    # it acknowledged (an alarm), else reports the refusal once
+                    due.append((s, {"log": 0, "items": 0, "drops": 0, "changed": True}))
+                elif first:
                     fresh = True
                     out.append(self._info(s))
             elif isinstance(n, (HramadaError, ValueError)):
