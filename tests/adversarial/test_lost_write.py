@@ -12,6 +12,7 @@ from pathlib import Path
 from conftest import PASSPHRASE
 from hramada.client.api import Hramada
 
+from .circle import circle_behind
 from .lying_proxy import Answer, acknowledge_rotation_unsent
 
 
@@ -21,31 +22,26 @@ def test_a_rotation_acknowledged_and_never_kept_raises_the_alarm(relay_process, 
     proxy = lying_proxy(relay.url)
 
     async def go() -> None:
-        ales = Hramada.init(tmp_path / "ales", PASSPHRASE, "Ales", transport=proxy.transport())
-        hanna = Hramada.init(tmp_path / "hanna", PASSPHRASE, "Hanna")
         ihar = Hramada.init(tmp_path / "ihar", PASSPHRASE, "Ihar")
         try:
-            g = (await ales.create_group("Circle", relay.url)).group
-            await bring_in(ales, hanna, g)
-            await bring_in(ales, ihar, g)
-            await hanna.sync(g)
-            generation, head = ales._find(g).log.generation, ales._find(g).log.head
-            happened = acknowledge_rotation_unsent(proxy)
-            await ales.remove(g, "Ihar")
-            assert happened()
-            assert ales._find(g).log.head[0] == head[0] + 1  # the device took the 201 as the truth
-            [info] = await ales.sync(g)
-            assert info.status == "alarm" and info.offline is None
-            assert f"acknowledged entry {head[0] + 1} and then lost it" in info.alarm
-            # the other members never saw the removal: the relay kept nothing
-            for member in (hanna, ihar):
-                [other] = await member.sync(g)
-                assert other.status == "active" and other.alarm is None and other.generation == generation
-            await ihar.post(g, "still here")
-            assert "still here" in [b.text for b in await hanna.read(g)]
+            async with circle_behind(proxy, relay.url, bring_in, tmp_path) as (ales, hanna, g):
+                await bring_in(ales, ihar, g)
+                await hanna.sync(g)
+                generation, head = ales._find(g).log.generation, ales._find(g).log.head
+                happened = acknowledge_rotation_unsent(proxy)
+                await ales.remove(g, "Ihar")
+                assert happened()
+                assert ales._find(g).log.head[0] == head[0] + 1  # the device took the 201 as the truth
+                [info] = await ales.sync(g)
+                assert info.status == "alarm" and info.offline is None
+                assert f"acknowledged entry {head[0] + 1} and then lost it" in info.alarm
+                # the other members never saw the removal: the relay kept nothing
+                for member in (hanna, ihar):
+                    [other] = await member.sync(g)
+                    assert other.status == "active" and other.alarm is None and other.generation == generation
+                await ihar.post(g, "still here")
+                assert "still here" in [b.text for b in await hanna.read(g)]
         finally:
-            await ales.close()
-            await hanna.close()
             await ihar.close()
     asyncio.run(go())
 
@@ -59,28 +55,22 @@ def test_a_watch_running_while_the_rotation_is_lost_raises_the_alarm(relay_proce
     proxy = lying_proxy(relay.url)
 
     async def go() -> None:
-        ales = Hramada.init(tmp_path / "ales", PASSPHRASE, "Ales", transport=proxy.transport())
-        hanna = Hramada.init(tmp_path / "hanna", PASSPHRASE, "Hanna")
-        watcher = None
-        try:
-            g = (await ales.create_group("Circle", relay.url)).group
-            await bring_in(ales, hanna, g)
+        async with circle_behind(proxy, relay.url, bring_in, tmp_path) as (ales, hanna, g):
             watcher = Hramada.open(tmp_path / "ales", PASSPHRASE, transport=proxy.transport())
-            await watcher.sync()
-            happened = acknowledge_rotation_unsent(proxy)
-            await ales.rotate(g)
-            assert happened()
-            seen = []
-            for _ in range(3):
-                seen += await watcher.watch(timeout=2)
-                if any(i.alarm for i in seen):
-                    break
-            [info] = [i for i in seen if i.alarm]
-            assert "and then lost it" in info.alarm and info.status == "alarm"
-        finally:
-            for h in (ales, hanna, watcher):
-                if h is not None:
-                    await h.close()
+            try:
+                await watcher.sync()
+                happened = acknowledge_rotation_unsent(proxy)
+                await ales.rotate(g)
+                assert happened()
+                seen = []
+                for _ in range(3):
+                    seen += await watcher.watch(timeout=2)
+                    if any(i.alarm for i in seen):
+                        break
+                [info] = [i for i in seen if i.alarm]
+                assert "and then lost it" in info.alarm and info.status == "alarm"
+            finally:
+                await watcher.close()
     asyncio.run(go())
 
 
@@ -92,11 +82,7 @@ def test_when_the_previous_capability_is_refused_too_the_refusal_stands(relay_pr
     proxy = lying_proxy(relay.url)
 
     async def go() -> None:
-        ales = Hramada.init(tmp_path / "ales", PASSPHRASE, "Ales", transport=proxy.transport())
-        hanna = Hramada.init(tmp_path / "hanna", PASSPHRASE, "Hanna")
-        try:
-            g = (await ales.create_group("Circle", relay.url)).group
-            await bring_in(ales, hanna, g)
+        async with circle_behind(proxy, relay.url, bring_in, tmp_path) as (ales, hanna, g):
             happened = acknowledge_rotation_unsent(proxy)
             await ales.rotate(g)
             assert happened()
@@ -109,7 +95,4 @@ def test_when_the_previous_capability_is_refused_too_the_refusal_stands(relay_pr
             [info] = await ales.sync(g)
             assert info.status == "active" and info.alarm is None
             assert "unknown mailbox or capability" in info.offline
-        finally:
-            await ales.close()
-            await hanna.close()
     asyncio.run(go())

@@ -15,10 +15,9 @@ from pathlib import Path
 
 import pytest
 
-from conftest import PASSPHRASE
-from hramada.client.api import Hramada
 from hramada.errors import RelayError
 
+from .circle import circle_behind
 from .lying_proxy import drop_admin_fields
 
 
@@ -31,11 +30,7 @@ def test_a_relay_that_drops_the_admin_fields_denies_service_and_nothing_false_is
     proxy = lying_proxy(relay.url)
 
     async def go() -> None:
-        ales = Hramada.init(tmp_path / "ales", PASSPHRASE, "Ales", transport=proxy.transport())
-        hanna = Hramada.init(tmp_path / "hanna", PASSPHRASE, "Hanna")
-        try:
-            g = (await ales.create_group("Circle", relay.url)).group
-            await bring_in(ales, hanna, g)
+        async with circle_behind(proxy, relay.url, bring_in, tmp_path) as (ales, hanna, g):
             generation, head = ales._find(g).log.generation, ales._find(g).log.head
             proxy.rewrite = drop_admin_fields
             # the admin's rotation is refused: nothing changes anywhere
@@ -61,10 +56,6 @@ def test_a_relay_that_drops_the_admin_fields_denies_service_and_nothing_false_is
             proxy.rewrite = None
             assert (await ales.rotate(g))["generation"] == generation + 1
             assert (await hanna.rotate(g))["generation"] == generation + 2
-
-        finally:
-            await ales.close()
-            await hanna.close()
     asyncio.run(go())
 
 
@@ -75,17 +66,10 @@ def test_an_honest_relay_behind_the_same_proxy_takes_the_admins_changes(relay_pr
     proxy = lying_proxy(relay.url)
 
     async def go() -> None:
-        ales = Hramada.init(tmp_path / "ales", PASSPHRASE, "Ales", transport=proxy.transport())
-        hanna = Hramada.init(tmp_path / "hanna", PASSPHRASE, "Hanna")
-        try:
-            g = (await ales.create_group("Circle", relay.url)).group
-            await bring_in(ales, hanna, g)
+        async with circle_behind(proxy, relay.url, bring_in, tmp_path) as (ales, hanna, g):
             await ales.set_role(g, "Hanna", "admin")
             before = ales._find(g).log.generation
             assert (await hanna.rotate(g))["generation"] == before + 1
             [info] = await ales.sync(g)
             assert info.status == "active" and info.generation == before + 1
-        finally:
-            await ales.close()
-            await hanna.close()
     asyncio.run(go())
