@@ -223,3 +223,8 @@ def test_expect_names_what_was_malformed():
     expect(True, "anything")
     with pytest.raises(EncodingError, match="malformed widget"):
         expect(False, "widget")
+
+
+def test_a_lone_surrogate_is_refused_as_an_encoding_error():
+    with pytest.raises(EncodingError):
+        encode({"name": "a\ud800b"})

@@ -107,6 +107,10 @@ MALFORMED = {
     "not UTF-8": b"\xff\xfe\x00{",
     "nested deeply": b"[" * 2000 + b"]" * 2000,
     "truncated": b'{"a": NaN',
+    "UTF-16": '{"items": ["AQ"]}'.encode("utf-16"),
+    "UTF-32": '{"items": ["AQ"]}'.encode("utf-32-le"),
+    "byte order mark": b'\xef\xbb\xbf{"items": ["AQ"]}',
+    "a repeated key": b'{"items": ["AQ"], "items": ["AQ"]}',
 }
 
 

@@ -85,7 +85,11 @@ def _check(value: Value, depth: int = 0) -> bool:
 def encode(value: Value) -> bytes:
     """Encode ``value`` canonically. Raises :class:`EncodingError` for unsupported values."""
     # Map keys are sorted by (length, bytes) — RFC 8949's length-first canonical order.
-    return cbor2.dumps(value, canonical=not _check(value))
+    canonical = not _check(value)
+    try:
+        return cbor2.dumps(value, canonical=canonical)
+    except UnicodeEncodeError:  # a lone surrogate: text must be well-formed Unicode
+        raise EncodingError("text is not well-formed Unicode") from None
 
 
 def encode_prechecked(value: Value) -> bytes:

@@ -237,12 +237,19 @@ async def read_json(request: Request, max_bytes: int, max_values: int = 16) -> d
         structure += counted
         if structure > bound:
             raise _structure_refusal(bytes(body[:_WINDOW]))
-    try:
-        value = json.loads(body)
+    try:  # UTF-8 only (json.loads would also take UTF-16 and UTF-32), each key once
+        value = json.loads(body.decode("utf-8"), object_pairs_hook=_unique_keys)
     except (ValueError, RecursionError):
         raise bad("the body is not valid JSON") from None
     if not isinstance(value, dict):
         raise bad("the body must be a JSON object")
+    return value
+
+
+def _unique_keys(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
+    value = dict(pairs)
+    if len(value) != len(pairs):
+        raise ValueError("a key repeated in a JSON object")
     return value
 
 
