@@ -147,3 +147,9 @@ def test_a_broken_group_does_not_stop_the_sync_of_the_others(relay_process, brin
     assert circle["name"] == "Circle" and circle["error"] is None and circle["generation"] == 1
     p = _hramada(home, "sync")
     assert p.returncode == 1 and "could not be synced" in p.stderr and "Traceback" not in p.stderr
+
+
+@pytest.mark.parametrize("url", ["http://relay\U0001FAE8.example", "http://\u0378relay.example"])
+def test_a_code_point_unassigned_in_unicode_14_is_refused_on_every_python(url):
+    with pytest.raises(ValueError):
+        check_relay_url(url)

@@ -371,3 +371,13 @@ def test_different_names_are_not_look_alikes():
     assert not names_collide("Ales", "Alex")
     assert names_collide("Paul", "PauI") and names_collide("Mikola", "Mikoia") is False
     assert names_collide("\u0413\u0430\u043d\u043d\u0430", "\u0433\u0430\u043d\u043d\u0430")
+
+
+def test_a_code_with_a_letter_that_only_case_maps_to_ascii_is_refused():
+    code = next(c for c in (inv.InvitationCode("http://127.0.0.1:8470", bytes(16), bytes(16),
+                                               inv.InvitationSecret(bytes([n]) * 32)).to_text()
+                            for n in range(256)) if "k" in c[len("hramada1-"):])
+    at = code.index("k", len("hramada1-"))
+    assert inv.InvitationCode.from_text(code)  # the code itself is good
+    with pytest.raises(ValueError, match="do not belong"):
+        inv.InvitationCode.from_text(code[:at] + "\u212a" + code[at + 1:])  # KELVIN SIGN

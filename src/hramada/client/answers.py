@@ -21,6 +21,7 @@ import json
 from collections.abc import Callable
 from typing import Any
 
+from hramada.core.names import name_char
 from hramada.core.wire import b64d
 
 MAX_COUNTER = (1 << 53) - 1     # integers any JSON implementation represents exactly
@@ -150,7 +151,8 @@ def literal(*allowed: Any) -> Check:
 
 
 def text(value: Any, what: str) -> str:
-    if not isinstance(value, str) or len(value) > MAX_TEXT_CHARS or not value.isprintable():
+    if not isinstance(value, str) or len(value) > MAX_TEXT_CHARS \
+            or not all(c == " " or name_char(c) for c in value):
         raise AnswerError(f"{what} is not printable text of at most {MAX_TEXT_CHARS} characters")
     return value
 

@@ -101,7 +101,10 @@ class InvitationCode:
             raise ValueError("an invitation code must be text")
         if len(text) > 4 * MAX_CODE_CHARS:
             raise ValueError("this is far too long to be a Hramada invitation code")
-        compact = "".join(text.split()).lower()
+        compact = "".join(text.split())
+        if not compact.isascii():  # only ASCII: no Unicode case mapping turns K into K
+            raise ValueError("the invitation code has characters that do not belong in it")
+        compact = compact.lower()
         if len(compact) > MAX_CODE_CHARS:
             raise ValueError("this is far too long to be a Hramada invitation code")
         if not compact.startswith(CODE_PREFIX):

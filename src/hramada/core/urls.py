@@ -20,9 +20,10 @@ from __future__ import annotations
 
 import ipaddress
 import re
-import unicodedata
 
 import idna
+
+from hramada.core.names import name_char
 
 MAX_URL_CHARS = 512
 _PATH = re.compile(r"[A-Za-z0-9._~!$&'()*+,;=:@/%-]*")
@@ -62,8 +63,7 @@ def check_relay_url(url: object) -> str:
         raise _refuse(url, "it is empty")
     if len(url) > MAX_URL_CHARS:
         raise _refuse(url, f"it is longer than {MAX_URL_CHARS} characters")
-    if any(c.isspace() or unicodedata.category(c) in ("Cc", "Cf", "Cs", "Co", "Cn", "Zl", "Zp")
-           for c in url):
+    if not all(c != " " and name_char(c) for c in url):  # categories of Unicode 14.0.0
         raise _refuse(url, "it contains spaces, control or invisible characters")
     if "?" in url or "#" in url:
         raise _refuse(url, "it has a query (?) or fragment (#)")
