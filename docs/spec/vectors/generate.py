@@ -211,7 +211,7 @@ def suite2_vectors() -> None:
                 "public": k.public.raw.hex()}
 
     keys = {n: key_json(n) for n in ("alice", "bob")}
-    group = fixed("group id")
+    group = fixed("group id", 16)
     infos = [(suite2.KEY_BLOCK_BOX, group, 7), (suite2.WELCOME, group, fixed("invitation id", 16)),
              (suite2.JOIN_REQUEST, group, fixed("request id", 16)), (suite2.DEVICE_LINK, b"", 0)]
     boxes = []
