@@ -75,6 +75,11 @@ def test_a_suite2_box_does_not_open_for_another_group_or_position(group, seq):
         open_key_block(block(), G0, KEYS["bob"], group=group, seq=seq)
 
 
+def test_opening_a_suite2_block_without_its_group_and_seq_is_a_programming_error():
+    with pytest.raises(ValueError, match="group id"):
+        open_key_block(block(), G0, KEYS["bob"])
+
+
 def test_the_suite_is_bound_into_the_digest_and_the_authorisation():
     b = block()
     value = b.to_value()

@@ -353,6 +353,8 @@ def open_key_block(block: KeyBlock, previous: Generation, me: Me, *, group: byte
     if block.suite == 1 and not isinstance(me, BoxPrivateKey) or (
             block.suite == suite2.SUITE and not isinstance(me, HybridPrivateKey)):
         raise DecryptionError(f"a suite-{block.suite} key block does not open with this kind of key")
+    if block.suite == suite2.SUITE and (len(group) != suite2.GROUP_ID_BYTES or seq < 1):
+        raise ValueError("a suite-2 key block opens only with its group id and its entry's seq")
     label = box_label(previous, me.public)
     for position, (lab, box) in enumerate(block.boxes):
         if crypto.equal(lab, label):
