@@ -38,7 +38,7 @@ from hramada.core.encoding import encode
 
 R = os.urandom
 SEED = R(32)
-INFO = suite2.hybrid_info(suite2.KEY_BLOCK_BOX, R(32), 12345)
+INFO = suite2.hybrid_info(suite2.KEY_BLOCK_BOX, R(16), 12345)
 
 
 def timed(fn, reps: int) -> tuple[float, float]:

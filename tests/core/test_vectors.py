@@ -20,7 +20,7 @@ from hramada.core.encoding import decode, encode
 from hramada.core.entries import Envelope, open_entry
 from hramada.core.identity import Identity, fingerprint, safety_code
 from hramada.core.items import open_item
-from hramada.core.keys import (Generation, box_label, key_block_author, make_key_block,
+from hramada.core.keys import (Generation, KeyBlock, box_label, key_block_author, make_key_block,
                                open_key_block, walk_back)
 from hramada.core.joining import adopt, walk_back_generations
 from hramada.core.state import GroupLog, Keyring
@@ -183,6 +183,90 @@ def test_suite2_vectors():
     for case in v["refused_public_keys"]:
         with pytest.raises(EncodingError):
             suite2.HybridPublicKey(h(case["public"]))
+
+
+class _Given:
+    """A sealer with the randomness of each box given (the vectors'), built by the
+    independent construction."""
+
+    def __init__(self, randomness):
+        self.randomness = randomness
+
+    def seal(self, recipients, info, plaintext):
+        from . import hpke_reference as ref
+        return [ref.seal(r.raw, info, plaintext, m, e) for r, (m, e) in zip(recipients, self.randomness)]
+
+
+def test_suite2_key_block_vectors():
+    """The suite-2 key block rebuilt byte for byte: boxes by the independent HPKE, labels,
+    digest, signature and authorisation by hashlib and raw libsodium; then opened."""
+    from hramada.core import pages, suite2
+
+    from . import hpke_reference as ref
+    kb = load("suite2.json")["key_block"]
+    group, seq, a = h(kb["group"]), kb["seq"], kb["authorisation"]
+    prev, new = Generation(0, h(kb["previous"]["seed"])), Generation(1, h(kb["new"]["seed"]))
+    assert encode(["hramada:v2:key-block-box", 2, group, seq]).hex() == kb["info"]
+    log_seed = blake2b(b"hramada:v1:log-seed", key=h(kb["previous"]["seed"]), digest_size=32).digest()
+    label_key = blake2b(b"hramada:v1:box-label", key=log_seed, digest_size=32).digest()
+    pairs = []
+    for r in kb["recipients"]:
+        public = h(r["public"])
+        assert ref.key_pair(h(r["secret"]))[2] == public
+        label = blake2b(b"hramada:v1:box-label\x00" + public, key=label_key, digest_size=8).digest()
+        assert label.hex() == r["label"]
+        box = ref.seal(public, h(kb["info"]), new.seed, h(r["mlkem_randomness"]), h(r["ephemeral_secret"]))
+        assert box.hex() == r["box"]
+        assert ref.open_box(h(r["secret"]), h(kb["info"]), box) == new.seed
+        pairs.append([label, box])
+    core = decode(h(kb["digested"]))
+    assert core["s"] == 2 and core["b"] == sorted(pairs) and set(core) == {"s", "b", "p", "q"}
+    assert blake2b(h(kb["digested"]), key=b"hramada:v1:key-block", digest_size=32).hexdigest() == kb["digest"]
+    assert encode([group, seq, h(kb["digest"]), b"", 2]).hex() == a["signed"]
+    message = b"hramada:v1:key-block-auth\x00" + h(a["signed"])
+    assert sodium.crypto_sign_open(h(a["signature"]) + message, h(a["author"]["sign_public"])) == message
+    assert encode([h(a["author"]["sign_public"]), b"", h(a["signature"])]).hex() == a["plaintext"]
+    assert encode(["hramada:v1:key-block-auth", seq, 2]).hex() == a["aad"]
+    auth_key = blake2b(b"hramada:v1:key-block-auth", key=log_seed, digest_size=32).digest()
+    assert h(a["nonce"]) + sodium.crypto_aead_xchacha20poly1305_ietf_encrypt(
+        h(a["plaintext"]), h(a["aad"]), h(a["nonce"]), auth_key) == h(a["auth"])
+    assert decode(h(kb["encoded"])) == {**core, "a": h(a["auth"])}
+    # and the core builds the same bytes from the same inputs, and opens them
+    keys = [suite2.HybridPrivateKey.from_secret(h(r["secret"])) for r in kb["recipients"]]
+    block = make_key_block(prev, new, [k.public for k in keys], b"",
+                           author=SigningKey.from_seed(h(a["author"]["sign_seed"])), group=group, seq=seq,
+                           auth_nonce=h(a["nonce"]),
+                           sealer=_Given([(h(r["mlkem_randomness"]), h(r["ephemeral_secret"]))
+                                          for r in kb["recipients"]]))
+    assert encode(block.to_value()).hex() == kb["encoded"]
+    parsed = KeyBlock.from_value(decode(h(kb["encoded"])))
+    assert key_block_author(parsed, prev, group, seq) == (h(a["author"]["sign_public"]), b"")
+    for key in keys:
+        assert open_key_block(parsed, prev, key, group=group, seq=seq).seed == new.seed
+    assert walk_back(parsed, new).seed == prev.seed
+    ex = kb["page_example"]
+    assert blake2b(h(ex["page"]), key=b"hramada:v1:key-block-page", digest_size=32).hexdigest() == ex["digest"]
+    assert pages.page_digest(h(ex["page"])).hex() == ex["digest"]
+
+
+def test_suite2_welcome_vectors():
+    from hramada.core import suite2
+
+    from . import hpke_reference as ref
+    v = load("suite2.json")
+    w, bob = v["welcome"], v["keys"]["bob"]
+    group, request = h(w["group"]), h(w["request"])
+    assert encode(["hramada:v2:welcome", 2, group, request]).hex() == w["info"]
+    message = decode(h(w["message"]))
+    assert set(message) == {"s", "b"} and message["s"] == 2
+    assert ref.open_box(h(bob["secret"]), h(w["info"]), message["b"]) == h(w["padded"])
+    assert crypto.unpad(h(w["padded"])) == h(w["payload"])
+    assert ref.seal(h(bob["public"]), h(w["info"]), h(w["padded"]), h(w["mlkem_randomness"]),
+                    h(w["ephemeral_secret"])) == message["b"]
+    key = suite2.HybridPrivateKey.from_secret(h(bob["secret"]))
+    opened = inv.open_welcome(key, h(w["message"]), group, request=request)
+    p = decode(h(w["payload"]))
+    assert (opened.request, opened.generation.seed, opened.starts) == (request, p["seed"], tuple(p["starts"]))
 
 
 def test_aead_vectors():

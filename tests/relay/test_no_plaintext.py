@@ -9,6 +9,7 @@ import sqlite3
 
 import pytest
 
+from hramada.core.pages import page_digest
 from hramada.core.wire import GENESIS_PREV, b64e, cap_hash, entry_hash
 
 from hramada.relay.storage.base import position_pad, seal_position
@@ -25,6 +26,7 @@ SCHEMA = {
     "drops": ["id", "mid", "cap_hash", "closed", "guest_messages", "used", "expires"],
     "drop_messages": ["mid", "cursor", "drop_id", "from_guest", "message"],
     "admins": ["mid", "key"],
+    "pages": ["mid", "digest", "pending", "page"],
 }
 
 
@@ -77,7 +79,11 @@ async def test_database_holds_only_what_clients_sent(relay_asgi):
     r = await client.post(mb.path(f"/drops/{b64e(drop)}/messages"), headers=mb.auth,
                           json={"message": b64e(member)})
     assert r.status_code == 201
-    ciphertexts += items + [guest, member]
+    page = opaque()  # a key-block page: stored under the digest of what the client sent
+    r = await client.post(mb.path("/pages"), headers=mb.auth, json={"page": b64e(page)})
+    assert r.status_code == 201
+    sent.add(page_digest(page))
+    ciphertexts += items + [guest, member, page]
     sent |= set(ciphertexts)
 
     assert columns(relay.db_path) == SCHEMA

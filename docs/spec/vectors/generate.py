@@ -211,7 +211,7 @@ def suite2_vectors() -> None:
                 "public": k.public.raw.hex()}
 
     keys = {n: key_json(n) for n in ("alice", "bob")}
-    group = fixed("group id")
+    group = fixed("group id", 16)
     infos = [(suite2.KEY_BLOCK_BOX, group, 7), (suite2.WELCOME, group, fixed("invitation id", 16)),
              (suite2.JOIN_REQUEST, group, fixed("request id", 16)), (suite2.DEVICE_LINK, b"", 0)]
     boxes = []
@@ -247,12 +247,85 @@ def suite2_vectors() -> None:
              "box": ref.seal_with_ephemeral_point(bytes.fromhex(keys["alice"]["public"]), bytes.fromhex(boxes[0]["info"]),
                                                   fixed("a generation seed"), fixed("alice/low-order/m"),
                                                   bytes(32), bytes(32)).hex()}],
+        "key_block": suite2_key_block(ref, group),
+        "welcome": suite2_welcome(ref, group),
         "refused_public_keys": [
             {"reason": "x25519-low-order", "public": (alice_pk[:1184] + bytes(32)).hex()},
             {"reason": "x25519-non-canonical",
              "public": (alice_pk[:1184] + b"\xed" + b"\xff" * 30 + b"\x7f").hex()},
             {"reason": "mlkem-modulus", "public": (b"\xff" + bytes([alice_pk[1] | 0x0F]) + alice_pk[2:]).hex()},
             {"reason": "wrong-size", "public": alice_pk[:-1].hex()}]})
+
+
+class GivenSealer:
+    """A suite-2 sealer whose randomness is given: box i is sealed with ``randomness[i]``
+    = (ML-KEM randomness m, X25519 ephemeral secret), by the independent construction."""
+
+    def __init__(self, ref, randomness: list[tuple[bytes, bytes]]) -> None:
+        self.ref, self.randomness = ref, randomness
+
+    def seal(self, recipients, info: bytes, plaintext: bytes) -> list[bytes]:
+        assert len(recipients) == len(self.randomness)
+        return [self.ref.seal(r.raw, info, plaintext, m, e) for r, (m, e) in zip(recipients, self.randomness)]
+
+
+def suite2_key_block(ref, group: bytes) -> dict:
+    """A suite-2 key block (keys.md §4.1, inline) from generation 0 to 1 for alice and
+    bob, authorised by carol's signing key for entry 12 as a plain rotation."""
+    from hramada.core import pages, suite2
+    gens = [Generation(n, fixed(f"generation {n}")) for n in range(2)]
+    names = ("alice", "bob")
+    keys = [suite2.HybridPrivateKey.from_secret(fixed(f"{n}/suite2")) for n in names]
+    randomness = [(fixed(f"{n}/key-block/m"), fixed(f"{n}/key-block/ephemeral")) for n in names]
+    author, seq, auth_nonce = person("carol"), 12, fixed("suite 2 auth nonce", 24)
+    block = make_key_block(gens[0], gens[1], [k.public for k in keys], b"", author=author.signing,
+                           group=group, seq=seq, auth_nonce=auth_nonce, sealer=GivenSealer(ref, randomness))
+    core = {"s": 2, "b": [[lab, box] for lab, box in block.boxes], "p": block.back, "q": block.back_content}
+    signed = encode([group, seq, block.digest, b"", 2])
+    signature = crypto.sign(author.signing, "hramada:v1:key-block-auth", signed)
+    plaintext = encode([author.public.id, b"", signature])
+    aad = encode(["hramada:v1:key-block-auth", seq, 2])
+    assert block.auth == auth_nonce + crypto.encrypt(gens[0].auth_key, auth_nonce, plaintext, aad)
+    boxes = dict(block.boxes)
+    page = encode([box for _, box in block.boxes])
+    return {
+        "description": "A suite-2 key block, inline (at most 256 boxes): one HPKE box per recipient "
+                       "with info encode(['hramada:v2:key-block-box', 2, group, seq]), the randomness "
+                       "of each box given; the suite bound into the digest ('s'), the signed "
+                       "message and the AEAD data (trailing 2). 'page_example' pins the page "
+                       "digest on a one-box page (real pages hold 256 boxes).",
+        "previous": {"number": 0, "seed": gens[0].seed.hex()}, "new": {"number": 1, "seed": gens[1].seed.hex()},
+        "group": group.hex(), "seq": seq,
+        "info": suite2.hybrid_info(suite2.KEY_BLOCK_BOX, group, seq).hex(),
+        "recipients": [{"name": n, "secret": k.secret.hex(), "public": k.public.raw.hex(),
+                        "label": box_label(gens[0], k.public).hex(), "mlkem_randomness": m.hex(),
+                        "ephemeral_secret": e.hex(), "box": boxes[box_label(gens[0], k.public)].hex()}
+                       for n, k, (m, e) in zip(names, keys, randomness)],
+        "digested": encode(core).hex(), "digest": block.digest.hex(),
+        "authorisation": {"author": {"name": "carol", "sign_seed": author.signing.seed.hex(),
+                                     "sign_public": author.public.sign.raw.hex()},
+                          "nonce": auth_nonce.hex(), "removed": "", "signed": signed.hex(),
+                          "signature": signature.hex(), "plaintext": plaintext.hex(), "aad": aad.hex(),
+                          "auth": block.auth.hex()},
+        "encoded": encode(block.to_value()).hex(),
+        "page_example": {"page": page.hex(), "digest": pages.page_digest(page).hex()}}
+
+
+def suite2_welcome(ref, group: bytes) -> dict:
+    """A suite-2 welcome (invitations.md §6) for bob's request, at generation 1."""
+    from hramada.core import suite2
+    bob = suite2.HybridPrivateKey.from_secret(fixed("bob/suite2"))
+    request, admit = fixed("request id", 8), (9, fixed("admit entry hash"))
+    gen = Generation(1, fixed("generation 1"))
+    m, e = fixed("bob/welcome/m"), fixed("bob/welcome/ephemeral")
+    message = inv.make_welcome(bob.public, b"", group, request, gen, admit=admit, starts=[3],
+                               sealer=GivenSealer(ref, [(m, e)]))
+    payload = encode({"group": group, "request": request, "admit": [admit[0], admit[1]], "gen": 1,
+                      "seed": gen.seed, "starts": [3]})
+    return {"recipient": "bob", "group": group.hex(), "request": request.hex(),
+            "info": suite2.hybrid_info(suite2.WELCOME, group, request).hex(),
+            "payload": payload.hex(), "padded": crypto.pad(payload).hex(),
+            "mlkem_randomness": m.hex(), "ephemeral_secret": e.hex(), "message": message.hex()}
 
 
 def aead() -> None:

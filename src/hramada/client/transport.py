@@ -36,7 +36,7 @@ from hramada.errors import RelayError, RelayUnreachable
 
 MAX_ANSWER_BYTES = 24 * 1024 * 1024  # a read page holds at most 8 MiB of records (11 MiB in base64)
 KNOWN_CODES = frozenset({"bad_request", "unauthorized", "retired_capability", "not_admin", "not_found",
-                         "method_not_allowed", "request_timeout", "log_conflict", "exists",
+                         "method_not_allowed", "request_timeout", "log_conflict", "exists", "missing_pages",
                          "drop_used", "drop_expired", "too_large", "uri_too_long",
                          "unsupported_media_type", "rate_limited", "too_many_connections",
                          "headers_too_large", "internal", "unavailable"})
@@ -114,7 +114,7 @@ class Relay:
         return RelayProtocolError(f"the relay at {self.url} sent an answer that does not follow the "
                                   f"protocol ({reason}); nothing from it was used", status=status)
 
-    async def _call(self, method: str, path: str, expect: int, *, cap: bytes | None = None,
+    async def _call(self, method: str, path: str, expect: int | tuple[int, ...], *, cap: bytes | None = None,
                     json: Any = None, params: dict | None = None, waits: float = 0.0) -> Any:
         """Send one request; return the answer's JSON body if the status is ``expect``.
         The whole exchange, body included, must finish within the timeout (plus
@@ -137,7 +137,7 @@ class Relay:
         except (httpx.HTTPError, TimeoutError) as exc:
             raise RelayUnreachable(f"could not reach the relay at {self.url} ({type(exc).__name__})") from None
         status = r.status_code
-        if status == expect:
+        if status == expect or (isinstance(expect, tuple) and status in expect):
             try:
                 return answers.parse_json(raw)
             except AnswerError as exc:
@@ -227,11 +227,15 @@ class Relay:
 
     async def append_log(self, mailbox: bytes, cap: bytes, seq: int, prev: bytes,
                          ciphertext: bytes, new_cap_hash: bytes | None = None,
-                         claim: AdminClaim | None = None) -> tuple[int, bytes]:
+                         claim: AdminClaim | None = None, pages: list[bytes] | None = None
+                         ) -> tuple[int, bytes]:
         """Append one entry; returns the head the relay reports after it. ``claim``
         (:mod:`hramada.core.admins`) goes with an entry that rotates the capability or
-        changes the relay's admin set."""
+        changes the relay's admin set; ``pages`` names the key-block pages (digests) the
+        entry's key block keeps out of it, uploaded before (:mod:`hramada.client.pages`)."""
         payload: dict[str, Any] = {"seq": seq, "prev": b64e(prev), "ciphertext": b64e(ciphertext)}
+        if pages:
+            payload["pages"] = [b64e(d) for d in pages]
         if new_cap_hash is not None:
             payload["new_cap_hash"] = b64e(new_cap_hash)
         if claim is not None:
@@ -241,6 +245,20 @@ class Relay:
         body = await self._call("POST", f"/v1/mailboxes/{b64e(mailbox)}/log", 201, cap=cap, json=payload)
         head = self._shape(body, "the appended entry", {"head": HEAD})["head"]
         return head["seq"], head["hash"]
+
+    # -- key-block pages -------------------------------------------------------------
+
+    async def put_page(self, mailbox: bytes, cap: bytes, page: bytes) -> bytes:
+        """Store a key-block page in the mailbox; returns the digest the relay filed it
+        under (the caller checks it: :func:`hramada.client.pages.upload_pages`)."""
+        body = await self._call("POST", f"/v1/mailboxes/{b64e(mailbox)}/pages", (201, 200), cap=cap,
+                                json={"page": b64e(page)})
+        return self._shape(body, "the stored page", {"digest": binary(32)})["digest"]
+
+    async def get_page(self, mailbox: bytes, cap: bytes, digest: bytes) -> bytes:
+        """A key-block page by its digest (unchecked here: :func:`hramada.client.pages.fetch_page`)."""
+        body = await self._call("GET", f"/v1/mailboxes/{b64e(mailbox)}/pages/{b64e(digest)}", 200, cap=cap)
+        return self._shape(body, "the page", {"page": binary()})["page"]
 
     # -- items --------------------------------------------------------------------
 

@@ -18,14 +18,15 @@ import base64
 import binascii
 from dataclasses import dataclass
 
-from hramada.core import crypto
+from hramada.core import crypto, suite2
 from hramada.core.crypto import BoxPrivateKey, BoxPublicKey, SigningKey, VerifyKey
 from hramada.core.encoding import decode, encode, expect, fields
 from hramada.core.identity import Identity, MemberKey
 from hramada.core.keys import Generation
 from hramada.core.names import check_name
+from hramada.core.suite2 import HybridPrivateKey, HybridPublicKey, Sealer
 from hramada.core.urls import check_relay_url
-from hramada.errors import EncodingError, ForgeryError
+from hramada.errors import DecryptionError, EncodingError, ForgeryError
 
 CODE_PREFIX = "hramada1-"
 CODE_VERSION = 2  # the payload's first element; 2 added the expiry
@@ -249,27 +250,56 @@ class Welcome:
     starts: tuple[int, ...]
 
 
-def make_welcome(newcomer: BoxPublicKey, ephemeral_secret: bytes, group: bytes,
+def make_welcome(newcomer: BoxPublicKey | HybridPublicKey, ephemeral_secret: bytes, group: bytes,
                  request: bytes, generation: Generation, *, admit: tuple[int, bytes],
-                 starts: list[int]) -> bytes:
+                 starts: list[int], sealer: Sealer | None = None) -> bytes:
+    """The welcome for ``newcomer``'s ``request``. Suite 1 (an X25519 box key): sealed
+    under ``ephemeral_secret``. Suite 2 (a hybrid key): one HPKE box through ``sealer``
+    with info ``hybrid_info(WELCOME, group, request)`` (``ephemeral_secret`` unused)."""
     if len(starts) != generation.number:
         raise ValueError("a welcome names the entry that made each generation after the first")
     payload = encode({"group": group, "request": request, "admit": [admit[0], admit[1]],
                       "gen": generation.number, "seed": generation.seed, "starts": list(starts)})
+    if isinstance(newcomer, HybridPublicKey):
+        if sealer is None:
+            raise TypeError("a suite-2 welcome needs a sealer")
+        (box,) = suite2.seal_many(sealer, [newcomer], suite2.hybrid_info(suite2.WELCOME, group, request),
+                                  crypto.pad(payload))
+        return encode({"s": suite2.SUITE, "b": box})
+    if sealer is not None:
+        raise TypeError("a suite-1 welcome takes no sealer")
     epk, (box,) = crypto.seal_many([newcomer], ephemeral_secret, crypto.pad(payload))
     return encode({"s": crypto.SUITE, "e": epk, "b": box})
 
 
-def open_welcome(me: BoxPrivateKey, message: bytes, group: bytes) -> Welcome:
-    """Open a welcome sealed to ``me``. Raises ``DecryptionError`` if it is not for this
-    identity, ``EncodingError`` if malformed, ``ForgeryError`` if for another group."""
-    v = fields(decode(message), "welcome", {"s": int, "e": bytes, "b": bytes})
-    expect(v["s"] == crypto.SUITE, "welcome (suite)")
-    p = fields(decode(crypto.unpad(crypto.open_sealed(me, v["e"], v["b"]))), "welcome",
+def open_welcome(me: BoxPrivateKey | HybridPrivateKey, message: bytes, group: bytes, *,
+                 request: bytes = b"") -> Welcome:
+    """Open a welcome sealed to ``me`` (suite 2: for my ``request``, whose id is in the
+    box's info). Raises ``DecryptionError`` if it is not for this identity, key or
+    request, ``EncodingError`` if malformed, ``ForgeryError`` if for another group."""
+    v = decode(message)
+    if isinstance(v, dict) and v.get("s") == suite2.SUITE:
+        v = fields(v, "welcome", {"s": int, "b": bytes})
+        if not isinstance(me, HybridPrivateKey):
+            raise DecryptionError("a suite-2 welcome does not open with a suite-1 key")
+        try:
+            info = suite2.hybrid_info(suite2.WELCOME, group, request)
+        except ValueError:
+            raise DecryptionError("a suite-2 welcome opens only for a group and a request") from None
+        plaintext = suite2.open_box(me, info, v["b"])
+    else:
+        v = fields(v, "welcome", {"s": int, "e": bytes, "b": bytes})
+        expect(v["s"] == crypto.SUITE, "welcome (suite)")
+        if not isinstance(me, BoxPrivateKey):
+            raise DecryptionError("a suite-1 welcome does not open with a suite-2 key")
+        plaintext = crypto.open_sealed(me, v["e"], v["b"])
+    p = fields(decode(crypto.unpad(plaintext)), "welcome",
                {"group": bytes, "request": bytes, "admit": list, "gen": int, "seed": bytes,
                 "starts": list})
     if not crypto.equal(p["group"], group):
         raise ForgeryError("the welcome is for another group")
+    if request and not crypto.equal(p["request"], request):
+        raise ForgeryError("the welcome is for another request")
     expect(len(p["seed"]) == 32 and p["gen"] >= 0, "welcome (key)")
     admit, starts = p["admit"], p["starts"]
     expect(len(admit) == 2 and type(admit[0]) is int and admit[0] >= 2 and isinstance(admit[1], bytes)

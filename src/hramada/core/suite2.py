@@ -44,6 +44,7 @@ MLKEM_PUBLIC_BYTES = 1184
 PUBLIC_BYTES = MLKEM_PUBLIC_BYTES + X25519_BYTES          # 1216
 ENC_BYTES = 1088 + X25519_BYTES                           # 1120: ML-KEM ciphertext || X25519 ephemeral
 TAG_BYTES = 16
+GROUP_ID_BYTES = 16                                       # log.md: the hash of the create entry, cut
 BOX_OVERHEAD = ENC_BYTES + TAG_BYTES                      # 1136 bytes on top of the plaintext
 
 # The purposes of suite 2 (keys.md, "Suite 2"). Key pairs:
@@ -156,12 +157,12 @@ class HybridPrivateKey:
 def hybrid_info(purpose: str, group: bytes, position: int | bytes) -> bytes:
     """The HPKE ``info`` of one use: ``encode([purpose, 2, group, position])``.
 
-    ``group`` is the 32-byte group id (empty where there is no group yet), ``position``
+    ``group`` is the 16-byte group id (empty where there is no group yet), ``position``
     says where in that group the box sits (for a key block: the seq of its entry)."""
     if purpose not in INFO_PURPOSES:
         raise ValueError(f"unknown suite-2 purpose {purpose!r}")
-    if type(group) is not bytes or len(group) not in (0, 32):
-        raise ValueError("group must be a 32-byte group id or empty")
+    if type(group) is not bytes or len(group) not in (0, GROUP_ID_BYTES):
+        raise ValueError(f"group must be a {GROUP_ID_BYTES}-byte group id or empty")
     if not (type(position) is bytes or (type(position) is int and position >= 0)):
         raise ValueError("position must be a non-negative integer or bytes")
     return encode([purpose, SUITE, group, position])

@@ -43,6 +43,7 @@ STATUS_OF = {
     "request_timeout": 408,
     "log_conflict": 409,
     "exists": 409,
+    "missing_pages": 409,
     "drop_used": 410,
     "drop_expired": 410,
     "too_large": 413,

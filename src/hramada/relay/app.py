@@ -47,6 +47,9 @@ from hramada.relay.storage.base import (
     GuestLimitReached,
     LogConflict,
     NotAdmin,
+    PageNotFound,
+    PagesMissing,
+    PendingPagesFull,
     RetiredCapability,
     StorageRefusal,
     Unauthorized,
@@ -76,6 +79,12 @@ def refusal_to_api(exc: StorageRefusal) -> ApiError:
         return ApiError(f"drop_{exc.reason}", str(exc))
     if isinstance(exc, GuestLimitReached):
         return ApiError("too_large", str(exc))
+    if isinstance(exc, PendingPagesFull):
+        return ApiError("too_large", str(exc))
+    if isinstance(exc, PageNotFound):
+        return ApiError("not_found", "no such page in this mailbox")
+    if isinstance(exc, PagesMissing):
+        return ApiError("missing_pages", str(exc), missing=[b64e(d) for d in exc.missing])
     return ApiError("internal", "internal error")
 
 

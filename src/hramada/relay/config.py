@@ -20,6 +20,7 @@ max_read_limit                 ..._MAX_READ_LIMIT           5000
 max_read_bytes                 ..._MAX_READ_BYTES           8 MiB (stored bytes per read page)
 max_drop_message_bytes         ..._MAX_DROP_MESSAGE_BYTES   16 KiB
 max_guest_messages             ..._MAX_GUEST_MESSAGES       16
+max_pending_page_bytes         ..._MAX_PENDING_PAGE_BYTES   64 MiB (key-block pages per mailbox not yet named by an entry)
 rate                           HRAMADA_RELAY_RATE           2000 requests/s per client address, 0 = off
 burst                          HRAMADA_RELAY_BURST          4000
 max_wait_seconds               ..._MAX_WAIT_SECONDS         30
@@ -93,6 +94,7 @@ class RelayConfig:
     max_read_bytes: int = 8 * MIB
     max_drop_message_bytes: int = 16 * KIB
     max_guest_messages: int = 16
+    max_pending_page_bytes: int = 64 * MIB
     rate: float = 2000.0
     burst: int = 4000
     max_wait_seconds: int = 30

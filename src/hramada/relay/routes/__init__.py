@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from hramada.relay.routes import drops, health, items, log, mailboxes, metrics, wait
+from hramada.relay.routes import drops, health, items, log, mailboxes, metrics, pages, wait
 
 ROUTES = [
     *health.routes,
@@ -10,6 +10,7 @@ ROUTES = [
     *mailboxes.routes,
     *log.routes,
     *items.routes,
+    *pages.routes,
     *drops.routes,
     *wait.routes,
 ]

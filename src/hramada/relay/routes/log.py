@@ -28,6 +28,7 @@ from hramada.relay.api import (
     read_json,
     route,
 )
+from hramada.relay.routes.pages import MAX_PAGES
 from hramada.relay.state import relay, storage
 from hramada.relay.storage.base import AdminProof, position_pad
 
@@ -51,8 +52,8 @@ async def append_entry(request: Request) -> Response:
     mailbox = path_id(request, "mailbox", MAILBOX_ID_BYTES)
     query_ints(request, {})
     cap = bearer_capability(request)
-    body = await read_json(request, config.max_body_bytes, max_values=16 + MAX_ADMINS)
-    check_fields(body, ("seq", "prev", "ciphertext"), _ADMIN_FIELDS)
+    body = await read_json(request, config.max_body_bytes, max_values=16 + MAX_ADMINS + MAX_PAGES)
+    check_fields(body, ("seq", "prev", "ciphertext"), _ADMIN_FIELDS + ("pages",))
     seq = int_field(body["seq"], "seq", minimum=1)
     prev = b64_field(body["prev"], "prev", size=HASH_BYTES)
     ciphertext = b64_field(body["ciphertext"], "ciphertext", max_bytes=config.max_entry_bytes)
@@ -60,6 +61,7 @@ async def append_entry(request: Request) -> Response:
     new_cap_hash = None if new_cap is None else b64_field(new_cap, "new_cap_hash", size=HASH_BYTES)
     admins = _admin_set(body.get("admins"))
     proof = _admin_proof(body.get("admin_key"), body.get("admin_sig"))
+    pages = _page_digests(body.get("pages"))
     if proof is not None and new_cap_hash is None and admins is None:
         raise bad("admin_key and admin_sig come only with new_cap_hash or admins")
     if not appended_by_holder(cap, mailbox, seq, prev, ciphertext):
@@ -68,7 +70,7 @@ async def append_entry(request: Request) -> Response:
         raise bad("the entry is not signed with the append key of this capability")
     pad = None if new_cap_hash is None else position_pad(cap)  # only a rotation needs it
     head = await storage(request).append_entry(mailbox, cap_hash(cap), seq, prev, ciphertext,
-                                               new_cap_hash, pad, admins, proof)
+                                               new_cap_hash, pad, admins, proof, pages)
     state.metrics.append("entry")
     if admins is not None:
         state.metrics.append("admin_set")
@@ -78,6 +80,18 @@ async def append_entry(request: Request) -> Response:
 
 
 _ADMIN_FIELDS = ("new_cap_hash", "admins", "admin_key", "admin_sig")
+
+
+def _page_digests(value: Any) -> list[bytes] | None:
+    """``pages``: null or a list of 1 to MAX_PAGES distinct page digests (key-block pages)."""
+    if value is None:
+        return None
+    if not isinstance(value, list) or not 1 <= len(value) <= MAX_PAGES:
+        raise bad(f"pages must be a list of 1 to {MAX_PAGES} base64url digests")
+    digests = [b64_field(v, "pages", size=HASH_BYTES) for v in value]
+    if len(set(digests)) != len(digests):
+        raise bad("pages names a digest twice")
+    return digests
 
 
 def _admin_set(value: Any) -> list[bytes] | None:

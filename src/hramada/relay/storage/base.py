@@ -43,7 +43,10 @@ Refusals, all :class:`StorageRefusal` (a :class:`hramada.errors.HramadaError`)::
     ├── CapabilityReused     new_cap_hash was already a capability of this mailbox
     ├── NotAdmin             a capability or admin-set change without a registered admin's signature
     ├── DropNotFound         no such drop in this mailbox, or it is closed
-    └── GuestLimitReached    the drop holds its maximum of guest messages
+    ├── GuestLimitReached    the drop holds its maximum of guest messages
+    ├── PagesMissing         an append names key-block pages the mailbox does not hold
+    ├── PageNotFound         no page with that digest in this mailbox
+    └── PendingPagesFull     the mailbox's pages not yet named by an entry reach their limit
 """
 
 from __future__ import annotations
@@ -137,6 +140,23 @@ class DropSealed(StorageRefusal):
 
 class GuestLimitReached(StorageRefusal):
     """The drop already holds its maximum number of guest messages."""
+
+
+class PagesMissing(StorageRefusal):
+    """An append names key-block pages (by digest) that the mailbox does not hold."""
+
+    def __init__(self, missing: list[bytes]) -> None:
+        super().__init__(f"{len(missing)} key-block page(s) named by the append are not stored")
+        self.missing = missing
+
+
+class PageNotFound(StorageRefusal):
+    """No key-block page with that digest in this mailbox."""
+
+
+class PendingPagesFull(StorageRefusal):
+    """The mailbox's pending pages (uploaded, not yet named by an append) would pass
+    their byte limit."""
 
 
 POSITION_PAD_BYTES = 8
@@ -280,10 +300,13 @@ class Storage(ABC):
     async def append_entry(self, mailbox: bytes, cap_hash: bytes, seq: int, prev: bytes,
                            ciphertext: bytes, new_cap_hash: bytes | None = None,
                            pad: bytes | None = None, admins: list[bytes] | None = None,
-                           proof: AdminProof | None = None) -> Head:
+                           proof: AdminProof | None = None, pages: list[bytes] | None = None) -> Head:
         """Append at ``head.seq + 1`` if ``prev == head.hash``, atomically; with
+        ``pages`` (digests), every one must be a page of the mailbox (else
+        :class:`PagesMissing`, checked after the position) and stops being pending; with
         ``new_cap_hash`` (and ``pad``, the presented capability's :func:`position_pad`)
-        also retire the current capability at ``seq`` and make the new one current; with
+        also retire the current capability at ``seq``, make the new one current and drop
+        every page still pending; with
         ``admins`` (sorted keys) make them the mailbox's admin set. Either needs ``proof``
         by a current admin key (:func:`admin_refusal`), checked after the capability and
         before the position. Returns the new head. Raises :class:`Unauthorized`,
@@ -353,6 +376,21 @@ class Storage(ABC):
                                  limit: int, max_bytes: int) -> MessagesPage:
         """Messages of one open drop with ``cursor > after``; head is the highest cursor
         of a message in this drop (0 if none)."""
+
+    # -- key-block pages -----------------------------------------------------------
+
+    @abstractmethod
+    async def put_page(self, mailbox: bytes, cap_hash: bytes, digest: bytes, page: bytes,
+                       max_pending_bytes: int) -> bool:
+        """Store ``page`` under ``digest`` (its hash, computed by the caller) as a pending
+        page of ``mailbox``, for the current capability. True if it is new; storing a
+        page the mailbox holds changes nothing. Raises :class:`PendingPagesFull` if the
+        mailbox's pending pages would pass ``max_pending_bytes``."""
+
+    @abstractmethod
+    async def get_page(self, mailbox: bytes, cap_hash: bytes, digest: bytes) -> bytes:
+        """The page ``digest`` of ``mailbox``, for a current or retired capability.
+        Raises :class:`PageNotFound`."""
 
     # -- waiting -------------------------------------------------------------------
 

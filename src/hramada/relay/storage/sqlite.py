@@ -38,6 +38,7 @@ from typing import Any
 
 from hramada.core.wire import entry_hash
 from hramada.relay.storage import sqlite_mailbox as mb
+from hramada.relay.storage import sqlite_pages as pg
 from hramada.relay.storage.base import (
     AdminProof,
     DropMessage,
@@ -265,12 +266,19 @@ class SQLiteStorage(Storage):
     async def append_entry(self, mailbox: bytes, cap_hash: bytes, seq: int, prev: bytes,
                            ciphertext: bytes, new_cap_hash: bytes | None = None,
                            pad: bytes | None = None, admins: list[bytes] | None = None,
-                           proof: AdminProof | None = None) -> Head:
+                           proof: AdminProof | None = None, pages: list[bytes] | None = None) -> Head:
         if new_cap_hash is not None and pad is None:
             raise ValueError("a rotation needs the pad of the capability it retires")
         digest = entry_hash(mailbox, seq, prev, ciphertext)
         return await self._write(mb.append_entry, mailbox, cap_hash, seq, prev, ciphertext,
-                                 digest, new_cap_hash, pad, admins, proof)
+                                 digest, new_cap_hash, pad, admins, proof, pages)
+
+    async def put_page(self, mailbox: bytes, cap_hash: bytes, digest: bytes, page: bytes,
+                       max_pending_bytes: int) -> bool:
+        return await self._write(pg.put_page, mailbox, cap_hash, digest, page, max_pending_bytes)
+
+    async def get_page(self, mailbox: bytes, cap_hash: bytes, digest: bytes) -> bytes:
+        return await self._read(pg.get_page, mailbox, cap_hash, digest)
 
     async def read_log(self, mailbox: bytes, cap_hash: bytes, after: int, limit: int,
                        max_bytes: int, pad: bytes) -> LogPage:

@@ -23,6 +23,7 @@ from hramada.relay.storage.base import (
     Heads,
     LogConflict,
     LogPage,
+    PagesMissing,
     RetiredCapability,
     Unauthorized,
     admin_refusal,
@@ -70,7 +71,8 @@ def admin_set(conn: sqlite3.Connection, mid: int) -> set[bytes]:
 
 def append_entry(conn: sqlite3.Connection, mailbox: bytes, cap_hash: bytes, seq: int,
                  prev: bytes, ciphertext: bytes, digest: bytes, new_cap_hash: bytes | None,
-                 pad: bytes | None, admins: list[bytes] | None, proof: AdminProof | None) -> tuple:
+                 pad: bytes | None, admins: list[bytes] | None, proof: AdminProof | None,
+                 pages: list[bytes] | None = None) -> tuple:
     mid, _, head_seq, head_hash, _, _ = current(conn, mailbox, cap_hash)
     if new_cap_hash is not None or admins is not None:
         refusal = admin_refusal(proof, admin_set(conn, mid), mailbox, seq, prev, ciphertext,
@@ -79,17 +81,26 @@ def append_entry(conn: sqlite3.Connection, mailbox: bytes, cap_hash: bytes, seq:
             raise refusal
     if seq != head_seq + 1 or prev != head_hash:
         raise LogConflict(Head(head_seq, head_hash))
+    if pages:
+        missing = [d for d in pages if conn.execute(
+            "SELECT 1 FROM pages WHERE mid = ? AND digest = ?", (mid, d)).fetchone() is None]
+        if missing:
+            raise PagesMissing(missing)
     if new_cap_hash is not None and conn.execute(
             "SELECT 1 FROM caps WHERE mid = ? AND cap_hash = ?", (mid, new_cap_hash)).fetchone():
         raise CapabilityReused("new_cap_hash was already a capability of this mailbox")
     conn.execute("INSERT INTO entries (mid, seq, prev, hash, ciphertext) VALUES (?, ?, ?, ?, ?)",
                  (mid, seq, prev, digest, ciphertext))
     conn.execute("UPDATE mailboxes SET log_seq = ?, log_hash = ? WHERE mid = ?", (seq, digest, mid))
+    if pages:
+        conn.executemany("UPDATE pages SET pending = 0 WHERE mid = ? AND digest = ?",
+                         [(mid, d) for d in pages])
     if new_cap_hash is not None:
         # The presented capability is the mailbox's one current capability.
         conn.execute("UPDATE caps SET retired = ? WHERE mid = ? AND cap_hash = ?",
                      (seal_position(seq, pad), mid, cap_hash))
         conn.execute("INSERT INTO caps (mid, cap_hash) VALUES (?, ?)", (mid, new_cap_hash))
+        conn.execute("DELETE FROM pages WHERE mid = ? AND pending = 1", (mid,))  # abandoned uploads
     if admins is not None:
         conn.execute("DELETE FROM admins WHERE mid = ?", (mid,))
         conn.executemany("INSERT INTO admins (mid, key) VALUES (?, ?)", [(mid, k) for k in admins])
