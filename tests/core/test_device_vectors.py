@@ -109,7 +109,12 @@ def test_link_request_rebuilt_byte_for_byte_and_read():
         frame = pad_to(encode([k, len(chunks), part]), 16344)
         ct = sodium.crypto_aead_xchacha20poly1305_ietf_encrypt(frame, aad, nonce, h(d["request_key"]))
         assert (nonce + ct).hex() == message and len(nonce + ct) == 16384
-    got = linking.read_link_request(linking.LinkCode.from_text(LINK["code"]["text"]), [h(m) for m in r["messages"]])
+    key = derive(h(LINK["secret"]), "hramada:v2:link-confirm")
+    n = int.from_bytes(blake2b(payload, key=key, digest_size=32).digest(), "big") % 10**8
+    assert f"{n:08d}"[:4] + " " + f"{n:08d}"[4:] == r["confirmation"]
+    code = linking.LinkCode.from_text(LINK["code"]["text"])
+    got = linking.read_link_request(code, [h(m) for m in r["messages"]])
+    assert linking.confirmation(code, got) == r["confirmation"]
     assert got.name == r["name"] and [(s.sign, s.box) for s in got.slots] == slots
 
 

@@ -169,6 +169,15 @@ def test_a_request_round_trips_in_any_order_and_with_copies():
     assert got.name == "Kitchen laptop" and got.link == LINK.public and list(got.slots) == SLOTS
 
 
+def test_both_devices_show_the_same_confirmation_and_another_request_shows_another():
+    mine = L.LinkRequest("Kitchen laptop", LINK.public, tuple(SLOTS))
+    read = L.read_link_request(CODE, REQUEST)
+    shown = L.confirmation(CODE, mine)
+    assert shown == L.confirmation(CODE, read) and len(shown) == 9 and shown[4] == " "
+    other = L.LinkRequest("Kitchen laptop", HybridPrivateKey.from_secret(R.bytes(32)).public, tuple(SLOTS))
+    assert L.confirmation(CODE, other) != shown
+
+
 def test_128_suite_2_groups_fit_in_the_relays_16_guest_messages():
     rand = Rand("many")
     code = L.LinkCode(CODE.relay, CODE.mailbox, SECRET, (2,) * L.MAX_GROUPS, 5)
@@ -417,6 +426,8 @@ def test_a_group_answer_is_checked_field_by_field():
     refused("group-ref", L.GroupRef, "gopher://r.example", R.bytes(16), R.bytes(16), "G", "m")
     refused("group-ref", L.GroupRef, "https://r.example", R.bytes(16), R.bytes(16), "", "m")
     value = dict(good.value(), seeds=[[0, 1, R.bytes(32)], [0, 2, R.bytes(32)]])
+    refused("link-answer-malformed", L.read_answers, CODE, LINK, [forged_answer([0, 0, 1, encode(value)])])
+    value = dict(good.value(), ref=["https://r.example", R.bytes(16), R.bytes(16), "G", " m"])
     refused("link-answer-malformed", L.read_answers, CODE, LINK, [forged_answer([0, 0, 1, encode(value)])])
 
 

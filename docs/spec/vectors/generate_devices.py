@@ -125,6 +125,8 @@ def link_vectors() -> None:
         "request": {"name": "Kitchen laptop", "link_secret": link_key.secret.hex(),
                     "link_public": link_key.public.raw.hex(), "slots": list(slots_json),
                     "entropy": entropy.hex(), "payload": req_payload.hex(),
+                    "confirmation": linking.confirmation(code, linking.LinkRequest(
+                        "Kitchen laptop", link_key.public, tuple(slots))),
                     "aad": encode([linking.REQUEST_AAD, 1, secret.drop_id]).hex(),
                     "messages": [m.hex() for m in messages]},
         "refused_requests": [

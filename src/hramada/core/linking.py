@@ -58,6 +58,7 @@ REQUEST_KEY = "hramada:v2:link-request-key"
 REQUEST_AAD = "hramada:v2:link-request"
 ANSWER_BINDING = "hramada:v2:link-answer"
 NONCE = "hramada:v2:link-nonce"
+CONFIRM = "hramada:v2:link-confirm"
 SUITES = (1, 2)
 BOX_BYTES = {1: 32, 2: suite2.PUBLIC_BYTES}
 
@@ -264,6 +265,22 @@ def _request_aad(secret: LinkSecret) -> bytes:
     return encode([REQUEST_AAD, LINK_VERSION, secret.drop_id])
 
 
+def _request_payload(req: LinkRequest) -> bytes:
+    return encode({"v": LINK_VERSION, "name": req.name, "link": req.link.raw,
+                   "slots": [[s.sign, s.box] for s in req.slots]})
+
+
+def confirmation(code: LinkCode, request: LinkRequest) -> str:
+    """Eight digits both devices show once A has read B's request, so the person can
+    check that A is about to link *this* device and not another that saw the code:
+    ``BLAKE2b-256(key = derive(secret, "hramada:v2:link-confirm"), payload)``, read as
+    a big-endian integer, modulo 10^8, as ``"dddd dddd"``."""
+    key = code.secret._k(CONFIRM)
+    n = int.from_bytes(hashlib.blake2b(_request_payload(request), key=key, digest_size=32).digest(), "big")
+    digits = f"{n % 10**8:08d}"
+    return f"{digits[:4]} {digits[4:]}"
+
+
 def make_link_request(code: LinkCode, name: str, link: HybridPublicKey, slots: list[SlotKeys],
                       entropy: bytes) -> list[bytes]:
     """B's request as guest messages, in order, each exactly :data:`MESSAGE_BYTES`.
@@ -273,9 +290,7 @@ def make_link_request(code: LinkCode, name: str, link: HybridPublicKey, slots: l
     if type(entropy) is not bytes or len(entropy) != 32:
         raise ValueError("entropy is 32 random bytes")
     req = _check_request(code, name, link, slots)
-    payload = encode({"v": LINK_VERSION, "name": req.name, "link": link.raw,
-                      "slots": [[s.sign, s.box] for s in req.slots]})
-    chunks = _split(payload, REQUEST_FRAME, MAX_REQUEST_MESSAGES)
+    chunks = _split(_request_payload(req), REQUEST_FRAME, MAX_REQUEST_MESSAGES)
     key, aad, out = code.secret.request_key, _request_aad(code.secret), []
     for k, chunk in enumerate(chunks):
         nonce = hashlib.blake2b(NONCE.encode() + bytes([k]), key=entropy, digest_size=crypto.NONCE_BYTES).digest()
@@ -509,7 +524,11 @@ def _group_answer(slot: int, payload: bytes) -> GroupAnswer:
         raise _refuse("link-answer-slot", "a group answer names another slot than its messages", slot=slot)
     if type(v["added"]) is not list or type(v["seeds"]) is not list:
         raise bad
-    return GroupAnswer(slot, GroupRef.from_value(v["ref"]), v["seed"], tuple(v["added"]), tuple(v["seeds"]))
+    try:
+        ref = GroupRef.from_value(v["ref"])
+    except Refused:
+        raise bad from None
+    return GroupAnswer(slot, ref, v["seed"], tuple(v["added"]), tuple(v["seeds"]))
 
 
 def _profile_answer(payload: bytes) -> ProfileAnswer:
@@ -561,5 +580,5 @@ def read_answers(code: LinkCode, link_key: HybridPrivateKey, messages: list[byte
 
 __all__ = ["LinkCode", "LinkSecret", "LinkRequest", "SlotKeys", "LinkIncomplete", "GroupRef",
            "GroupAnswer", "LinkedDevice", "ProfileAnswer", "Answers", "make_link_request",
-           "read_link_request", "make_group_answer", "make_profile_answer", "read_answers",
+           "read_link_request", "confirmation", "make_group_answer", "make_profile_answer", "read_answers",
            "Refused"]
