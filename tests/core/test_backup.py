@@ -10,7 +10,7 @@ from hypothesis import strategies as st
 
 from hramada.core import backup as B, crypto, textcode
 from hramada.core.encoding import encode
-from hramada.core.linking import GroupRef
+from hramada.core.link_answers import GroupRef
 from hramada.core.suite2 import HybridPrivateKey
 from hramada.core.textcode import Refused
 

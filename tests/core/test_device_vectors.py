@@ -13,7 +13,7 @@ from pathlib import Path
 import nacl.bindings as sodium
 import pytest
 
-from hramada.core import backup, linking
+from hramada.core import backup, link_answers, linking
 from hramada.core.encoding import encode
 from hramada.core.suite2 import HybridPrivateKey
 from hramada.core.textcode import Refused
@@ -150,7 +150,7 @@ def test_link_answers_rebuilt_byte_for_byte_and_read():
     assert profile.hex() == p["payload"]
     rebuilt_answer(p["stream"], profile, p["randomness"], p["messages"])
     code = linking.LinkCode.from_text(LINK["code"]["text"])
-    got = linking.read_answers(code, HybridPrivateKey.from_secret(h(LINK["request"]["link_secret"])),
+    got = link_answers.read_answers(code, HybridPrivateKey.from_secret(h(LINK["request"]["link_secret"])),
                                [h(m) for m in g["messages"] + p["messages"]])
     assert got.groups[0].member_seed.hex() == g["member_seed"] and got.profile.name == p["name"]
     assert not got.complete and set(got.groups) == {0}  # slot 1 was not answered in the vectors

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import base64
 import hashlib
 
 import pytest
@@ -10,7 +9,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from hramada.client.sealing import OsSealer
-from hramada.core import crypto, linking as L, suite2, textcode
+from hramada.core import crypto, link_answers as LA, linking as L, suite2, textcode
 from hramada.core.encoding import encode
 from hramada.core.suite2 import HybridPrivateKey
 from hramada.core.textcode import Refused
@@ -331,112 +330,112 @@ def test_any_authenticated_frames_raise_nothing_but_a_refusal(frames, tail):
 
 # -- the answers ---------------------------------------------------------------------
 
-REF = L.GroupRef("https://relay.example.org", R.bytes(16), R.bytes(16), "Tenants' union", "ana")
+REF = LA.GroupRef("https://relay.example.org", R.bytes(16), R.bytes(16), "Tenants' union", "ana")
 
 
-def group_answer(slot: int, generations: int = 3) -> L.GroupAnswer:
-    return L.GroupAnswer(slot, REF, R.bytes(32), (7 + slot, R.bytes(32)),
+def group_answer(slot: int, generations: int = 3) -> LA.GroupAnswer:
+    return LA.GroupAnswer(slot, REF, R.bytes(32), (7 + slot, R.bytes(32)),
                          tuple((g, 1 + 5 * g, R.bytes(32)) for g in range(generations)))
 
 
-PROFILE = L.ProfileAnswer("Ana", (L.LinkedDevice("Desk", ((REF.group, R.bytes(32)),)),
-                                  L.LinkedDevice("Kitchen laptop", ())))
+PROFILE = LA.ProfileAnswer("Ana", (LA.LinkedDevice("Desk", ((REF.group, R.bytes(32)),)),
+                                  LA.LinkedDevice("Kitchen laptop", ())))
 
 
-def answer_all(code=CODE, link=LINK.public) -> tuple[list[L.GroupAnswer], list[bytes]]:
+def answer_all(code=CODE, link=LINK.public) -> tuple[list[LA.GroupAnswer], list[bytes]]:
     answers = [group_answer(i) for i in range(len(code.suites))]
-    msgs = [m for a in answers for m in L.make_group_answer(OsSealer(), code, link, a)]
-    return answers, msgs + L.make_profile_answer(OsSealer(), code, link, PROFILE)
+    msgs = [m for a in answers for m in LA.make_group_answer(OsSealer(), code, link, a)]
+    return answers, msgs + LA.make_profile_answer(OsSealer(), code, link, PROFILE)
 
 
 def test_answers_round_trip_and_the_link_completes_with_the_profile():
     answers, msgs = answer_all()
     assert all(len(m) == L.MESSAGE_BYTES for m in msgs)
-    got = L.read_answers(CODE, LINK, msgs[::-1] + msgs[:2])
+    got = LA.read_answers(CODE, LINK, msgs[::-1] + msgs[:2])
     assert got.complete and got.profile == PROFILE
     assert [got.groups[i] for i in range(3)] == answers
-    partial = L.read_answers(CODE, LINK, msgs[:2])
+    partial = LA.read_answers(CODE, LINK, msgs[:2])
     assert not partial.complete and set(partial.groups) == {0, 1} and partial.profile is None
 
 
 def test_a_group_with_many_generations_is_answered_in_several_messages():
     big = group_answer(1, generations=1200)
-    msgs = L.make_group_answer(OsSealer(), CODE, LINK.public, big)
+    msgs = LA.make_group_answer(OsSealer(), CODE, LINK.public, big)
     assert len(msgs) > 2
-    assert L.read_answers(CODE, LINK, msgs[1:] + msgs[:1]).groups == {1: big}
-    assert L.read_answers(CODE, LINK, msgs[:-1]).groups == {}  # waits for the rest
+    assert LA.read_answers(CODE, LINK, msgs[1:] + msgs[:1]).groups == {1: big}
+    assert LA.read_answers(CODE, LINK, msgs[:-1]).groups == {}  # waits for the rest
 
 
 def test_any_flipped_byte_of_an_answer_is_refused():
-    msg = L.make_group_answer(OsSealer(), CODE, LINK.public, group_answer(0))[0]
+    msg = LA.make_group_answer(OsSealer(), CODE, LINK.public, group_answer(0))[0]
     for i in list(range(0, 1200, 37)) + list(range(1120, 1200)) + list(range(len(msg) - 40, len(msg))):
         bad = msg[:i] + bytes([msg[i] ^ 0x04]) + msg[i + 1:]
-        refused("link-answer-forged", L.read_answers, CODE, LINK, [bad])
+        refused("link-answer-forged", LA.read_answers, CODE, LINK, [bad])
 
 
 def test_an_answer_for_another_link_or_without_the_secret_does_not_open():
     other = L.LinkCode(CODE.relay, CODE.mailbox, L.LinkSecret(R.bytes(32)), CODE.suites, 5)
-    refused("link-answer-forged", L.read_answers, CODE, LINK,
-            L.make_group_answer(OsSealer(), other, LINK.public, group_answer(0)))
+    refused("link-answer-forged", LA.read_answers, CODE, LINK,
+            LA.make_group_answer(OsSealer(), other, LINK.public, group_answer(0)))
     # a relay that learnt B's link key but not the link secret: sealed under the drop alone
     info = suite2.hybrid_info(suite2.DEVICE_LINK, b"", SECRET.drop_id)
     frame = encode([0, 0, 1, encode(group_answer(0).value())])
-    forged = OsSealer().seal([LINK.public], info, frame + b"\x80" + bytes(L.ANSWER_FRAME - len(frame) - 1))
-    refused("link-answer-forged", L.read_answers, CODE, LINK, forged)
+    forged = OsSealer().seal([LINK.public], info, frame + b"\x80" + bytes(LA.ANSWER_FRAME - len(frame) - 1))
+    refused("link-answer-forged", LA.read_answers, CODE, LINK, forged)
     # sealed to another link key
-    refused("link-answer-forged", L.read_answers, CODE, LINK,
-            L.make_group_answer(OsSealer(), CODE, HybridPrivateKey.from_secret(R.bytes(32)).public, group_answer(0)))
+    refused("link-answer-forged", LA.read_answers, CODE, LINK,
+            LA.make_group_answer(OsSealer(), CODE, HybridPrivateKey.from_secret(R.bytes(32)).public, group_answer(0)))
 
 
 def forged_answer(frame: list, code=CODE) -> bytes:
     raw = encode(frame)
     return OsSealer().seal([LINK.public], code.secret.answer_info,
-                           raw + b"\x80" + bytes(L.ANSWER_FRAME - len(raw) - 1))[0]
+                           raw + b"\x80" + bytes(LA.ANSWER_FRAME - len(raw) - 1))[0]
 
 
 def test_two_different_answers_for_one_group_are_refused_but_copies_are_not():
     answer = group_answer(0)
-    a = L.make_group_answer(OsSealer(), CODE, LINK.public, answer)
-    resealed = L.make_group_answer(OsSealer(), CODE, LINK.public, answer)  # same answer, new boxes
+    a = LA.make_group_answer(OsSealer(), CODE, LINK.public, answer)
+    resealed = LA.make_group_answer(OsSealer(), CODE, LINK.public, answer)  # same answer, new boxes
     assert resealed != a
-    assert L.read_answers(CODE, LINK, a + a + resealed).groups == {0: answer}
-    again = L.make_group_answer(OsSealer(), CODE, LINK.public, group_answer(0))  # other seeds
-    refused("link-answer-conflict", L.read_answers, CODE, LINK, a + again)
+    assert LA.read_answers(CODE, LINK, a + a + resealed).groups == {0: answer}
+    again = LA.make_group_answer(OsSealer(), CODE, LINK.public, group_answer(0))  # other seeds
+    refused("link-answer-conflict", LA.read_answers, CODE, LINK, a + again)
 
 
 def test_answers_for_a_slot_the_code_does_not_have_or_naming_another_slot_are_refused():
-    refused("link-answer-slot", L.make_group_answer, OsSealer(), CODE, LINK.public, group_answer(3))
-    refused("link-answer-slot", L.read_answers, CODE, LINK, [forged_answer([4, 0, 1, b"x"])])
-    refused("link-answer-slot", L.read_answers, CODE, LINK,
+    refused("link-answer-slot", LA.make_group_answer, OsSealer(), CODE, LINK.public, group_answer(3))
+    refused("link-answer-slot", LA.read_answers, CODE, LINK, [forged_answer([4, 0, 1, b"x"])])
+    refused("link-answer-slot", LA.read_answers, CODE, LINK,
             [forged_answer([1, 0, 1, encode(group_answer(0).value())])])
-    refused("link-answer-parts", L.read_answers, CODE, LINK, [forged_answer([1, 1, 1, b"x"])])
-    refused("link-answer-malformed", L.read_answers, CODE, LINK, [forged_answer([1, 0, 1, b"\xff"])])
-    refused("link-answer-malformed", L.read_answers, CODE, LINK, [forged_answer([3, 0, 1, encode({"v": 1})])])
+    refused("link-answer-parts", LA.read_answers, CODE, LINK, [forged_answer([1, 1, 1, b"x"])])
+    refused("link-answer-malformed", LA.read_answers, CODE, LINK, [forged_answer([1, 0, 1, b"\xff"])])
+    refused("link-answer-malformed", LA.read_answers, CODE, LINK, [forged_answer([3, 0, 1, encode({"v": 1})])])
 
 
 def test_a_group_answer_is_checked_field_by_field():
     good = group_answer(0)
     for seeds in ((), ((1, 1, R.bytes(32)), (1, 6, R.bytes(32))), ((0, 5, R.bytes(32)), (1, 5, R.bytes(32))),
                   ((0, 0, R.bytes(32)),), ((0, 1, R.bytes(31)),)):
-        refused("link-answer-malformed", L.GroupAnswer, 0, REF, good.member_seed, good.added, seeds)
+        refused("link-answer-malformed", LA.GroupAnswer, 0, REF, good.member_seed, good.added, seeds)
     for added in ((1, R.bytes(32)), (5, R.bytes(16)), (5,)):
-        refused("link-answer-malformed", L.GroupAnswer, 0, REF, good.member_seed, added, good.seeds)
-    refused("link-answer-malformed", L.GroupAnswer, 0, REF, R.bytes(31), good.added, good.seeds)
-    refused("group-ref", L.GroupRef, "https://r.example", R.bytes(16), R.bytes(15), "G", "m")
-    refused("group-ref", L.GroupRef, "gopher://r.example", R.bytes(16), R.bytes(16), "G", "m")
-    refused("group-ref", L.GroupRef, "https://r.example", R.bytes(16), R.bytes(16), "", "m")
+        refused("link-answer-malformed", LA.GroupAnswer, 0, REF, good.member_seed, added, good.seeds)
+    refused("link-answer-malformed", LA.GroupAnswer, 0, REF, R.bytes(31), good.added, good.seeds)
+    refused("group-ref", LA.GroupRef, "https://r.example", R.bytes(16), R.bytes(15), "G", "m")
+    refused("group-ref", LA.GroupRef, "gopher://r.example", R.bytes(16), R.bytes(16), "G", "m")
+    refused("group-ref", LA.GroupRef, "https://r.example", R.bytes(16), R.bytes(16), "", "m")
     value = dict(good.value(), seeds=[[0, 1, R.bytes(32)], [0, 2, R.bytes(32)]])
-    refused("link-answer-malformed", L.read_answers, CODE, LINK, [forged_answer([0, 0, 1, encode(value)])])
+    refused("link-answer-malformed", LA.read_answers, CODE, LINK, [forged_answer([0, 0, 1, encode(value)])])
     value = dict(good.value(), ref=["https://r.example", R.bytes(16), R.bytes(16), "G", " m"])
-    refused("link-answer-malformed", L.read_answers, CODE, LINK, [forged_answer([0, 0, 1, encode(value)])])
+    refused("link-answer-malformed", LA.read_answers, CODE, LINK, [forged_answer([0, 0, 1, encode(value)])])
 
 
 def test_the_profile_answer_is_checked():
-    refused("link-answer-malformed", L.ProfileAnswer, "", ())
-    refused("link-answer-malformed", L.ProfileAnswer, "Ana", (L.LinkedDevice("D", ((R.bytes(16), R.bytes(31)),)),))
-    refused("link-answer-malformed", L.ProfileAnswer, "Ana", (L.LinkedDevice("\u200b", ()),))
+    refused("link-answer-malformed", LA.ProfileAnswer, "", ())
+    refused("link-answer-malformed", LA.ProfileAnswer, "Ana", (LA.LinkedDevice("D", ((R.bytes(16), R.bytes(31)),)),))
+    refused("link-answer-malformed", LA.ProfileAnswer, "Ana", (LA.LinkedDevice("\u200b", ()),))
     bad = {"v": 1, "name": "Ana", "devices": [{"name": "D", "ids": [[R.bytes(16)]]}]}
-    refused("link-answer-malformed", L.read_answers, CODE, LINK, [forged_answer([3, 0, 1, encode(bad)])])
+    refused("link-answer-malformed", LA.read_answers, CODE, LINK, [forged_answer([3, 0, 1, encode(bad)])])
 
 
 @settings(SETTINGS, max_examples=60)
@@ -444,7 +443,7 @@ def test_the_profile_answer_is_checked():
                 max_size=3))
 def test_reading_any_drop_messages_as_answers_raises_nothing_but_a_refusal(messages):
     try:
-        L.read_answers(CODE, LINK, messages)
+        LA.read_answers(CODE, LINK, messages)
     except Refused:
         pass
 
@@ -458,6 +457,6 @@ def test_reading_any_drop_messages_as_answers_raises_nothing_but_a_refusal(messa
                max_size=6)), max_leaves=20).map(encode)))
 def test_any_authenticated_answer_raises_nothing_but_a_refusal(head, payload):
     try:
-        L.read_answers(CODE, LINK, [forged_answer([*head, payload])])
+        LA.read_answers(CODE, LINK, [forged_answer([*head, payload])])
     except Refused:
         pass

@@ -18,7 +18,7 @@ from pathlib import Path
 
 import nacl.bindings as sodium
 
-from hramada.core import backup, crypto, linking, suite2, textcode
+from hramada.core import backup, crypto, link_answers, linking, suite2, textcode
 from hramada.core.encoding import encode
 
 HERE = Path(__file__).parent
@@ -98,14 +98,14 @@ def link_vectors() -> None:
     messages = linking.make_link_request(code, "Kitchen laptop", link_key.public, list(slots), entropy)
     req_payload = encode({"v": 1, "name": "Kitchen laptop", "link": link_key.public.raw,
                           "slots": [[s.sign, s.box] for s in slots]})
-    group_ref = linking.GroupRef("https://relay.example.org", fixed("mailbox", 16), fixed("group", 16),
+    group_ref = link_answers.GroupRef("https://relay.example.org", fixed("mailbox", 16), fixed("group", 16),
                                  "Tenants' union", "ana")
-    answer = linking.GroupAnswer(0, group_ref, fixed("member seed"), (9, fixed("entry 9 hash")),
+    answer = link_answers.GroupAnswer(0, group_ref, fixed("member seed"), (9, fixed("entry 9 hash")),
                                  ((0, 1, fixed("seed 0")), (1, 4, fixed("seed 1"))))
-    profile = linking.ProfileAnswer("Ana", (linking.LinkedDevice("Desk", ((fixed("group", 16), fixed("desk id")),)),))
+    profile = link_answers.ProfileAnswer("Ana", (link_answers.LinkedDevice("Desk", ((fixed("group", 16), fixed("desk id")),)),))
     group_sealer, profile_sealer = FixedSealer("answer 0"), FixedSealer("profile")
-    group_msgs = linking.make_group_answer(group_sealer, code, link_key.public, answer)
-    profile_msgs = linking.make_profile_answer(profile_sealer, code, link_key.public, profile)
+    group_msgs = link_answers.make_group_answer(group_sealer, code, link_key.public, answer)
+    profile_msgs = link_answers.make_profile_answer(profile_sealer, code, link_key.public, profile)
     flipped = messages[0][:100] + bytes([messages[0][100] ^ 1]) + messages[0][101:]
     write("linking.json", {
         "description": "Device linking (devices.md): the link secret's derivations, a link code, a "
@@ -149,7 +149,7 @@ def link_vectors() -> None:
 
 
 def backup_vectors() -> None:
-    refs = linking.GroupRef("https://relay.example.org", fixed("mailbox", 16), fixed("group", 16),
+    refs = link_answers.GroupRef("https://relay.example.org", fixed("mailbox", 16), fixed("group", 16),
                             "Tenants' union", "ana")
     kit = backup.Kit("Ana", (backup.KitGroup(refs, fixed("member seed"), 2),))
     passphrase, salt, nonce = "maple orbit velvet canyon", fixed("kit salt", 16), fixed("kit nonce", 24)

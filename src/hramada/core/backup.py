@@ -31,7 +31,8 @@ import nacl.exceptions
 
 from hramada.core import crypto, suite2, textcode
 from hramada.core.encoding import decode, encode
-from hramada.core.linking import BOX_BYTES, SUITES, GroupRef, checked_name
+from hramada.core.link_answers import GroupRef
+from hramada.core.linking import BOX_BYTES, SUITES, checked_name
 from hramada.core.textcode import Refused
 from hramada.errors import DecryptionError, EncodingError
 
