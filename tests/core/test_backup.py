@@ -117,6 +117,7 @@ def test_a_kit_is_rebuilt_byte_for_byte_from_the_spec():
 def test_kit_contents_that_open_but_break_the_format_are_refused():
     group = [REFS[0].value(), R.bytes(32), 2]
     for contents in (b"\xff", encode({"v": 2, "name": "Ana", "groups": []}),
+                     encode({"v": True, "name": "Ana", "groups": []}),
                      encode({"v": 1, "name": "", "groups": []}),
                      encode({"v": 1, "name": "Ana", "groups": [group, group]}),
                      encode({"v": 1, "name": "Ana", "groups": [[REFS[0].value(), R.bytes(32), 3]]}),

@@ -358,6 +358,31 @@ def test_answers_round_trip_and_the_link_completes_with_the_profile():
     assert not partial.complete and set(partial.groups) == {0, 1} and partial.profile is None
 
 
+def test_a_slot_a_will_not_answer_is_said_so_and_the_link_completes_without_it():
+    answers = {i: group_answer(i) for i in (0, 2)}
+    msgs = [m for a in answers.values() for m in LA.make_group_answer(OsSealer(), CODE, LINK.public, a)]
+    msgs += LA.make_group_refusal(OsSealer(), CODE, LINK.public, 1, "too-many-devices")
+    got = LA.read_answers(CODE, LINK, msgs + LA.make_profile_answer(OsSealer(), CODE, LINK.public, PROFILE))
+    assert got.complete and got.groups == answers and got.refused == {1: "too-many-devices"}
+    assert not LA.read_answers(CODE, LINK, msgs).complete  # the profile is still to come
+    with pytest.raises(ValueError):
+        LA.make_group_refusal(OsSealer(), CODE, LINK.public, 1, "Too many devices!")
+    refused("link-answer-slot", LA.make_group_refusal, OsSealer(), CODE, LINK.public, 3, "declined")
+    for reason in ("", "a--b", "x" * 65, 7):
+        refused("link-answer-malformed", LA.read_answers, CODE, LINK,
+                [forged_answer([1, 0, 1, encode({"v": 1, "slot": 1, "refused": reason})])])
+
+
+def test_a_version_or_slot_written_as_true_is_not_1():
+    refused("link-answer-malformed", LA.read_answers, CODE, LINK,
+            [forged_answer([1, 0, 1, encode({"v": True, "slot": 1, "refused": "declined"})])])
+    refused("link-answer-malformed", LA.read_answers, CODE, LINK,
+            [forged_answer([1, 0, 1, encode({"v": 1, "slot": True, "refused": "declined"})])])
+    refused("link-request-malformed", L.read_link_request, CODE,
+            request_messages(CODE, [[0, 1, encode({"v": True, "name": "Laptop", "link": LINK.public.raw,
+                                                   "slots": [[s.sign, s.box] for s in SLOTS]})]]))
+
+
 def test_a_group_with_many_generations_is_answered_in_several_messages():
     big = group_answer(1, generations=1200)
     msgs = LA.make_group_answer(OsSealer(), CODE, LINK.public, big)

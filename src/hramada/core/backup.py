@@ -32,7 +32,7 @@ import nacl.exceptions
 from hramada.core import crypto, suite2, textcode
 from hramada.core.encoding import decode, encode
 from hramada.core.link_answers import GroupRef
-from hramada.core.linking import BOX_BYTES, SUITES, checked_name
+from hramada.core.linking import BOX_BYTES, SUITES, checked_name, is_int
 from hramada.core.textcode import Refused
 from hramada.errors import DecryptionError, EncodingError
 
@@ -167,7 +167,7 @@ def _contents(raw: bytes) -> Kit:
         v = decode(raw)
     except EncodingError:
         raise bad from None
-    if type(v) is not dict or set(v) != {"v", "name", "groups"} or v["v"] != KIT_VERSION \
+    if type(v) is not dict or set(v) != {"v", "name", "groups"} or not is_int(v["v"], KIT_VERSION) \
             or type(v["groups"]) is not list:
         raise bad
     groups = []

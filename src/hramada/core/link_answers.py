@@ -12,11 +12,12 @@ opens.
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 
 from hramada.core import suite2
 from hramada.core.encoding import decode, encode
-from hramada.core.linking import (LINK_VERSION, MESSAGE_BYTES, LinkCode, checked_name, gather_parts,
+from hramada.core.linking import (LINK_VERSION, MESSAGE_BYTES, LinkCode, checked_name, gather_parts, is_int,
                                   pad_frame, read_frame, refuse, split_payload, u63)
 from hramada.core.suite2 import HybridPrivateKey, HybridPublicKey, Sealer
 from hramada.core.textcode import Refused
@@ -27,6 +28,7 @@ MAX_ANSWER_MESSAGES = 256    # per answer (one group's, or the profile's)
 MAX_DEVICES = 256            # entries of the profile's device registry
 MAX_SEEDS = 65536            # generations in one group answer
 ANSWER_FRAME = MESSAGE_BYTES - suite2.BOX_OVERHEAD                              # 15,248
+_REASON = re.compile(r"[a-z0-9]+(-[a-z0-9]+)*")
 
 
 @dataclass(frozen=True, slots=True)
@@ -152,6 +154,18 @@ def make_group_answer(sealer: Sealer, code: LinkCode, link: HybridPublicKey,
     return _seal_stream(sealer, code, link, answer.slot, encode(answer.value()))
 
 
+def make_group_refusal(sealer: Sealer, code: LinkCode, link: HybridPublicKey, slot: int,
+                       reason: str) -> list[bytes]:
+    """A's word that it will not answer slot ``slot`` — its ``device-add`` was ignored
+    (``reason``: the log's reason code, e.g. ``too-many-devices``), or the person
+    declined — so that B does not wait for it."""
+    if not u63(slot) or slot >= len(code.suites):
+        raise refuse("link-answer-slot", "the code has no such group slot", slot=slot)
+    if type(reason) is not str or len(reason) > 64 or not _REASON.fullmatch(reason):
+        raise ValueError("a reason is a reason code: lower-case words joined by '-'")
+    return _seal_stream(sealer, code, link, slot, encode({"v": LINK_VERSION, "slot": slot, "refused": reason}))
+
+
 def make_profile_answer(sealer: Sealer, code: LinkCode, link: HybridPublicKey,
                         answer: ProfileAnswer) -> list[bytes]:
     """The profile's name and device registry, sent as stream ``n`` (after the groups)."""
@@ -160,27 +174,35 @@ def make_profile_answer(sealer: Sealer, code: LinkCode, link: HybridPublicKey,
 
 @dataclass(frozen=True, slots=True)
 class Answers:
-    """What has arrived so far: ``groups`` by slot, and the profile."""
+    """What has arrived so far: ``groups`` by slot, the slots A will not answer
+    (``refused``: slot → reason code), and the profile."""
 
     groups: dict[int, GroupAnswer]
+    refused: dict[int, str]
     profile: ProfileAnswer | None
     slots: int
 
     @property
     def complete(self) -> bool:
-        return self.profile is not None and len(self.groups) == self.slots
+        return self.profile is not None and len(self.groups) + len(self.refused) == self.slots
 
 
-def _group_answer(slot: int, payload: bytes) -> GroupAnswer:
+def _group_answer(slot: int, payload: bytes) -> GroupAnswer | str:
     bad = refuse("link-answer-malformed", "a group answer is not well formed", slot=slot)
     try:
         v = decode(payload)
     except EncodingError:
         raise bad from None
-    if type(v) is not dict or set(v) != {"v", "slot", "ref", "seed", "added", "seeds"} or v["v"] != LINK_VERSION:
+    if type(v) is not dict or not is_int(v.get("v"), LINK_VERSION) or type(v.get("slot")) is not int:
         raise bad
     if v["slot"] != slot:
         raise refuse("link-answer-slot", "a group answer names another slot than its messages", slot=slot)
+    if set(v) == {"v", "slot", "refused"}:
+        if type(v["refused"]) is not str or len(v["refused"]) > 64 or not _REASON.fullmatch(v["refused"]):
+            raise bad
+        return v["refused"]
+    if set(v) != {"v", "slot", "ref", "seed", "added", "seeds"}:
+        raise bad
     if type(v["added"]) is not list or type(v["seeds"]) is not list:
         raise bad
     try:
@@ -196,7 +218,7 @@ def _profile_answer(payload: bytes) -> ProfileAnswer:
         v = decode(payload)
     except EncodingError:
         raise bad from None
-    if (type(v) is not dict or set(v) != {"v", "name", "devices"} or v["v"] != LINK_VERSION
+    if (type(v) is not dict or set(v) != {"v", "name", "devices"} or not is_int(v["v"], LINK_VERSION)
             or type(v["devices"]) is not list):
         raise bad
     devices = []
@@ -225,17 +247,21 @@ def read_answers(code: LinkCode, link_key: HybridPrivateKey, messages: list[byte
         if not 0 <= stream <= n:
             raise refuse("link-answer-slot", "an answer for a group slot the code does not have", slot=stream)
         streams.setdefault(stream, []).append((k, m, chunk))
-    groups, profile = {}, None
+    groups, refused, profile = {}, {}, None
     for stream, frames in sorted(streams.items()):
         joined = gather_parts(frames, MAX_ANSWER_MESSAGES, "link-answer")
         if joined is None:
             continue
         if stream == n:
             profile = _profile_answer(joined)
+            continue
+        answer = _group_answer(stream, joined)
+        if isinstance(answer, str):
+            refused[stream] = answer
         else:
-            groups[stream] = _group_answer(stream, joined)
-    return Answers(groups, profile, n)
+            groups[stream] = answer
+    return Answers(groups, refused, profile, n)
 
 
 __all__ = ["GroupRef", "GroupAnswer", "LinkedDevice", "ProfileAnswer", "Answers", "make_group_answer",
-           "make_profile_answer", "read_answers"]
+           "make_group_refusal", "make_profile_answer", "read_answers"]

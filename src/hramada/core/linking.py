@@ -73,6 +73,11 @@ def checked_name(value: object, code: str, what: str) -> str:
         raise refuse(code, f"{what} is not a valid name", reason=exc.code) from None
 
 
+def is_int(v: object, n: int) -> bool:
+    """``v`` is the integer ``n`` (``True`` is not 1)."""
+    return type(v) is int and v == n
+
+
 def u63(v: object) -> bool:
     """A non-negative integer below 2^63 (a seq, a generation, a time); not a bool."""
     return type(v) is int and 0 <= v < 2**63
@@ -354,7 +359,7 @@ def read_link_request(code: LinkCode, messages: list[bytes]) -> LinkRequest:
         v = decode(joined)
     except EncodingError:
         raise refuse("link-request-malformed", "the request is not well formed", index=None) from None
-    if (type(v) is not dict or set(v) != {"v", "name", "link", "slots"} or v["v"] != LINK_VERSION
+    if (type(v) is not dict or set(v) != {"v", "name", "link", "slots"} or not is_int(v["v"], LINK_VERSION)
             or type(v["link"]) is not bytes or type(v["slots"]) is not list):
         raise refuse("link-request-malformed", "the request is not well formed", index=None)
     try:
