@@ -148,6 +148,7 @@ def test_a_recovery_request_round_trips_and_its_cert_is_by_the_member_key():
     assert text.startswith("hramada-recover1-") and len(text) < 2400
     assert B.RecoveryRequest.from_text(text) == REQ == B.RecoveryRequest.from_text(REQ.to_qr())
     assert REQ.member == crypto.SigningKey.from_seed(KIT.groups[0].member_seed).public.raw
+    assert REQ.drop_secret.hex() not in repr(REQ)
     assert REQ.record == {"name": "New laptop", "sign": DEVICE_SIGN, "box": DEVICE_BOX, "cert": REQ.cert}
     d = lambda p: hashlib.blake2b(p, key=REQ.drop_secret, digest_size=32).digest()  # noqa: E731
     assert REQ.drop_id == d(b"hramada:v2:recover-drop")[:16] and REQ.drop_cap == d(b"hramada:v2:recover-drop-cap")

@@ -354,6 +354,7 @@ def test_answers_round_trip_and_the_link_completes_with_the_profile():
     got = LA.read_answers(CODE, LINK, msgs[::-1] + msgs[:2])
     assert got.complete and got.profile == PROFILE
     assert [got.groups[i] for i in range(3)] == answers
+    assert answers[0].member_seed.hex() not in repr(got) and answers[0].seeds[0][2].hex() not in repr(got)
     partial = LA.read_answers(CODE, LINK, msgs[:2])
     assert not partial.complete and set(partial.groups) == {0, 1} and partial.profile is None
 

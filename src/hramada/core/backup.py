@@ -189,9 +189,9 @@ def cert_message(group: bytes, suite: int, member: bytes, sign: bytes, box: byte
 
 
 def device_cert(member_seed: bytes, group: bytes, suite: int, sign: bytes, box: bytes, name: str) -> bytes:
-    member = crypto.SigningKey.from_seed(member_seed)
-    _, secret = sodium.crypto_sign_seed_keypair(member_seed)
-    return sodium.crypto_sign(cert_message(group, suite, member.public.raw, sign, box, name), secret)[:64]
+    """``M``'s signature over a device record (§8 of devices.md)."""
+    member, secret = sodium.crypto_sign_seed_keypair(member_seed)
+    return sodium.crypto_sign(cert_message(group, suite, member, sign, box, name), secret)[:64]
 
 
 def cert_valid(cert: bytes, group: bytes, suite: int, member: bytes, sign: bytes, box: bytes, name: str) -> bool:
@@ -206,7 +206,7 @@ def cert_valid(cert: bytes, group: bytes, suite: int, member: bytes, sign: bytes
 
 # -- the recovery request ----------------------------------------------------------------
 
-@dataclass(frozen=True, slots=True)
+@dataclass(frozen=True, slots=True, repr=False)
 class RecoveryRequest:
     """What the recovered device hands an admin in person: the group, the member id,
     the new device's record (name, sign key, box key, cert by ``M``), and the drop
@@ -245,6 +245,9 @@ class RecoveryRequest:
             raise Refused("recover-key", "the recovery code's box key is not a valid key", key="box") from None
         if not cert_valid(self.cert, self.group, self.suite, self.member, self.sign, self.box, self.name):
             raise Refused("recover-cert", "the device in the recovery code is not certified by this member key")
+
+    def __repr__(self) -> str:
+        return f"RecoveryRequest(device={self.sign.hex()[:16]}…, name={self.name!r})"
 
     @property
     def record(self) -> dict:
@@ -289,6 +292,8 @@ def make_recovery_request(group: KitGroup, name: str, sign: bytes, box: bytes,
                           drop_secret: bytes) -> RecoveryRequest:
     """The request of a device set up from a kit, for one group: its record certified
     by ``M`` (from the kit), and ``drop_secret`` (32 fresh random bytes)."""
+    if not isinstance(group, KitGroup):
+        raise TypeError("a recovery request is made for a KitGroup")
     name = checked_name(name, "recover-name", "the device's name")
     if type(sign) is not bytes or type(box) is not bytes:
         raise TypeError("keys are bytes")

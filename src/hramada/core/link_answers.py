@@ -63,7 +63,7 @@ class GroupRef:
         return cls(*v)
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(frozen=True, slots=True, repr=False)
 class GroupAnswer:
     """One group, for slot ``slot``: the group, ``M``'s seed, the ``device-add`` entry
     that added B (seq, hash) and every full seed A holds as ``(generation, seq of the
@@ -94,6 +94,9 @@ class GroupAnswer:
             raise bad
         object.__setattr__(self, "added", (a[0], a[1]))
         object.__setattr__(self, "seeds", seeds)
+
+    def __repr__(self) -> str:
+        return f"GroupAnswer(slot={self.slot}, group={self.ref.name!r}, generations={len(self.seeds)})"
 
     def value(self) -> dict:
         return {"v": LINK_VERSION, "slot": self.slot, "ref": self.ref.value(), "seed": self.member_seed,
