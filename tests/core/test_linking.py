@@ -392,6 +392,17 @@ def test_a_group_with_many_generations_is_answered_in_several_messages():
     assert LA.read_answers(CODE, LINK, msgs[:-1]).groups == {}  # waits for the rest
 
 
+def test_an_answer_over_256_messages_is_refused_before_anything_is_sealed():
+    class Refuses:
+        def seal(self, recipients, info, plaintext):
+            raise AssertionError("nothing is sealed")
+    rand = Rand("huge")
+    ids = tuple((rand.bytes(16), rand.bytes(32)) for _ in range(300))
+    huge = LA.ProfileAnswer("Ana", tuple(LA.LinkedDevice(f"Device {i}", ids) for i in range(256)))
+    assert refused("link-too-large", LA.make_profile_answer, Refuses(), CODE, LINK.public,
+                   huge).params == {"limit": 256}
+
+
 def test_any_flipped_byte_of_an_answer_is_refused():
     msg = LA.make_group_answer(OsSealer(), CODE, LINK.public, group_answer(0))[0]
     for i in list(range(0, 1200, 37)) + list(range(1120, 1200)) + list(range(len(msg) - 40, len(msg))):
