@@ -149,11 +149,17 @@ def test_link_answers_rebuilt_byte_for_byte_and_read():
         {"name": d["name"], "ids": [[h(a), h(b)] for a, b in d["ids"]]} for d in p["devices"]]})
     assert profile.hex() == p["payload"]
     rebuilt_answer(p["stream"], profile, p["randomness"], p["messages"])
+    r = LINK["group_refusal"]
+    refusal = encode({"v": 1, "slot": r["slot"], "refused": r["reason"]})
+    assert refusal.hex() == r["payload"]
+    rebuilt_answer(r["slot"], refusal, r["randomness"], r["messages"])
     code = linking.LinkCode.from_text(LINK["code"]["text"])
-    got = link_answers.read_answers(code, HybridPrivateKey.from_secret(h(LINK["request"]["link_secret"])),
-                               [h(m) for m in g["messages"] + p["messages"]])
+    key = HybridPrivateKey.from_secret(h(LINK["request"]["link_secret"]))
+    got = link_answers.read_answers(code, key, [h(m) for m in g["messages"] + p["messages"]])
     assert got.groups[0].member_seed.hex() == g["member_seed"] and got.profile.name == p["name"]
-    assert not got.complete and set(got.groups) == {0}  # slot 1 was not answered in the vectors
+    assert not got.complete  # slot 1 not yet told
+    got = link_answers.read_answers(code, key, [h(m) for m in g["messages"] + p["messages"] + r["messages"]])
+    assert got.complete and got.refused == {1: "too-many-devices"}
 
 
 # -- the recovery kit -------------------------------------------------------------------

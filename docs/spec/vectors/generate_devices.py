@@ -106,11 +106,13 @@ def link_vectors() -> None:
     group_sealer, profile_sealer = FixedSealer("answer 0"), FixedSealer("profile")
     group_msgs = link_answers.make_group_answer(group_sealer, code, link_key.public, answer)
     profile_msgs = link_answers.make_profile_answer(profile_sealer, code, link_key.public, profile)
+    refusal_sealer = FixedSealer("refusal 1")
+    refusal_msgs = link_answers.make_group_refusal(refusal_sealer, code, link_key.public, 1, "too-many-devices")
     flipped = messages[0][:100] + bytes([messages[0][100] ^ 1]) + messages[0][101:]
     write("linking.json", {
         "description": "Device linking (devices.md): the link secret's derivations, a link code, a "
-                       "request of two slots (suites 2 and 1) as guest messages, a group answer and "
-                       "a profile answer as suite-2 boxes with their randomness given, and codes and "
+                       "request of two slots (suites 2 and 1) as guest messages, a group answer for "
+                       "slot 0, a group refusal for slot 1 and a profile answer as suite-2 boxes with their randomness given, and codes and "
                        "messages that must be refused with their reason codes.",
         "secret": secret.secret.hex(),
         "derived": {"drop_id": secret.drop_id.hex(), "drop_cap": secret.drop_cap.hex(),
@@ -141,6 +143,9 @@ def link_vectors() -> None:
                          "seeds": [[g, s, seed.hex()] for g, s, seed in answer.seeds],
                          "payload": encode(answer.value()).hex(), "randomness": group_sealer.used,
                          "messages": [m.hex() for m in group_msgs]},
+        "group_refusal": {"slot": 1, "reason": "too-many-devices",
+                          "payload": encode({"v": 1, "slot": 1, "refused": "too-many-devices"}).hex(),
+                          "randomness": refusal_sealer.used, "messages": [m.hex() for m in refusal_msgs]},
         "profile_answer": {"name": "Ana", "devices": [{"name": "Desk", "ids": [[fixed("group", 16).hex(),
                                                                                fixed("desk id").hex()]]}],
                            "stream": len(code.suites), "payload": encode(profile.value()).hex(),
