@@ -97,7 +97,12 @@ def test_link_request_rebuilt_byte_for_byte_and_read():
     link_public = ref.key_pair(h(r["link_secret"]))[2]
     assert link_public.hex() == r["link_public"]
     slots = [slot_public(s) for s in r["slots"]]
-    payload = encode({"v": 1, "name": r["name"], "link": link_public, "slots": [list(s) for s in slots]})
+    nonce_b = blake2b(b"hramada:v2:link-sas-nonce", key=h(r["entropy"]), digest_size=32).digest()
+    assert nonce_b.hex() == r["nonce_b"]
+    commit = blake2b(nonce_b, key=derive(h(LINK["secret"]), "hramada:v2:link-commit"), digest_size=32).digest()
+    assert commit.hex() == r["commit"]
+    payload = encode({"v": 1, "name": r["name"], "link": link_public, "slots": [list(s) for s in slots],
+                      "commit": commit})
     assert payload.hex() == r["payload"]
     aad = encode(["hramada:v2:link-request", 1, h(d["drop_id"])])
     assert aad.hex() == r["aad"]
@@ -109,13 +114,31 @@ def test_link_request_rebuilt_byte_for_byte_and_read():
         frame = pad_to(encode([k, len(chunks), part]), 16344)
         ct = sodium.crypto_aead_xchacha20poly1305_ietf_encrypt(frame, aad, nonce, h(d["request_key"]))
         assert (nonce + ct).hex() == message and len(nonce + ct) == 16384
-    key = derive(h(LINK["secret"]), "hramada:v2:link-confirm")
-    n = int.from_bytes(blake2b(payload, key=key, digest_size=32).digest(), "big") % 10**8
-    assert f"{n:08d}"[:4] + " " + f"{n:08d}"[4:] == r["confirmation"]
     code = linking.LinkCode.from_text(LINK["code"]["text"])
     got = linking.read_link_request(code, [h(m) for m in r["messages"]])
-    assert linking.confirmation(code, got) == r["confirmation"]
-    assert got.name == r["name"] and [(s.sign, s.box) for s in got.slots] == slots
+    assert got.commit == commit and got.name == r["name"] and [(s.sign, s.box) for s in got.slots] == slots
+
+
+def test_link_confirmation_rebuilt_byte_for_byte():
+    r, c, s = LINK["request"], LINK["confirmation"], h(LINK["secret"])
+    drop = h(LINK["derived"]["drop_id"])
+    nonce_a, nonce_b = h(c["nonce_a"]), h(r["nonce_b"])
+    challenge = h(c["challenge_nonce"]) + sodium.crypto_aead_xchacha20poly1305_ietf_encrypt(
+        nonce_a, encode(["hramada:v2:link-challenge", 1, drop]), h(c["challenge_nonce"]),
+        derive(s, "hramada:v2:link-challenge-key"))
+    assert challenge.hex() == c["challenge"]
+    reveal_nonce = blake2b(b"hramada:v2:link-nonce\xff", key=h(r["entropy"]), digest_size=24).digest()
+    reveal = reveal_nonce + sodium.crypto_aead_xchacha20poly1305_ietf_encrypt(
+        nonce_b, encode(["hramada:v2:link-reveal", 1, drop]), reveal_nonce, derive(s, "hramada:v2:link-request-key"))
+    assert reveal.hex() == c["reveal"]
+    data = encode([h(r["payload"]), nonce_a, nonce_b])
+    n = int.from_bytes(blake2b(data, key=derive(s, "hramada:v2:link-confirm"), digest_size=32).digest(), "big")
+    assert f"{n % 10**8:08d}"[:4] + " " + f"{n % 10**8:08d}"[4:] == c["digits"]
+    code = linking.LinkCode.from_text(LINK["code"]["text"])
+    request = linking.read_link_request(code, [h(m) for m in r["messages"]] + [reveal])
+    assert linking.read_challenge(code, [challenge]) == nonce_a
+    assert linking.read_reveal(code, request, [reveal]) == nonce_b
+    assert linking.confirmation(code, request, nonce_a, nonce_b) == c["digits"]
 
 
 @pytest.mark.parametrize("case", LINK["refused_requests"], ids=lambda c: c["why"])

@@ -32,7 +32,8 @@ def slot_keys(suite: int, rand: Rand = R) -> L.SlotKeys:
 
 
 SLOTS = [slot_keys(s) for s in CODE.suites]
-REQUEST = L.make_link_request(CODE, "Kitchen laptop", LINK.public, SLOTS, R.bytes(32))
+ENTROPY = R.bytes(32)
+MINE, REQUEST = L.make_link_request(CODE, "Kitchen laptop", LINK.public, SLOTS, ENTROPY)
 
 
 def refused(code: str, fn, *args, **kw) -> Refused:
@@ -56,9 +57,9 @@ def request_messages(code: L.LinkCode, frames: list[list], nonce_label: str = "n
     return out
 
 
-def request_payload(name="Laptop", link=LINK.public.raw, slots=None, v=1) -> bytes:
+def request_payload(name="Laptop", link=LINK.public.raw, slots=None, v=1, commit=bytes(32)) -> bytes:
     slots = [[s.sign, s.box] for s in (SLOTS if slots is None else slots)]
-    return encode({"v": v, "name": name, "link": link, "slots": slots})
+    return encode({"v": v, "name": name, "link": link, "slots": slots, "commit": commit})
 
 
 # -- the code ------------------------------------------------------------------------
@@ -166,23 +167,65 @@ def test_a_request_round_trips_in_any_order_and_with_copies():
     assert all(len(m) == L.MESSAGE_BYTES for m in REQUEST)
     got = L.read_link_request(CODE, REQUEST[::-1] + REQUEST)
     assert got.name == "Kitchen laptop" and got.link == LINK.public and list(got.slots) == SLOTS
+    assert got == MINE
 
 
-def test_both_devices_show_the_same_confirmation_and_another_request_shows_another():
-    mine = L.LinkRequest("Kitchen laptop", LINK.public, tuple(SLOTS))
+def test_both_devices_show_the_same_confirmation_after_commit_challenge_and_reveal():
+    # A reads the request and answers with its nonce; B reads it and reveals its own
     read = L.read_link_request(CODE, REQUEST)
-    shown = L.confirmation(CODE, mine)
-    assert shown == L.confirmation(CODE, read) and len(shown) == 9 and shown[4] == " "
-    other = L.LinkRequest("Kitchen laptop", HybridPrivateKey.from_secret(R.bytes(32)).public, tuple(SLOTS))
-    assert L.confirmation(CODE, other) != shown
+    assert read == MINE and L.read_reveal(CODE, read, REQUEST) is None
+    nonce_a = R.bytes(32)
+    challenge = L.make_challenge(CODE, nonce_a, R.bytes(24))
+    assert len(challenge) == L.SHORT_BYTES and L.read_challenge(CODE, []) is None
+    assert L.read_challenge(CODE, [challenge, challenge]) == nonce_a
+    reveal = L.make_reveal(CODE, ENTROPY)
+    drop = REQUEST + [reveal]
+    assert L.read_link_request(CODE, drop) == MINE  # the reveal is not a part of the request
+    nonce_b = L.read_reveal(CODE, read, drop)
+    assert nonce_b == L.own_nonce(ENTROPY)
+    on_a = L.confirmation(CODE, read, nonce_a, nonce_b)
+    on_b = L.confirmation(CODE, MINE, L.read_challenge(CODE, [challenge]), L.own_nonce(ENTROPY))
+    assert on_a == on_b and len(on_a) == 9 and on_a[4] == " " and on_a.replace(" ", "").isdigit()
+    # the answers' reader leaves the challenge to read_challenge
+    assert LA.read_answers(CODE, LINK, [challenge]).groups == {}
 
 
-def test_128_suite_2_groups_fit_in_the_relays_16_guest_messages():
+def test_a_reveal_that_is_not_the_committed_nonce_is_refused():
+    other_entropy = R.bytes(32)
+    refused("link-reveal-mismatch", L.read_reveal, CODE, MINE, [L.make_reveal(CODE, other_entropy)])
+    refused("link-reveal-conflict", L.read_reveal, CODE, MINE,
+            [L.make_reveal(CODE, ENTROPY), L.make_reveal(CODE, other_entropy)])
+    forged = bytearray(L.make_reveal(CODE, ENTROPY))
+    forged[40] ^= 1
+    refused("link-reveal-forged", L.read_reveal, CODE, MINE, [bytes(forged)])
+    challenge = L.make_challenge(CODE, R.bytes(32), R.bytes(24))
+    refused("link-reveal-forged", L.read_reveal, CODE, MINE, [challenge])   # keys differ by direction
+    refused("link-challenge-forged", L.read_challenge, CODE, [L.make_reveal(CODE, ENTROPY)])
+    refused("link-challenge-conflict", L.read_challenge, CODE,
+            [challenge, L.make_challenge(CODE, R.bytes(32), R.bytes(24))])
+
+
+def test_someone_holding_the_code_in_the_middle_cannot_make_the_digits_match():
+    """A relay that also saw the code swaps B's request for its own: the two screens
+    show different digits, since it committed before either nonce was known."""
+    mallory_entropy = R.bytes(32)
+    theirs, forged_request = L.make_link_request(CODE, "Kitchen laptop", HybridPrivateKey.from_secret(
+        R.bytes(32)).public, [slot_keys(s) for s in CODE.suites], mallory_entropy)
+    read = L.read_link_request(CODE, forged_request)          # A sees only Mallory's request
+    nonce_a = R.bytes(32)
+    nonce_b_seen_by_a = L.read_reveal(CODE, read, [L.make_reveal(CODE, mallory_entropy)])
+    on_a = L.confirmation(CODE, read, nonce_a, nonce_b_seen_by_a)
+    # Mallory may give B any challenge it likes, but must pick it before B reveals
+    tries = {L.confirmation(CODE, MINE, R.bytes(32), L.own_nonce(ENTROPY)) for _ in range(50)}
+    assert on_a not in tries
+
+
+def test_128_suite_2_groups_and_the_reveal_fit_in_the_relays_16_guest_messages():
     rand = Rand("many")
     code = L.LinkCode(CODE.relay, CODE.mailbox, SECRET, (2,) * L.MAX_GROUPS, 5)
     slots = [slot_keys(2, rand) for _ in range(L.MAX_GROUPS)]
-    msgs = L.make_link_request(code, "Phone", LINK.public, slots, rand.bytes(32))
-    assert 1 < len(msgs) <= 16 and all(len(m) == 16384 for m in msgs)
+    _, msgs = L.make_link_request(code, "Phone", LINK.public, slots, rand.bytes(32))
+    assert 1 < len(msgs) <= 15 and all(len(m) == 16384 for m in msgs)
     assert list(L.read_link_request(code, msgs[3:] + msgs[:3]).slots) == slots
     with pytest.raises(L.LinkIncomplete) as info:
         L.read_link_request(code, msgs[:-1])
@@ -207,7 +250,7 @@ def test_any_flipped_byte_of_a_request_message_is_refused():
 
 def test_a_request_made_for_another_link_or_another_drop_does_not_authenticate():
     other = L.LinkCode(CODE.relay, CODE.mailbox, L.LinkSecret(R.bytes(32)), CODE.suites, 5)
-    spliced = L.make_link_request(other, "Laptop", LINK.public, SLOTS, R.bytes(32))
+    _, spliced = L.make_link_request(other, "Laptop", LINK.public, SLOTS, R.bytes(32))
     refused("link-request-forged", L.read_link_request, CODE, spliced)
     refused("link-request-forged", L.read_link_request, CODE, REQUEST + spliced)
     # the same key under another drop's associated data
@@ -219,8 +262,8 @@ def test_a_request_made_for_another_link_or_another_drop_does_not_authenticate()
 
 
 def test_two_different_requests_in_one_drop_are_refused_not_merged():
-    again = L.make_link_request(CODE, "Kitchen laptop", LINK.public, [slot_keys(s) for s in CODE.suites],
-                                R.bytes(32))
+    _, again = L.make_link_request(CODE, "Kitchen laptop", LINK.public, [slot_keys(s) for s in CODE.suites],
+                                   R.bytes(32))
     refused("link-request-conflict", L.read_link_request, CODE, REQUEST + again)
 
 
@@ -230,7 +273,7 @@ def test_parts_that_disagree_on_their_count_or_number_past_it_are_refused():
     refused("link-request-parts", L.read_link_request, CODE,
             request_messages(CODE, [[0, 2, payload[:half]], [1, 3, payload[half:]]]))
     refused("link-request-parts", L.read_link_request, CODE, request_messages(CODE, [[2, 2, payload]]))
-    refused("link-request-parts", L.read_link_request, CODE, request_messages(CODE, [[0, 17, payload]]))
+    refused("link-request-parts", L.read_link_request, CODE, request_messages(CODE, [[0, 16, payload]]))
     refused("link-request-parts", L.read_link_request, CODE, request_messages(CODE, [[0, 0, payload]]))
     got = L.read_link_request(CODE, request_messages(CODE, [[1, 2, payload[half:]], [0, 2, payload[:half]]]))
     assert got.name == "Laptop"
@@ -284,7 +327,8 @@ def test_a_request_that_authenticates_but_is_not_well_formed_is_refused():
     for frame in ([0, 1], [0, 1, "text"], [0, True, b"x"], {"k": 0}):
         refused("link-request-malformed", L.read_link_request, CODE, request_messages(CODE, [frame]))
     for payload in (b"\xff", encode({"v": 2, "name": "a", "link": b"", "slots": []}),
-                    encode([1, 2]), request_payload(v=2)):
+                    encode([1, 2]), request_payload(v=2), request_payload(commit=bytes(31)),
+                    encode({"v": 1, "name": "Laptop", "link": LINK.public.raw, "slots": []})):
         refused("link-request-malformed", L.read_link_request, CODE, request_messages(CODE, [[0, 1, payload]]))
     bad_pad = request_messages(CODE, [[0, 1, request_payload()]])
     key, aad = SECRET.request_key, encode(["hramada:v2:link-request", 1, SECRET.drop_id])
@@ -301,10 +345,10 @@ def test_a_bad_device_name_is_refused_with_the_name_rules_reason():
 
 
 def test_nonces_come_from_the_entropy_given_so_two_requests_never_share_one():
-    a = L.make_link_request(CODE, "Laptop", LINK.public, SLOTS, bytes(32))
-    b = L.make_link_request(CODE, "Laptop", LINK.public, SLOTS, b"\x01" * 32)
-    assert a == L.make_link_request(CODE, "Laptop", LINK.public, SLOTS, bytes(32))
-    assert a[0][:24] != b[0][:24]
+    a = L.make_link_request(CODE, "Laptop", LINK.public, SLOTS, bytes(32))[1]
+    b = L.make_link_request(CODE, "Laptop", LINK.public, SLOTS, b"\x01" * 32)[1]
+    assert a == L.make_link_request(CODE, "Laptop", LINK.public, SLOTS, bytes(32))[1]
+    assert a[0][:24] != b[0][:24] and L.make_reveal(CODE, bytes(32))[:24] not in {a[0][:24], b[0][:24]}
 
 
 @SETTINGS
@@ -381,7 +425,8 @@ def test_a_version_or_slot_written_as_true_is_not_1():
             [forged_answer([1, 0, 1, encode({"v": 1, "slot": True, "refused": "declined"})])])
     refused("link-request-malformed", L.read_link_request, CODE,
             request_messages(CODE, [[0, 1, encode({"v": True, "name": "Laptop", "link": LINK.public.raw,
-                                                   "slots": [[s.sign, s.box] for s in SLOTS]})]]))
+                                                   "slots": [[s.sign, s.box] for s in SLOTS],
+                                                   "commit": bytes(32)})]]))
 
 
 def test_a_group_with_many_generations_is_answered_in_several_messages():

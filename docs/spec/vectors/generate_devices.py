@@ -95,9 +95,12 @@ def link_vectors() -> None:
     link_key = suite2.HybridPrivateKey.from_secret(fixed("link key"))
     slots_json, slots = zip(*(slot_keys(i, s) for i, s in enumerate(code.suites)))
     entropy = fixed("request entropy")
-    messages = linking.make_link_request(code, "Kitchen laptop", link_key.public, list(slots), entropy)
+    request, messages = linking.make_link_request(code, "Kitchen laptop", link_key.public, list(slots), entropy)
     req_payload = encode({"v": 1, "name": "Kitchen laptop", "link": link_key.public.raw,
-                          "slots": [[s.sign, s.box] for s in slots]})
+                          "slots": [[s.sign, s.box] for s in slots], "commit": request.commit})
+    nonce_a, challenge_nonce = fixed("confirmation nonce of A"), fixed("challenge message nonce", 24)
+    challenge = linking.make_challenge(code, nonce_a, challenge_nonce)
+    reveal = linking.make_reveal(code, entropy)
     group_ref = link_answers.GroupRef("https://relay.example.org", fixed("mailbox", 16), fixed("group", 16),
                                  "Tenants' union", "ana")
     answer = link_answers.GroupAnswer(0, group_ref, fixed("member seed"), (9, fixed("entry 9 hash")),
@@ -111,7 +114,7 @@ def link_vectors() -> None:
     flipped = messages[0][:100] + bytes([messages[0][100] ^ 1]) + messages[0][101:]
     write("linking.json", {
         "description": "Device linking (devices.md): the link secret's derivations, a link code, a "
-                       "request of two slots (suites 2 and 1) as guest messages, a group answer for "
+                       "request of two slots (suites 2 and 1) as guest messages, the confirmation's challenge and reveal, a group answer for "
                        "slot 0, a group refusal for slot 1 and a profile answer as suite-2 boxes with their randomness given, and codes and "
                        "messages that must be refused with their reason codes.",
         "secret": secret.secret.hex(),
@@ -126,17 +129,19 @@ def link_vectors() -> None:
                           for t, why in bad_codes],
         "request": {"name": "Kitchen laptop", "link_secret": link_key.secret.hex(),
                     "link_public": link_key.public.raw.hex(), "slots": list(slots_json),
-                    "entropy": entropy.hex(), "payload": req_payload.hex(),
-                    "confirmation": linking.confirmation(code, linking.LinkRequest(
-                        "Kitchen laptop", link_key.public, tuple(slots))),
+                    "entropy": entropy.hex(), "nonce_b": linking.own_nonce(entropy).hex(),
+                    "commit": request.commit.hex(), "payload": req_payload.hex(),
                     "aad": encode([linking.REQUEST_AAD, 1, secret.drop_id]).hex(),
                     "messages": [m.hex() for m in messages]},
+        "confirmation": {"nonce_a": nonce_a.hex(), "challenge_nonce": challenge_nonce.hex(),
+                         "challenge": challenge.hex(), "reveal": reveal.hex(),
+                         "digits": linking.confirmation(code, request, nonce_a, linking.own_nonce(entropy))},
         "refused_requests": [
             {"why": "a flipped byte", "messages": [flipped.hex()], "code": "link-request-forged"},
             {"why": "under another link's secret", "code": "link-request-forged", "messages": [
                 linking.make_link_request(linking.LinkCode(code.relay, code.mailbox, linking.LinkSecret(
                     fixed("other secret")), code.suites, 5), "Kitchen laptop", link_key.public, list(slots),
-                    entropy)[0].hex()]}],
+                    entropy)[1][0].hex()]}],
         "group_answer": {"slot": 0, "ref": [group_ref.relay, group_ref.mailbox.hex(), group_ref.group.hex(),
                                             group_ref.name, group_ref.member],
                          "member_seed": answer.member_seed.hex(), "added": [9, answer.added[1].hex()],

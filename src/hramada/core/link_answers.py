@@ -17,8 +17,8 @@ from dataclasses import dataclass
 
 from hramada.core import suite2
 from hramada.core.encoding import decode, encode
-from hramada.core.linking import (LINK_VERSION, MESSAGE_BYTES, LinkCode, checked_name, gather_parts, is_int,
-                                  pad_frame, read_frame, refuse, split_payload, u63)
+from hramada.core.linking import (LINK_VERSION, MESSAGE_BYTES, SHORT_BYTES, LinkCode, checked_name,
+                                  gather_parts, is_int, pad_frame, read_frame, refuse, split_payload, u63)
 from hramada.core.suite2 import HybridPrivateKey, HybridPublicKey, Sealer
 from hramada.core.textcode import Refused
 from hramada.core.urls import check_relay_url
@@ -239,6 +239,8 @@ def read_answers(code: LinkCode, link_key: HybridPrivateKey, messages: list[byte
     info, n = code.secret.answer_info, len(code.suites)
     streams: dict[int, list[tuple[int, int, bytes]]] = {}
     for i, msg in enumerate(messages):
+        if type(msg) is bytes and len(msg) == SHORT_BYTES:
+            continue  # A's challenge: linking.read_challenge
         if type(msg) is not bytes or len(msg) != MESSAGE_BYTES:
             raise refuse("link-answer-forged", "a message in the link's drop is not a link answer", index=i)
         try:

@@ -9,18 +9,21 @@ can put into an answer.
 
 Device B reads the code and writes its *request* into the drop as guest messages: its
 device name, a fresh suite-2 *link key*, and for each group slot a fresh device key set
-(sign key and box key of that group's suite). A appends a ``device-add`` per group and
-answers in the drop with member messages sealed to B's link key: per slot the group,
-the member key's seed, where B was added and every seed A holds; then the profile's
-name and its registry of devices.
+(sign key and box key of that group's suite), and a commitment to a nonce. A answers
+with a nonce of its own (the *challenge*), B reveals its nonce, and both devices show
+eight digits the person compares (:func:`confirmation`). A then appends a
+``device-add`` per group and answers in the drop with member messages sealed to B's
+link key: per slot the group, the member key's seed, where B was added and every seed
+A holds; then the profile's name and its registry of devices.
 
-Every drop message is exactly :data:`MESSAGE_BYTES` long, numbered "k of m" inside its
+Every request and answer message is exactly :data:`MESSAGE_BYTES` long (the challenge
+and the reveal :data:`SHORT_BYTES`), numbered "k of m" inside its
 authenticated plaintext, and bound to the drop and the secret, so a relay can neither
 read, reorder, splice nor silently shorten a link; it sees how many messages there are.
 
 Nothing here draws randomness: secrets, nonces (``entropy``) and a suite-2 ``Sealer``
-come in. Every refusal is a :class:`~hramada.core.textcode.Refused` with a code. The answers
-are in :mod:`hramada.core.link_answers`.
+come in. Every refusal is a :class:`~hramada.core.textcode.Refused` with a code. The
+answers are in :mod:`hramada.core.link_answers`.
 """
 
 from __future__ import annotations
@@ -44,7 +47,7 @@ MAX_CODE_CHARS = 2048
 MAX_GROUPS = 128             # groups one link carries: 128 suite-2 slots need 10 guest messages
 MAX_RELAY_CHARS = 512
 MESSAGE_BYTES = 16384        # every link message, request or answer: the relay's drop message limit
-MAX_REQUEST_MESSAGES = 16    # the relay's guest messages per drop
+MAX_REQUEST_MESSAGES = 15    # the relay takes 16 guest messages per drop: the request and the reveal
 REQUEST_FRAME = MESSAGE_BYTES - crypto.NONCE_BYTES - crypto.AEAD_TAG_BYTES      # 16,344
 FRAME_SLACK = 16  # array head, three small integers, a byte string head and the pad marker
 
@@ -56,6 +59,12 @@ REQUEST_AAD = "hramada:v2:link-request"
 ANSWER_BINDING = "hramada:v2:link-answer"  # the answers' binding (link_answers.py)
 NONCE = "hramada:v2:link-nonce"
 CONFIRM = "hramada:v2:link-confirm"
+COMMIT = "hramada:v2:link-commit"
+SAS_NONCE = "hramada:v2:link-sas-nonce"
+CHALLENGE_KEY = "hramada:v2:link-challenge-key"
+CHALLENGE_AAD = "hramada:v2:link-challenge"
+REVEAL_AAD = "hramada:v2:link-reveal"
+SHORT_BYTES = crypto.NONCE_BYTES + 32 + crypto.AEAD_TAG_BYTES   # 72: a challenge or a reveal
 SUITES = (1, 2)
 BOX_BYTES = {1: 32, 2: suite2.PUBLIC_BYTES}
 
@@ -210,12 +219,16 @@ class SlotKeys:
 
 @dataclass(frozen=True, slots=True)
 class LinkRequest:
+    """B's request: its device name, link key and key sets, and ``commit``, its
+    commitment to the nonce it reveals once A has sent its own (the confirmation)."""
+
     name: str
     link: HybridPublicKey
     slots: tuple[SlotKeys, ...]
+    commit: bytes
 
 
-def _check_request(code: LinkCode, name: object, link: object, slots: object) -> LinkRequest:
+def _check_request(code: LinkCode, name: object, link: object, slots: object, commit: bytes) -> LinkRequest:
     name = checked_name(name, "link-request-name", "the new device's name")
     if not isinstance(link, HybridPublicKey):
         raise refuse("link-request-key", "the link key is not a suite-2 public key", slot=None, key="link")
@@ -243,7 +256,7 @@ def _check_request(code: LinkCode, name: object, link: object, slots: object) ->
             # keys used twice would link the person's devices across groups
             raise refuse("link-request-key-reused", "a key appears twice in the request", slot=i)
         seen.update((slot.sign, slot.box, x25519))
-    return LinkRequest(name, link, tuple(slots))
+    return LinkRequest(name, link, tuple(slots), commit)
 
 
 # Frames, shared by the request and the answers: a payload cut into numbered chunks,
@@ -277,36 +290,38 @@ def _request_aad(secret: LinkSecret) -> bytes:
 
 def _request_payload(req: LinkRequest) -> bytes:
     return encode({"v": LINK_VERSION, "name": req.name, "link": req.link.raw,
-                   "slots": [[s.sign, s.box] for s in req.slots]})
+                   "slots": [[s.sign, s.box] for s in req.slots], "commit": req.commit})
 
 
-def confirmation(code: LinkCode, request: LinkRequest) -> str:
-    """Eight digits both devices show once A has read B's request, so the person can
-    check that A is about to link *this* device and not another that saw the code:
-    ``BLAKE2b-256(key = derive(secret, "hramada:v2:link-confirm"), payload)``, read as
-    a big-endian integer, modulo 10^8, as ``"dddd dddd"``."""
-    key = code.secret._k(CONFIRM)
-    n = int.from_bytes(hashlib.blake2b(_request_payload(request), key=key, digest_size=32).digest(), "big")
-    digits = f"{n % 10**8:08d}"
-    return f"{digits[:4]} {digits[4:]}"
+def _nonce(entropy: bytes, k: int) -> bytes:
+    return hashlib.blake2b(NONCE.encode() + bytes([k]), key=entropy, digest_size=crypto.NONCE_BYTES).digest()
+
+
+def _sas_nonce(entropy: bytes) -> bytes:
+    return hashlib.blake2b(SAS_NONCE.encode(), key=entropy, digest_size=32).digest()
+
+
+def _commit(code: LinkCode, nonce_b: bytes) -> bytes:
+    return hashlib.blake2b(nonce_b, key=code.secret._k(COMMIT), digest_size=32).digest()
 
 
 def make_link_request(code: LinkCode, name: str, link: HybridPublicKey, slots: list[SlotKeys],
-                      entropy: bytes) -> list[bytes]:
-    """B's request as guest messages, in order, each exactly :data:`MESSAGE_BYTES`.
-    ``entropy`` is 32 fresh random bytes: the nonces derive from it, so a request sent
-    again with other content never reuses a nonce. Send each message once; resend
-    exactly these bytes after a failure."""
+                      entropy: bytes) -> tuple[LinkRequest, list[bytes]]:
+    """B's request, and its guest messages, in order, each exactly :data:`MESSAGE_BYTES`.
+    ``entropy`` is 32 fresh random bytes, kept until the link is complete: the nonces
+    and B's confirmation nonce derive from it, so a request sent again with other
+    content never reuses a nonce. Send each message once; resend exactly these bytes
+    after a failure."""
     if type(entropy) is not bytes or len(entropy) != 32:
         raise ValueError("entropy is 32 random bytes")
-    req = _check_request(code, name, link, slots)
+    req = _check_request(code, name, link, slots, _commit(code, _sas_nonce(entropy)))
     chunks = split_payload(_request_payload(req), REQUEST_FRAME, MAX_REQUEST_MESSAGES)
     key, aad, out = code.secret.request_key, _request_aad(code.secret), []
     for k, chunk in enumerate(chunks):
-        nonce = hashlib.blake2b(NONCE.encode() + bytes([k]), key=entropy, digest_size=crypto.NONCE_BYTES).digest()
+        nonce = _nonce(entropy, k)
         frame = pad_frame(encode([k, len(chunks), chunk]), REQUEST_FRAME)
         out.append(nonce + crypto.encrypt(key, nonce, frame, aad))
-    return out
+    return req, out
 
 
 def gather_parts(frames: list[tuple[int, int, bytes]], limit: int, what: str) -> bytes | None:
@@ -343,6 +358,8 @@ def read_link_request(code: LinkCode, messages: list[bytes]) -> LinkRequest:
     :class:`Refused` (``link-request-…``) for anything else wrong."""
     key, aad, frames = code.secret.request_key, _request_aad(code.secret), []
     for i, msg in enumerate(messages):
+        if type(msg) is bytes and len(msg) == SHORT_BYTES:
+            continue  # B's reveal: read_reveal
         if type(msg) is not bytes or len(msg) != MESSAGE_BYTES:
             raise refuse("link-request-forged", "a message in the link's drop is not a link message", index=i)
         try:
@@ -359,8 +376,9 @@ def read_link_request(code: LinkCode, messages: list[bytes]) -> LinkRequest:
         v = decode(joined)
     except EncodingError:
         raise refuse("link-request-malformed", "the request is not well formed", index=None) from None
-    if (type(v) is not dict or set(v) != {"v", "name", "link", "slots"} or not is_int(v["v"], LINK_VERSION)
-            or type(v["link"]) is not bytes or type(v["slots"]) is not list):
+    if (type(v) is not dict or set(v) != {"v", "name", "link", "slots", "commit"}
+            or not is_int(v["v"], LINK_VERSION) or type(v["link"]) is not bytes or type(v["slots"]) is not list
+            or type(v["commit"]) is not bytes or len(v["commit"]) != 32):
         raise refuse("link-request-malformed", "the request is not well formed", index=None)
     try:
         link = HybridPublicKey(v["link"])
@@ -371,7 +389,7 @@ def read_link_request(code: LinkCode, messages: list[bytes]) -> LinkRequest:
         if type(s) is not list or len(s) != 2 or any(type(x) is not bytes for x in s):
             raise refuse("link-request-malformed", "a slot is not a device key set", slot=i)
         slots.append(SlotKeys(s[0], s[1]))
-    return _check_request(code, v["name"], link, slots)
+    return _check_request(code, v["name"], link, slots, v["commit"])
 
 
 class LinkIncomplete(Refused):
@@ -379,5 +397,84 @@ class LinkIncomplete(Refused):
     and read the drop again. Not an alarm."""
 
 
+# -- the confirmation: commit, challenge, reveal ------------------------------------
+#
+# B's request commits to a nonce n_B; once A has the request it sends its own nonce
+# n_A (the challenge); B then reveals n_B, which A checks against the commitment. Both
+# show eight digits of a hash of the request, n_A and n_B. Whoever sits between them
+# — even holding the code and running the relay — had to commit to a request before
+# n_A was known and to n_A before n_B was: one chance in 10^8 that the digits match.
+
+def _short(key: bytes, nonce: bytes, value: bytes, aad: bytes) -> bytes:
+    return nonce + crypto.encrypt(key, nonce, value, aad)
+
+
+def _read_short(key: bytes, aad: bytes, messages: list[bytes], what: str) -> bytes | None:
+    found = None
+    for i, msg in enumerate(messages):
+        if type(msg) is not bytes or len(msg) != SHORT_BYTES:
+            continue
+        try:
+            value = crypto.decrypt(key, msg[:crypto.NONCE_BYTES], msg[crypto.NONCE_BYTES:], aad)
+        except DecryptionError:
+            raise refuse(f"{what}-forged", "a message in the link's drop does not authenticate "
+                         "under this link code", index=i) from None
+        if found is not None and value != found:
+            raise refuse(f"{what}-conflict", "two different confirmation nonces in the link's drop")
+        found = value
+    return found
+
+
+def make_challenge(code: LinkCode, nonce_a: bytes, message_nonce: bytes) -> bytes:
+    """A's member message carrying its confirmation nonce ``nonce_a`` (32 fresh random
+    bytes), once it has read B's whole request; ``message_nonce``: 24 fresh bytes."""
+    if type(nonce_a) is not bytes or len(nonce_a) != 32:
+        raise ValueError("the confirmation nonce is 32 random bytes")
+    return _short(code.secret._k(CHALLENGE_KEY), message_nonce, nonce_a,
+                  encode([CHALLENGE_AAD, LINK_VERSION, code.secret.drop_id]))
+
+
+def read_challenge(code: LinkCode, messages: list[bytes]) -> bytes | None:
+    """B: A's nonce from the drop's member messages (the 72-byte ones; the answers are
+    the others), or None while there is none."""
+    return _read_short(code.secret._k(CHALLENGE_KEY), encode([CHALLENGE_AAD, LINK_VERSION, code.secret.drop_id]),
+                       messages, "link-challenge")
+
+
+def make_reveal(code: LinkCode, entropy: bytes) -> bytes:
+    """B's guest message revealing its nonce, sent once it has read A's challenge."""
+    if type(entropy) is not bytes or len(entropy) != 32:
+        raise ValueError("entropy is 32 random bytes")
+    return _short(code.secret.request_key, _nonce(entropy, 255), _sas_nonce(entropy),
+                  encode([REVEAL_AAD, LINK_VERSION, code.secret.drop_id]))
+
+
+def read_reveal(code: LinkCode, request: LinkRequest, messages: list[bytes]) -> bytes | None:
+    """A: B's nonce from the drop's guest messages (the 72-byte ones), checked against
+    the request's commitment (``link-reveal-mismatch``), or None while there is none."""
+    nonce_b = _read_short(code.secret.request_key, encode([REVEAL_AAD, LINK_VERSION, code.secret.drop_id]),
+                          messages, "link-reveal")
+    if nonce_b is not None and not crypto.equal(_commit(code, nonce_b), request.commit):
+        raise refuse("link-reveal-mismatch", "the new device revealed another nonce than it committed to")
+    return nonce_b
+
+
+def own_nonce(entropy: bytes) -> bytes:
+    """B's own confirmation nonce (what :func:`make_reveal` reveals)."""
+    return _sas_nonce(entropy)
+
+
+def confirmation(code: LinkCode, request: LinkRequest, nonce_a: bytes, nonce_b: bytes) -> str:
+    """The eight digits both devices show, ``"dddd dddd"``: ``BLAKE2b-256(key =
+    derive(S, "hramada:v2:link-confirm"), encode([payload, n_A, n_B]))`` as a
+    big-endian integer modulo 10^8. A links nothing until the person has seen the same
+    digits on both screens."""
+    data = encode([_request_payload(request), nonce_a, nonce_b])
+    n = int.from_bytes(hashlib.blake2b(data, key=code.secret._k(CONFIRM), digest_size=32).digest(), "big")
+    digits = f"{n % 10**8:08d}"
+    return f"{digits[:4]} {digits[4:]}"
+
+
 __all__ = ["LinkCode", "LinkSecret", "LinkRequest", "SlotKeys", "LinkIncomplete", "make_link_request",
-           "read_link_request", "confirmation", "Refused"]
+           "read_link_request", "make_challenge", "read_challenge", "make_reveal", "read_reveal",
+           "own_nonce", "confirmation", "Refused"]
