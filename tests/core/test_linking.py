@@ -542,3 +542,29 @@ def test_any_authenticated_answer_raises_nothing_but_a_refusal(head, payload):
         LA.read_answers(CODE, LINK, [forged_answer([*head, payload])])
     except Refused:
         pass
+
+
+# -- the spec and the code agree -------------------------------------------------------
+
+def test_the_spec_lists_exactly_the_reason_codes_the_code_raises():
+    from pathlib import Path
+    import re
+    root = Path(__file__).resolve().parents[2]
+    source = "".join((root / "src" / "hramada" / "core" / f).read_text()
+                     for f in ("linking.py", "link_answers.py", "backup.py", "textcode.py"))
+    raised = set(re.findall(r'"((?:link|kit|recover|group)-[a-z-]+)"', source))
+    prefixes = {"link-request", "link-answer", "link-challenge", "link-reveal"}  # the {what} of templates
+    assert prefixes <= raised
+    raised -= prefixes
+    templates = {"{what}-not-a-code", "{what}-characters", "{what}-damaged", "{what}-parts",
+                 "{what}-conflict", "{what}-forged", "{what}-malformed"}
+    assert set(re.findall(r'f"(\{what\}-[a-z-]+)"', source)) == templates
+    raised |= {"link-not-a-code", "link-characters", "link-damaged", "recover-not-a-code",
+               "recover-characters", "recover-damaged",                       # textcode, what = link | recover
+               "link-request-parts", "link-request-conflict", "link-answer-parts", "link-answer-conflict",
+               "link-request-malformed", "link-answer-malformed",             # frames, what = link-request | -answer
+               "link-challenge-forged", "link-challenge-conflict", "link-reveal-forged", "link-reveal-conflict"}
+    spec = (root / "docs" / "spec" / "devices.md").read_text()
+    table = spec[spec.index("## 10. Reason codes"):spec.index("## 11. Limits")]
+    listed = set(re.findall(r"`((?:link|kit|recover|group)-[a-z-]+)`", table))
+    assert listed == raised, (listed - raised, raised - listed)
