@@ -248,6 +248,20 @@ def test_any_flipped_byte_of_a_request_message_is_refused():
     refused("link-request-forged", L.read_link_request, CODE, [msg + b"\x00"])
 
 
+def test_a_message_set_aside_by_its_index_leaves_the_rest_readable():
+    junk = [R.bytes(16384), R.bytes(72), b"short"]
+    messages = REQUEST[:1] + junk + REQUEST[1:]
+    while True:
+        try:
+            got = L.read_link_request(CODE, messages)
+            break
+        except Refused as exc:
+            assert exc.code == "link-request-forged"
+            del messages[exc.params["index"]]
+    assert got == MINE and len(messages) == len(REQUEST) + 1  # the 72-byte junk is read_reveal's
+    refused("link-reveal-forged", L.read_reveal, CODE, got, messages)
+
+
 def test_a_request_made_for_another_link_or_another_drop_does_not_authenticate():
     other = L.LinkCode(CODE.relay, CODE.mailbox, L.LinkSecret(R.bytes(32)), CODE.suites, 5)
     _, spliced = L.make_link_request(other, "Laptop", LINK.public, SLOTS, R.bytes(32))
