@@ -9,9 +9,8 @@ through the drop the request names.
 
 Kit file::
 
-    MAGIC (12) || version (1) || body || check (32)
-    body   = encode([ops, mem, salt (16), nonce (24), key check (16), ciphertext])
-    check  = BLAKE2b-256(key = "hramada:v2:kit-check", MAGIC || version || body)
+    file   = body || BLAKE2b-256(key = "hramada:v2:kit-check", body)
+    body   = MAGIC (12) || version (1) || encode([ops, mem, salt (16), nonce (24), key check (16), ciphertext])
     K      = Argon2id(passphrase, salt, ops, mem)  (32 bytes)
     key    = derive(K, "hramada:v2:kit-key");  key check = derive(K, "hramada:v2:kit-key-check")[0:16]
     ciphertext = XChaCha20-Poly1305(key, nonce, pad(contents),
