@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hashlib
+import random
 
 import pytest
 from hypothesis import HealthCheck, given, settings
@@ -21,7 +22,10 @@ SECRET = L.LinkSecret(R.bytes(32))
 CODE = L.LinkCode("https://relay.example.org:8470", R.bytes(16), SECRET, (2, 1, 2), 1_900_000_000)
 LINK = HybridPrivateKey.from_secret(R.bytes(32))
 B32 = "abcdefghijklmnopqrstuvwxyz234567"
-SETTINGS = settings(deadline=None, max_examples=200, suppress_health_check=[HealthCheck.too_slow])
+SETTINGS = settings(deadline=None, max_examples=200,
+                    suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large])
+# a random message of the drop's size, drawn from a small seed (Hypothesis need not draw 16 KiB)
+FULL_SIZE = st.integers(0, 2**32).map(lambda n: random.Random(n).randbytes(16384))
 
 
 def slot_keys(suite: int, rand: Rand = R) -> L.SlotKeys:
@@ -70,7 +74,7 @@ def test_a_link_code_round_trips_as_text_and_as_qr_text_in_any_case_and_spacing(
     qr = CODE.to_qr()
     assert qr == text.upper() and set(qr) <= set("0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZ $%*+-./:")
     spaced = " ".join(text[i:i + 5] for i in range(0, len(text), 5))
-    for variant in (text, qr, spaced, "\n" + text.upper() + "\t"):
+    for variant in (text, qr, spaced, "\n" + text.upper() + "\t", text[:20] + "\u00a0\u3000\x1c" + text[20:]):
         assert L.LinkCode.from_text(variant) == CODE
     assert len(text) < 200
 
@@ -113,6 +117,13 @@ def test_what_is_not_a_link_code_says_so():
     refused("link-not-a-code", L.LinkCode.from_text, "hramada1-" + CODE.to_text()[14:])
     refused("link-not-a-code", L.LinkCode.from_text, "hramada-link1-" + "a" * 3000)
     refused("link-characters", L.LinkCode.from_text, CODE.to_text() + "é")
+    refused("link-characters", L.LinkCode.from_text, CODE.to_text()[:20] + "\u200b" + CODE.to_text()[20:])
+    text = CODE.to_text()
+    k = text.index("k", len(L.LINK_PREFIX)) if "k" in text[len(L.LINK_PREFIX):] else None
+    kelvin = "hramada-lin\u212a1-" + text[len(L.LINK_PREFIX):]   # KELVIN SIGN lower-cases to "k"
+    assert refused("link-characters", L.LinkCode.from_text, kelvin).params == {"char": "U+212A"}
+    assert k is None or refused("link-characters", L.LinkCode.from_text,
+                                text[:k] + "\u212a" + text[k + 1:]).params == {"char": "U+212A"}
 
 
 def code_with(payload: bytes) -> str:
@@ -366,7 +377,7 @@ def test_nonces_come_from_the_entropy_given_so_two_requests_never_share_one():
 
 
 @SETTINGS
-@given(st.lists(st.one_of(st.binary(max_size=64), st.binary(min_size=16384, max_size=16384),
+@given(st.lists(st.one_of(st.binary(max_size=80), FULL_SIZE,
                           st.sampled_from(REQUEST), st.integers()), max_size=4))
 def test_reading_any_drop_messages_as_a_request_raises_nothing_but_a_refusal(messages):
     try:
@@ -534,8 +545,21 @@ def test_the_profile_answer_is_checked():
     refused("link-answer-malformed", LA.read_answers, CODE, LINK, [forged_answer([3, 0, 1, encode(bad)])])
 
 
+@SETTINGS
+@given(st.lists(st.one_of(st.binary(max_size=80), st.binary(min_size=72, max_size=72), st.none(),
+                          st.sampled_from([L.make_reveal(CODE, ENTROPY), L.make_challenge(CODE, bytes(32), bytes(24))])),
+                max_size=4))
+def test_reading_any_drop_messages_for_the_confirmation_raises_nothing_but_a_refusal(messages):
+    for read in (lambda: L.read_challenge(CODE, messages), lambda: L.read_reveal(CODE, MINE, messages)):
+        try:
+            got = read()
+            assert got is None or len(got) == 32
+        except Refused:
+            pass
+
+
 @settings(SETTINGS, max_examples=60)
-@given(st.lists(st.one_of(st.binary(max_size=64), st.binary(min_size=16384, max_size=16384), st.none()),
+@given(st.lists(st.one_of(st.binary(max_size=80), FULL_SIZE, st.none()),
                 max_size=3))
 def test_reading_any_drop_messages_as_answers_raises_nothing_but_a_refusal(messages):
     try:

@@ -5,9 +5,9 @@ refuses with.
     text  = prefix || lower(base32(payload || check))     (RFC 4648 §6, no padding)
     check = BLAKE2b-256(key = purpose, payload)[0:4]
 
-A reader drops every white-space character, ignores case, and refuses (in this
-order) anything that does not start with the prefix, a character outside the base32
-alphabet, and a code whose checksum does not match or whose base32 is not the
+A reader drops every white-space character, refuses anything not ASCII (before any
+case mapping), ignores case, and refuses (in this order) anything that does not start
+with the prefix, a character outside the base32 alphabet, and a code whose checksum does not match or whose base32 is not the
 canonical encoding of its bytes (unused bits set, impossible length): so a mistyped or
 truncated code is refused before its payload is read. The upper-case form
 (:func:`qr_text`) uses only characters of a QR code's alphanumeric mode, which makes
@@ -21,6 +21,7 @@ import base64
 import binascii
 import hashlib
 
+from hramada.core.names import WHITE_SPACE
 from hramada.errors import HramadaError
 
 CHECK_BYTES = 4
@@ -58,7 +59,12 @@ def from_text(text: object, *, prefix: str, purpose: str, max_chars: int, what: 
     ``{what}-characters`` or ``{what}-damaged``."""
     if not isinstance(text, str) or len(text) > 4 * max_chars:
         raise Refused(f"{what}-not-a-code", f"this is not a Hramada {what} code")
-    compact = "".join(text.split()).lower()
+    compact = "".join(c for c in text if c not in WHITE_SPACE)
+    if not compact.isascii():  # before any case mapping: U+212A KELVIN SIGN lower-cases to "k"
+        bad = next(c for c in compact if not c.isascii())
+        raise Refused(f"{what}-characters", f"the {what} code has characters that do not belong in it",
+                      char=f"U+{ord(bad):04X}")
+    compact = compact.lower()
     if len(compact) > max_chars or not compact.startswith(prefix):
         raise Refused(f"{what}-not-a-code",
                       f"this is not a Hramada {what} code (it should start with {prefix!r})")
