@@ -12,7 +12,7 @@ import sys
 
 import click
 
-from hramada.cli import admission, bulletins, demo, groups, profile_cmds, relay_cmd, safety
+from hramada.cli import admission, bulletins, demo, groups, profile_cmds, recovery, relay_cmd, safety
 from hramada.errors import HramadaError, SuspicionError, VerificationError
 
 
@@ -30,6 +30,7 @@ def cli() -> None:
 
 for module in (profile_cmds, groups, admission, bulletins, safety, relay_cmd, demo):
     module.register(cli)
+recovery.register(cli)  # after the device commands: `device recover` joins their group
 
 
 def main() -> None:
