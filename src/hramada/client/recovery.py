@@ -146,6 +146,10 @@ def write_private(path: Path, data: bytes) -> None:
             os.link(tmp, path)          # fails if the name was taken meanwhile
         except FileExistsError:
             raise ProfileError(f"{path} exists already: choose another name (nothing was written)") from None
+        except OSError:                 # no hard links here (a FAT memory stick): rename instead
+            if path.exists():
+                raise ProfileError(f"{path} exists already: choose another name (nothing was written)") from None
+            os.replace(tmp, path)
     finally:
         tmp.unlink(missing_ok=True)
     try:
