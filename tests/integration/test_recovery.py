@@ -357,3 +357,21 @@ def test_a_lying_relay_that_swaps_the_welcome_in_the_drop_is_caught(relay_proces
         asyncio.run(go())
     finally:
         proxy.stop()
+
+
+def test_every_kit_and_recovery_reason_code_of_the_spec_has_a_sentence_with_its_parameters() -> None:
+    import re
+    import string
+
+    from hramada.client import notices
+    spec = (Path(__file__).parents[2] / "docs" / "spec" / "devices.md").read_text()
+    table = spec[spec.index("## 10. Reason codes"):spec.index("## 11. Limits")]
+    carried: dict[str, set[str]] = {}
+    for row in table.splitlines():
+        for code, params in re.findall(r"`((?:kit|recover)-[a-z-]+)`(?: \(([^)]*)\))?", row):
+            carried[code] = set(re.findall(r"`([a-z_]+)`", params or ""))
+    assert set(notices.KIT_REFUSALS) - {"recover-drop-taken"} == set(carried)
+    for code, sentence in notices.KIT_REFUSALS.items():
+        fields = {f for _, f, _, _ in string.Formatter().parse(sentence) if f}
+        assert fields <= carried.get(code, {"device"}), code
+        assert "{" not in notices.kit_refusal(code, {p: "x" for p in carried.get(code, {"device"})})
