@@ -340,3 +340,21 @@ def test_the_box_key_of_a_device_record_is_a_valid_x25519_point(w):
     record = make_device_record(me.member, w.rand.device(me, "zero").signing, bytes(32), "zero", group=w.group)
     w.post("bob", "device-add", {"device": record.to_value()})
     assert last_warning(w)[1]["reason"] == "malformed"
+
+
+def test_the_revocation_the_entry_names_must_be_the_one_its_key_block_authorised(w):
+    """The key block's authorisation names the revoked devices for those who cannot open
+    the entry; an entry whose body names others (the phone told it is safe, the laptop
+    revoked in fact) is void on every device."""
+    w.link("bob", "bob-phone", "phone")
+    view = w.views["alice"]
+    phone, laptop = w.person("bob-phone").device_id, w.person("bob").device_id
+    new = build._rotating(view.log, "device-revoke", {"devices": [laptop]}, author=view.identity,
+                          keys=view.keys, seed=w.rand.bytes(32), ephemeral_secret=w.rand.bytes(32),
+                          nonce=w.rand.bytes(24), auth_nonce=w.rand.bytes(24), items_cutoff={},
+                          change=encode_revocation([phone]), gone={phone})
+    w.views.pop("bob-phone")
+    w.publish(new)
+    assert last_warning(w) == ("void-entry", {"seq": new.seq, "by": w.person("alice").member_id,
+                                             "reason": "rotation-invalid"})
+    assert set(w.log("carol").members[w.person("bob").member_id].devices) == {laptop, phone}
