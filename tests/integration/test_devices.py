@@ -13,7 +13,7 @@ import pytest
 from hramada.client import Hramada
 from hramada.core import crypto, wire
 from hramada.core.identity import Identity
-from hramada.errors import DecryptionError, PolicyError
+from hramada.errors import DecryptionError, NotFoundError, PolicyError
 from conftest import PASSPHRASE
 
 
@@ -89,4 +89,40 @@ def test_two_devices_of_one_member_post_and_read_and_one_is_revoked(relay_proces
             await laptop.close()
             await phone.close()
             await hanna.close()
+    asyncio.run(go())
+
+
+def test_the_client_refuses_a_foreign_record_and_a_members_own_revocation_goes_to_an_admin(
+        relay_process, bring_in, tmp_path: Path) -> None:
+    relay = relay_process()
+
+    async def go() -> None:
+        ales = Hramada.init(tmp_path / "a", PASSPHRASE, "Ales")
+        hanna = Hramada.init(tmp_path / "h", PASSPHRASE, "Hanna")
+        phone = Hramada.init(tmp_path / "hp", PASSPHRASE, "Hanna")
+        try:
+            g = (await ales.create_group("Circle", relay.url, history="all")).group
+            await bring_in(ales, hanna, g)
+            # a record certified by someone else's member key is refused before anything is sent
+            h = hanna._find(g)
+            stranger = Identity.from_secrets(*(nacl.utils.random(32) for _ in range(3)), "spy")
+            await ales.sync()
+            head = ales._find(g).log.head
+            with pytest.raises(ValueError, match="not certified by your member key"):
+                await ales.add_device(g, stranger.device_record(h.group_id))
+            await ales.sync()
+            assert ales._find(g).log.head == head
+            await link_by_hand(hanna, phone, g, "phone")
+            # hanna is no admin: the relay takes no key rotation from her, so the client says so
+            with pytest.raises(PolicyError, match="ask an admin"):
+                await phone.revoke_devices(g, ["first device"])
+            # a device can revoke only its own member's devices
+            with pytest.raises(NotFoundError):
+                await ales.revoke_devices(g, ["phone"])
+            assert [d.current for d in await phone.devices(g)] == [True, True]
+            assert [m.name for m in await ales.members(g)] == ["Ales", "Hanna"]
+        finally:
+            await ales.close()
+            await hanna.close()
+            await phone.close()
     asyncio.run(go())
