@@ -92,7 +92,7 @@ def test_two_devices_of_one_member_post_and_read_and_one_is_revoked(relay_proces
     asyncio.run(go())
 
 
-def test_the_client_refuses_a_foreign_record_and_a_members_own_revocation_goes_to_an_admin(
+def test_the_client_refuses_a_foreign_record_and_a_non_admins_own_revocation(
         relay_process, bring_in, tmp_path: Path) -> None:
     relay = relay_process()
 
