@@ -365,7 +365,7 @@ def test_every_kit_and_recovery_reason_code_of_the_spec_has_a_sentence_with_its_
 
     from hramada.client import notices
     spec = (Path(__file__).parents[2] / "docs" / "spec" / "devices.md").read_text()
-    table = spec[spec.index("## 10. Reason codes"):spec.index("## 11. Limits")]
+    table = spec[spec.index("### 9.1 The clients"):spec.index("## 11. Limits")]   # the client's and §10
     carried: dict[str, set[str]] = {}
     for row in table.splitlines():
         for code, params in re.findall(r"`((?:kit|recover)-[a-z-]+)`(?: \(([^)]*)\))?", row):
