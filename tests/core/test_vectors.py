@@ -408,7 +408,7 @@ def test_invitation_vectors():
     assert inv.InvitationCode.from_text(c["text"]) == code
     j = v["join_request"]
     bob = identity(j["identity"])
-    signed = inv.make_join_request(h(j["group"]), secret, bob, j["name"])
+    signed = inv.make_join_request(h(j["group"]), secret, bob, j["name"], suite=1)
     assert signed.hex() == j["signed"]
     assert inv.request_id(signed).hex() == j["request_id"]
     request = inv.verify_join_request(signed, h(j["group"]), secret.signing.public)
@@ -530,7 +530,7 @@ def test_log_vectors():
     assert state_summary(log) == v["state"]
     for name, c in v["invitations"].items():
         secret = inv.InvitationSecret(h(c["secret"]))
-        signed = inv.make_join_request(log.group, secret, people[name], name)
+        signed = inv.make_join_request(log.group, secret, people[name], name, suite=1)
         assert signed.hex() == c["join_request"] and inv.request_id(signed).hex() == c["request_id"]
 
 
@@ -700,7 +700,7 @@ def test_log_vectors_refused():
     r = refused["wrong-group-request"]
     assert r["error"] == "ForgeryError"
     secret = inv.InvitationSecret(h(v["invitations"][r["invitation"]]["secret"]))
-    assert inv.make_join_request(h(r["group"]), secret, people["dave"], "dave").hex() == r["join_request"]
+    assert inv.make_join_request(h(r["group"]), secret, people["dave"], "dave", suite=1).hex() == r["join_request"]
     inv.verify_join_request(h(r["join_request"]), h(r["group"]), secret.signing.public)  # fine there
     with pytest.raises(ForgeryError):
         inv.verify_join_request(h(r["join_request"]), h(v["state"]["group"]), secret.signing.public)

@@ -503,7 +503,7 @@ def invitation() -> None:
     group, mailbox = fixed("group id", 16), fixed("mailbox", 16)
     code = inv.InvitationCode("https://relay.example", mailbox, group, secret)
     bob = person("bob")
-    request = inv.make_join_request(group, secret, bob, "bob")
+    request = inv.make_join_request(group, secret, bob, "bob", suite=1)
     guest_nonce = fixed("guest nonce", 24)
     welcome_gen = Generation(0, fixed("generation 0"))
     welcome = inv.make_welcome(bob.boxing.public, fixed("welcome ephemeral"), group,
@@ -638,12 +638,12 @@ def log_and_item() -> None:
     invitations = {n: inv.InvitationSecret(fixed(f"invitation for {n}")) for n in ("bob", "carol")}
     requests: dict[str, bytes] = {}
     post("alice", "invite", invitations["bob"].log_body())
-    requests["bob"] = inv.make_join_request(log.group, invitations["bob"], bob, "bob")
+    requests["bob"] = inv.make_join_request(log.group, invitations["bob"], bob, "bob", suite=1)
     post("alice", "request", {"request": requests["bob"]})
     post("alice", "vouch", {"request": inv.request_id(requests["bob"])})
     post("alice", "admit", {"request": inv.request_id(requests["bob"]), "role": "member"})
     post("bob", "invite", invitations["carol"].log_body())
-    requests["carol"] = inv.make_join_request(log.group, invitations["carol"], carol, "carol")
+    requests["carol"] = inv.make_join_request(log.group, invitations["carol"], carol, "carol", suite=1)
     post("bob", "request", {"request": requests["carol"]})
     post("bob", "vouch", {"request": inv.request_id(requests["carol"])})
     post("alice", "admit", {"request": inv.request_id(requests["carol"]), "role": "member"})  # ignored
@@ -735,9 +735,9 @@ def log_and_item() -> None:
     invitations["dave"] = inv.InvitationSecret(fixed("invitation for dave"))
     post("alice", "invite", invitations["dave"].log_body())  # 22
     other_group = fixed("another group", 16)
-    wrong_request = inv.make_join_request(other_group, invitations["dave"], dave, "dave")
+    wrong_request = inv.make_join_request(other_group, invitations["dave"], dave, "dave", suite=1)
     post("carol", "request", {"request": wrong_request})  # 23: ignored, request-invalid (forged)
-    requests["dave"] = inv.make_join_request(log.group, invitations["dave"], dave, "dave")
+    requests["dave"] = inv.make_join_request(log.group, invitations["dave"], dave, "dave", suite=1)
     post("carol", "request", {"request": requests["dave"]})  # 24
     post("carol", "vouch", {"request": inv.request_id(requests["dave"])})  # 25
     post("alice", "admit", {"request": inv.request_id(requests["dave"]), "role": "member"})  # 26
