@@ -594,8 +594,10 @@ def test_log_vectors_a_welcome_at_a_later_generation():
     seeds = {g["number"]: h(g["seed"]) for g in w["walk_back"]}
     assert [g["number"] for g in w["walk_back"]] == [3, 2, 1, 0]
     for number, start in zip((3, 2, 1), (18, 15, 14)):
-        block = Envelope.parse(wire.open_append(Generation(number - 1, seeds[number - 1]).append_key.public, mailbox,
-                                                start, h(steps[start]["prev"]), h(steps[start]["ciphertext"]))).key_block
+        append_public = Generation(number - 1, seeds[number - 1]).append_key.public
+        envelope = wire.open_append(append_public, mailbox, start, h(steps[start]["prev"]),
+                                    h(steps[start]["ciphertext"]))
+        block = Envelope.parse(envelope).key_block
         seed = seeds[number]
         log_seed = blake2b(b"hramada:v1:log-seed", key=seed, digest_size=32).digest()
         back_key = blake2b(b"hramada:v1:prev-log-seed-key", key=log_seed, digest_size=32).digest()
