@@ -152,6 +152,27 @@ def test_an_item_against_a_different_history_is_a_fork(w):
         read(w, "alice", 1, ct)
 
 
+def test_an_item_by_no_member_against_a_made_up_history_is_a_forgery_not_a_fork_alarm(w):
+    """Anyone holding the content key (a member who has left, until the next rotation)
+    could seal an item with a wrong head under a key of their own. It names no member,
+    so it must not stop the group with a fork alarm: it is refused as a forgery."""
+    outsider = SigningKey.from_seed(bytes(range(32)))
+    _, ct = items.seal_item(group=w.group, kind="bulletin", body={"title": "t", "text": "x"},
+                            author=outsider, seq=1, head=(1, bytes(32)), time=0,
+                            generation=w.keys("alice").generations[0], nonce=bytes(24))
+    with pytest.raises(ForgeryError, match="not a member"):
+        read(w, "alice", 1, ct)
+
+
+def test_a_fork_alarm_names_the_member_whose_item_shows_it(w):
+    bobs_world = copy.deepcopy(w)
+    w.post("alice", "policy", {"vouches": 3})
+    bobs_world.post("alice", "policy", {"vouches": 1})
+    _, _, ct = bobs_world.post_item("bob", "from the other branch")
+    with pytest.raises(ForkError, match="by bob"):
+        read(w, "alice", 1, ct)
+
+
 def test_an_item_ahead_of_the_readers_log_is_not_yet_readable(w):
     behind = copy.deepcopy(w.views["carol"])
     w.post("alice", "policy", {"vouches": 3})

@@ -121,6 +121,13 @@ def test_the_client_refuses_a_foreign_record_and_a_non_admins_own_revocation(
                 await ales.revoke_devices(g, ["phone"])
             assert [d.current for d in await phone.devices(g)] == [True, True]
             assert [m.name for m in await ales.members(g)] == ["Ales", "Hanna"]
+            # so an admin revokes it for her: the key rotates, her other device goes on
+            done = await ales.revoke_devices(g, ["phone"], member="Hanna")
+            assert done["member"] == "Hanna" and len(done["revoked"]) == 1
+            await hanna.sync()
+            assert [d.current for d in await hanna.devices(g)] == [True, False]
+            with pytest.raises(PolicyError, match="no device left"):
+                await ales.revoke_devices(g, ["first device"], member="Hanna")
         finally:
             await ales.close()
             await hanna.close()

@@ -71,35 +71,43 @@ class DeviceCommands(LoadedGroups):
             raise PolicyError("the group did not take the device (see `hramada group info`)")
         return next(d for d in device_infos(s) if d.device == record.sign.hex())
 
-    async def revoke_devices(self, group: str, devices: list[str]) -> dict:
-        """Revoke other devices of this member in ``group`` (device ids in hex, or device
-        names), rotating the key in the same entry: they read nothing written after it."""
+    async def revoke_devices(self, group: str, devices: list[str], *, member: str | None = None) -> dict:
+        """Revoke devices (ids in hex, or names) of this member in ``group`` — or, for an
+        admin, of the member ``member`` (a name or fingerprint), e.g. a member who lost a
+        phone and is not an admin — rotating the key in the same entry: they read nothing
+        written after it. The member keeps at least one device."""
         s = await self._synced(group)
         me = s.require_role("admin", "member", "newcomer")
-        ids = sorted({self._my_device(s, text) for text in devices})
+        owner = s.find_member(member) if member is not None else me
+        ids = sorted({self._device_of(s, owner.key.id, text) for text in devices})
         if not ids:
             raise ValueError("name at least one device to revoke")
         if s.device_id in ids:
             raise PolicyError("this device cannot revoke itself: revoke it from another of your devices")
         if me.role != "admin":
             raise PolicyError("the relay takes a key rotation only from an admin's device: ask an admin "
-                              "to revoke the device (or make you admin)")
+                              "to revoke the device (`hramada device revoke DEVICE --member NAME`)")
+        if len(owner.devices) <= len(ids):
+            raise PolicyError(f"{owner.name} would have no device left: remove the member instead, "
+                              "or recover them onto a new device")
 
         def check() -> None:
-            current = s.me.devices if s.me is not None else {}
+            holder = s.log.members.get(owner.key.id)
+            current = holder.devices if holder is not None else {}
             for d in ids:
                 if d not in current:
-                    raise PolicyError(f"device {d.hex()[:16]} is no longer one of your devices")
+                    raise PolicyError(f"device {d.hex()[:16]} is no longer a device of {owner.name}")
         await self._engine(s).rotate(revoke=ids, check=check)
-        return {"revoked": [d.hex() for d in ids], "generation": s.log.generation}
+        return {"revoked": [d.hex() for d in ids], "member": owner.name, "generation": s.log.generation}
 
     @staticmethod
-    def _my_device(s: GroupSession, text: str) -> bytes:
-        me = s.me
-        current = me.devices.values() if me is not None else []
+    def _device_of(s: GroupSession, member: bytes, text: str) -> bytes:
+        holder = s.log.members.get(member)
+        current = holder.devices.values() if holder is not None else []
         wanted = text.strip().lower()
         found = [d for d in current if d.id.hex() == wanted or d.name.casefold() == text.strip().casefold()
                  or (len(wanted) >= 8 and d.id.hex().startswith(wanted))]
         if len(found) != 1:
-            raise NotFoundError(f"no single current device {text!r} of yours in {s.name!r}")
+            whose = "of yours" if member == s.member_id else f"of {holder.name}" if holder else ""
+            raise NotFoundError(f"no single current device {text!r} {whose} in {s.name!r}")
         return found[0].id

@@ -255,16 +255,18 @@ def open_item(ciphertext: bytes, cursor: int, log: GroupLog,
     if not crypto.equal(v["group"], log.group):
         raise ForgeryError(f"item at {cursor} belongs to another group")
     crypto.verify(VerifyKey(v["author"]), SIGN_PURPOSE, inner, signature)
-    if not crypto.equal(log.hash_at(seq), seen):
-        raise ForkError(f"item at {cursor} was written against a different group history "
-                        f"(entry {seq}): the relay is showing members different logs")
-    if log.generation_at(seq) != gen.number:
-        raise ForgeryError(f"item at {cursor} uses a key that was not in force at its log position")
+    # Who signed it comes before what it claims about the log: only a device of a member
+    # can raise a fork alarm, and the alarm names that member.
     found = log.device_at(v["author"], seq)
     if found is None:
         raise ForgeryError(f"item at {cursor} is signed by a device of someone who was not a member, "
                            "or by a device that was not current at its position")
     member, device = found
+    if not crypto.equal(log.hash_at(seq), seen):
+        raise ForkError(f"item at {cursor}, by {member.name}, was written against a different group "
+                        f"history (entry {seq}): the relay is showing members different logs")
+    if log.generation_at(seq) != gen.number:
+        raise ForgeryError(f"item at {cursor} uses a key that was not in force at its log position")
     if device.last_item is not None and v["seq"] > device.last_item:
         raise PostedAfterRemoval(f"item {v['seq']} of {member.name} was posted after they left (their "
                                  f"leaving names item {device.last_item} as this device's last)",
