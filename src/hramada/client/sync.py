@@ -38,8 +38,8 @@ from hramada.core import admins, build, crypto, items as items_mod, wire
 from hramada.core.identity import DeviceRecord
 from hramada.core.keys import HistoryNotShared
 from hramada.errors import (DecryptionError, EncodingError, ForkError, HramadaError,
-                            DeviceRevokedError, KeyWithheldError, RelayError, RelayUnreachable,
-                            VerificationError)
+                            DeviceRevokedError, KeyWithheldError, PolicyError, RelayError,
+                            RelayUnreachable, VerificationError)
 
 Progress = Callable[[str, int, int], None]  # (what, done, total)
 PAGE = 1000
@@ -455,8 +455,22 @@ class Engine:
         """Queue an item, then send what is queued: one round trip, without syncing first
         (a rotation this device has not seen yet shows as a retired capability: then
         sync, which seals the item again under the new key, and send). Returns the
-        item's id and whether it is still queued (the relay could not be reached)."""
+        item's id and whether it is still queued (the relay could not be reached).
+
+        A device holding items whose head is beyond its log (``pending_items``) may be
+        shown a log without a rotation — a revocation or a removal — that those items
+        follow: sealing under the key it holds could hand the item to whoever that
+        rotation shut out. It syncs first, and refuses while the items still wait."""
         s = self.s
+        if s.record.get("pending_items"):
+            await self.sync()
+            s.require_active()
+            if s.record.get("pending_items"):
+                raise PolicyError(
+                    f"nothing was posted: {len(s.record['pending_items'])} items in {s.name!r} refer to log "
+                    f"entries after entry {s.log.head[0]} that the relay does not show this device; it may be "
+                    "hiding a key change (a revocation or a removal), and a post under the old key could "
+                    "reach whoever it shut out. Sync again later, or tell the group")
         with self.journal.change(s) as ch:  # the number, the chain and the queued item commit together
             seq, prev = ch.record.get("next_item", 1), ch.record.get("last_link", items_mod.ZERO_LINK)
             link, ct = items_mod.seal_item_linked(group=s.group_id, kind=kind, body=body, author=s.identity.signing,
