@@ -24,7 +24,7 @@ from typing import Any
 
 from hramada.client import profile
 from hramada.client.link_devices import DeviceSecrets
-from hramada.client.linking import _set_aside
+from hramada.client.linking import set_aside
 from hramada.client.loaded import LoadedGroups
 from hramada.client.sync import random
 from hramada.core.link_answers import read_answers
@@ -89,7 +89,7 @@ class JoinLink(LoadedGroups):
     def join_pending(self) -> bool:
         return self.store.link("b") is not None
 
-    def _request(self, rec: dict) -> tuple[LinkCode, LinkRequest, list[bytes], HybridPrivateKey, list[DeviceSecrets]]:
+    def _pending_join(self, rec: dict) -> tuple[LinkCode, LinkRequest, list[bytes], HybridPrivateKey, list[DeviceSecrets]]:
         code = LinkCode.from_text(rec["code"])
         link_key = HybridPrivateKey.from_secret(rec["link"])
         devices = [DeviceSecrets(a, b, suite) for a, b, suite in rec["slots"]]
@@ -105,7 +105,7 @@ class JoinLink(LoadedGroups):
         rec = self.store.link("b")
         if rec is None:
             raise PolicyError("this device is not waiting to be linked")
-        code, request, messages, link_key, devices = self._request(rec)
+        code, request, messages, link_key, devices = self._pending_join(rec)
         relay = self._relay(code.relay)
         drop, cap = code.secret.drop_id, code.secret.drop_cap
         try:
@@ -123,7 +123,7 @@ class JoinLink(LoadedGroups):
             raise
         from_a = [m for _, sender, m in read if sender == "member"]
         status = JoinStatus("sent", code.expires, warnings=rec["warnings"])
-        nonce_a = _set_aside(rec, "link-challenge-forged", lambda ms: read_challenge(code, ms), from_a)
+        nonce_a = set_aside(rec, "link-challenge-forged", lambda ms: read_challenge(code, ms), from_a)
         if nonce_a is None:
             return status
         if not rec["revealed"]:
@@ -131,7 +131,7 @@ class JoinLink(LoadedGroups):
             rec["revealed"] = True
             self.store.put_link("b", rec)
         status.stage, status.digits = "confirm", confirmation(code, request, nonce_a, own_nonce(rec["entropy"]))
-        answers = _set_aside(rec, "link-answer-forged", lambda ms: read_answers(code, link_key, ms), from_a)
+        answers = set_aside(rec, "link-answer-forged", lambda ms: read_answers(code, link_key, ms), from_a)
         if not answers.complete:
             return status
         for slot, answer in sorted(answers.groups.items()):

@@ -196,7 +196,7 @@ class Linking(LoadedGroups):
 
     async def _read_request(self, rec: dict, code: LinkCode, s: GroupSession, relay: Relay) -> None:
         messages = await self._guest_messages(code, relay)
-        request = _set_aside(rec, "link-request-forged", lambda ms: read_link_request(code, ms), messages)
+        request = set_aside(rec, "link-request-forged", lambda ms: read_link_request(code, ms), messages)
         rec["device"] = request.name
         if rec["stage"] == Stage.OPEN.value:
             rec["n_a"] = random(32)
@@ -207,7 +207,7 @@ class Linking(LoadedGroups):
             await relay.post_to_drop(s.record["mailbox"], s.cap, code.secret.drop_id, rec["challenge"])
             rec["challenge_sent"] = True
             self._save_link(rec)
-        nonce_b = _set_aside(rec, "link-reveal-forged", lambda ms: read_reveal(code, request, ms),
+        nonce_b = set_aside(rec, "link-reveal-forged", lambda ms: read_reveal(code, request, ms),
                              await self._guest_messages(code, relay))
         if nonce_b is None:
             return
@@ -241,7 +241,8 @@ class Linking(LoadedGroups):
     async def _add_and_answer(self, rec: dict, code: LinkCode) -> None:
         from hramada.client import link_devices as dev
         s = self._drop_session(rec)
-        request = read_link_request(code, await self._guest_messages(code, self._engine(s).relay))
+        request = set_aside(rec, "link-request-forged", lambda ms: read_link_request(code, ms),
+                            await self._guest_messages(code, self._engine(s).relay))
         link = request.link
         sealer = OsSealer()
         outcome: dict = rec.setdefault("outcome", {})
@@ -310,18 +311,21 @@ class Linking(LoadedGroups):
                 raise
 
 
-def _set_aside(rec: dict, forged: str, read, messages: list[bytes]):  # type: ignore[no-untyped-def]
-    """Read ``messages``; a message that does not authenticate is set aside and noted
-    (``devices.md`` §4: the relay or a member can put one there), and the rest read again."""
-    messages = list(messages)
+def set_aside(rec: dict, forged: str, read, messages: list[bytes]):  # type: ignore[no-untyped-def]
+    """``read(messages)``, with every message that does not authenticate set aside and
+    noted in ``rec["warnings"]`` with its position in the drop (``devices.md`` §4: the
+    relay or any member of the group can put one there), the rest read again."""
+    kept = list(enumerate(messages, 1))
     while True:
         try:
-            return read(messages)
+            return read([m for _, m in kept])
         except Refused as exc:
-            if exc.code != forged or not isinstance(exc.params.get("index"), int):
+            index = exc.params.get("index")
+            if exc.code != forged or type(index) is not int or not 0 <= index < len(kept):
                 raise
-            del messages[exc.params["index"]]
-            note = "a message in the link's drop did not come from the new device and was set aside"
+            position, _ = kept.pop(index)
+            note = (f"message {position} in the link's drop did not come from the other device and was set "
+                    "aside (the relay, or a member of the group, put it there)")
             if note not in rec.setdefault("warnings", []):
                 rec["warnings"].append(note)
 
