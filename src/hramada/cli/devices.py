@@ -10,12 +10,13 @@ import time
 
 import click
 
-from hramada.cli.common import (clean, clean_plain, emit, err_console, home, json_option, out_console, passphrase,
+from hramada.cli.common import (clean, emit, err_console, home, json_option, out_console, passphrase,
                                 print_qr, table, with_profile)
 from hramada.client import Hramada
 from hramada.client import link_join
-from hramada.client.notices import render_group_refusal
-from hramada.client.profile import ProfileError
+from hramada.client.notices import render_group_refusal, render_refusal
+from hramada.core.textcode import Refused
+from hramada.errors import RelayError, RelayUnreachable
 
 POLL_SECONDS = 1.0
 
@@ -91,7 +92,12 @@ async def follow_link(h: Hramada, wait: bool) -> None:
             line.update(f"Waiting for the new device ({_left(status.expires)} left; "
                         "Ctrl-C stops waiting, `hramada device link --continue` resumes)")
             await asyncio.sleep(POLL_SECONDS)
-            status = await h.advance_link()
+            try:
+                status = await h.advance_link()
+            except RelayUnreachable:
+                line.update("The relay is out of reach; trying again…")
+                await asyncio.sleep(POLL_SECONDS)
+                continue
             if status is None:
                 return
     if status.stage == "confirm":
@@ -195,7 +201,10 @@ async def follow_join(h: Hramada, timeout: int | None) -> None:
             line.update("Waiting for the linking device to confirm the digits…" if shown
                         else "Waiting for the linking device…")
             await asyncio.sleep(POLL_SECONDS)
-            status = await h.advance_join()
+            try:
+                status = await h.advance_join()
+            except RelayUnreachable:
+                line.update("The relay is out of reach; trying again…")
     for group in status.held:
         out_console.print(f"This device now holds {clean(group)!r}.", highlight=False)
     for slot, why in status.refused.items():
@@ -206,14 +215,21 @@ async def follow_join(h: Hramada, timeout: int | None) -> None:
 
 
 async def continue_links(h: Hramada) -> None:
-    """What ``hramada sync`` does for a pending link on either side."""
-    if h.link_status() is not None:
-        await follow_link(h, wait=False)
-    if h.join_pending():
-        try:
+    """What ``hramada sync`` does for a pending link on either side: take it on, and say
+    what happened without failing the sync."""
+    try:
+        if h.link_status() is not None:
+            await follow_link(h, wait=False)
+        if h.join_pending():
             await follow_join(h, timeout=1)
-        except click.ClickException:
-            pass
+    except click.ClickException:
+        out_console.print("This device still waits to be linked (`hramada device join --continue`).",
+                          highlight=False)
+    except Refused as exc:
+        err_console.print(f"device link: {clean(render_refusal(exc.code, exc.params, str(exc)))}", highlight=False)
+    except RelayError as exc:
+        err_console.print(f"device link: not taken on now ({clean(exc)}); it waits for the next sync",
+                          highlight=False)
 
 
 # -- listing and revoking -------------------------------------------------------------
@@ -250,4 +266,4 @@ def revoke(device_: str, yes: bool, as_json_: bool) -> None:
          for g, why in r["failed"].items()]))
 
 
-__all__ = ["device", "register", "continue_links", "ProfileError", "clean_plain"]
+__all__ = ["device", "register", "continue_links"]

@@ -41,7 +41,7 @@ from hramada.core.link_answers import (GroupAnswer, GroupRef, ProfileAnswer, mak
 from hramada.core.linking import (MAX_GROUPS, LinkCode, LinkIncomplete, LinkRequest, LinkSecret, confirmation,
                                   make_challenge, read_link_request, read_reveal)
 from hramada.core.textcode import Refused
-from hramada.errors import NotFoundError, PolicyError, RelayError
+from hramada.errors import NotFoundError, PolicyError, RelayError, RelayUnreachable
 
 if TYPE_CHECKING:
     from hramada.client.transport import Relay
@@ -251,14 +251,14 @@ class Linking(LoadedGroups):
                 continue
             try:
                 gs = self._find(bytes(group).hex())
-                gs = await self._synced(gs.group_id.hex())
+                result = await dev.add_device(self, gs, dev.certify(gs, request.name, request.slots[i]))
+            except RelayUnreachable:
+                raise  # the link waits in "adding"; the next attempt goes on from this slot
             except (NotFoundError, PolicyError, RelayError, ValueError) as exc:
                 outcome[str(i)] = "unavailable"
                 rec.setdefault("warnings", []).append(f"{self._refs_name(bytes(group))}: {exc}")
                 self._save_link(rec)
                 continue
-            record = dev.certify(gs, request.name, request.slots[i])
-            result = await dev.add_device(self, gs, record)
             outcome[str(i)] = list(result) if isinstance(result, tuple) else result
             self._save_link(rec)
         if "answers" not in rec:
