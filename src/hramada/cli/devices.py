@@ -66,6 +66,11 @@ def link(qr: bool, no_wait: bool, continue_: bool, cancel: bool) -> None:
             status = h.link_status()
             if status is None:
                 raise click.ClickException("no link is in progress; start one with `hramada device link`")
+            if status.done:
+                out_console.print("The link was answered; the new device holds its groups once it has read "
+                                  "the answers. `hramada device link --cancel` closes the link's drop.",
+                                  highlight=False)
+                return
         else:
             status = await h.start_link()
             out_console.print("On the new device, with an empty HRAMADA_HOME, run:", highlight=False)
@@ -84,7 +89,10 @@ def link(qr: bool, no_wait: bool, continue_: bool, cancel: bool) -> None:
 
 async def follow_link(h: Hramada, wait: bool) -> None:
     """Move the pending link on; with ``wait``, until it is answered or ends."""
+    before = h.link_status()
     status = await h.advance_link()
+    if before is not None and before.done:
+        return  # answered earlier: its drop waits for `--cancel` (or is closed after 7 days)
     if status is None:
         return
     with err_console.status("Waiting for the new device…") as line:
