@@ -272,6 +272,9 @@ def revoke(device_: str, yes: bool, as_json_: bool) -> None:
         [out_console.print(f"Revoked {clean(r['name'])!r} in {clean(g)!r}.", highlight=False) for g in r["revoked"]],
         [out_console.print(f"Not revoked in {clean(g)!r}: {clean(why)}", highlight=False)
          for g, why in r["failed"].items()]))
+    if result["failed"]:
+        click.echo("error: the device was not revoked in every group (see above); it can still read those", err=True)
+        raise SystemExit(1)
 
 
 __all__ = ["device", "register", "continue_links"]
