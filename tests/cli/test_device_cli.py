@@ -125,6 +125,20 @@ def test_a_new_device_never_waits_forever(relay_process, tmp_path: Path) -> None
     assert len(shown) == 1
     p = run(a, "sync")
     assert shown[0] in p.stdout and "device link --continue" in p.stdout
-    run(b, "device", "join", "--cancel")
-    run(a, "device", "link", "--cancel")
     assert json.loads(run(b, "group", "list", "--json").stdout) == []
+    # the next sync on the linking device asks, the person answers, and the link goes on
+    p = run_with_input(a, "y\n", "sync")
+    assert shown[0] in p.stdout and "Linked in 'Кола'" in p.stdout
+    p = run(b, "device", "join", "--continue", "--timeout", "30")
+    assert "holds 'Кола'" in p.stdout
+    assert [g["name"] for g in json.loads(run(b, "group", "list", "--json").stdout)] == ["Кола"]
+    p = run(b, "device", "join", "--cancel", check=False)
+    assert p.returncode == 1 and "not waiting to be linked" in p.stderr
+
+
+def run_with_input(home: Path, text: str, *args: str) -> subprocess.CompletedProcess:
+    env = {**os.environ, "HRAMADA_HOME": str(home), "HRAMADA_PASSPHRASE": PASSPHRASE}
+    p = subprocess.run([sys.executable, "-m", "hramada.cli.main", *args], env=env, input=text,
+                       capture_output=True, text=True, timeout=120)
+    assert p.returncode == 0, p.stderr
+    return p
