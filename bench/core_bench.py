@@ -30,7 +30,7 @@ R = os.urandom
 
 def new_group() -> tuple[Identity, GroupLog, Keyring, Generation]:
     """A group just created by ``me``, as ``me``'s client holds it."""
-    me = Identity.from_secrets(R(32), R(32))
+    me = Identity.from_secrets(R(32), R(32), R(32))
     mailbox = R(16)
     ne, gen0 = build.create_group(mailbox=mailbox, name="bench", creator=me, creator_name="me",
                                   vouches=1, seed=R(32), group_nonce=R(16), nonce=R(24))
@@ -82,7 +82,7 @@ def per_item(n: int, reps: int) -> None:
     def raw_seal() -> list[bytes]:
         return [raw_encrypt(raw_sign(payload) + payload, nonces[i]) for i in range(n)]
 
-    pk = me.public.sign.raw
+    pk = me.signing.public.raw  # items are signed by the device key
     sealed = ours_seal()
     raw = raw_seal()
 
@@ -110,9 +110,10 @@ def rotation(sizes: list[int], reps: int) -> None:
     for size in sizes:
         me, log, keys, gen0 = new_group()
         # members as the log holds them after admissions (their keys are what matters here)
-        others = [Identity.from_secrets(R(32), R(32)) for _ in range(size - 1)]
+        others = [Identity.from_secrets(R(32), R(32), R(32)) for _ in range(size - 1)]
         for i, ident in enumerate(others):
-            log.members[ident.public.id] = Member(f"m{i}", ident.public, "member", since=1)
+            m = log.members[ident.public.id] = Member(f"m{i}", ident.public, "member", since=1)
+            log._record_device(m, ident.device_record(log.group), 1)
         victim, reader = others[0], others[-1]
         t_build, t_apply = [], []
         for _ in range(reps):

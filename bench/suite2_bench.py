@@ -146,11 +146,12 @@ def rotation_estimate(n: int, reps: int) -> None:
     suite-2 rotation will cost before any other change (CPU time, steadier than wall)."""
     from core_bench import Identity, Member, build, new_group  # bench/ is on sys.path
     me, log, keys, _ = new_group()
-    others = [Identity.from_secrets(R(32), R(32)) for _ in range(n - 1)]
+    others = [Identity.from_secrets(R(32), R(32), R(32)) for _ in range(n - 1)]
     for i, ident in enumerate(others):
-        log.members[ident.public.id] = Member(f"m{i}", ident.public, "member", since=1)
+        m = log.members[ident.public.id] = Member(f"m{i}", ident.public, "member", since=1)
+        log._record_device(m, ident.device_record(log.group), 1)
     victim = others[0].public.id
-    pub1 = [o.public.box for o in others[1:]] + [me.public.box]
+    pub1 = [o.boxing.public for o in others[1:]] + [me.boxing.public]
     pub2 = [suite2.HybridPrivateKey.from_secret(R(32)).public for _ in pub1]
     wb, cb = timed(lambda: build.rotation(log, author=me, keys=keys, seed=R(32), ephemeral_secret=R(32),
                                           nonce=R(24), auth_nonce=R(24), items_cutoff={}, remove=victim), reps)

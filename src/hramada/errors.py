@@ -52,6 +52,11 @@ class KeyWithheldError(DecryptionError):
     that left the group, at the first rotation after it left."""
 
 
+class DeviceRevokedError(KeyWithheldError):
+    """This device was revoked from the group (by another device of its member, or by an
+    admin): the key rotation that revokes it gives it no share of the new key."""
+
+
 class SuspicionError(HramadaError):
     """The relay may be withholding something from this device (log entries that items
     refer to, an author's missing item, a stuck head). This is not proof of tampering:

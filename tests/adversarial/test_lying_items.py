@@ -86,7 +86,7 @@ def test_an_inflated_item_head_never_becomes_the_removals_cut_off(relay_process,
             before = hanna._find(g)  # Hanna's keys, kept after her removal
             await ales.remove(g, "Hanna")
             cutoff = ales._find(g).log.generations[0].items_cutoff
-            assert cutoff == {before.identity.public.id: 1}
+            assert cutoff == {before.identity.device_id: 1}
             await _put_items(relay.url, ales, g, [_seal(before, "after my removal", seq=2)])
             for reader in (mikola, ales):
                 [info] = await reader.sync()
@@ -184,7 +184,7 @@ def test_a_raced_item_its_author_saw_confirmed_still_links_the_chain_for_a_newco
             await hanna.sync()
             assert hanna.queued(g) == [] and len(await _relay_items(relay.url, ales, g)) == 1
             await ales.rotate(g)  # binds Hanna's number 1, which his device found stale
-            assert ales._find(g).log.generations[1].items_cutoff == {hanna._find(g).identity.public.id: 1}
+            assert ales._find(g).log.generations[1].items_cutoff == {hanna._find(g).identity.device_id: 1}
             await bring_in(ales, dana, g)
             [info] = await dana.sync()
             assert info.status == "active" and info.suspicion is None
@@ -280,7 +280,7 @@ def test_a_removed_members_item_re_signed_below_the_bound_shown_to_a_newcomer_is
             first = {v["seq"]: v["link"] for _, v in ales.store.items(ales._find(g).ref)}[1]
             forged = _seal(kept, "what Hanna wishes she had written", seq=2, prev=first)
             await ales.remove(g, "Hanna")
-            assert ales._find(g).log.generations[0].items_cutoff == {kept.identity.public.id: 3}
+            assert ales._find(g).log.generations[0].items_cutoff == {kept.identity.device_id: 3}
             proxy.lie = add_items(lambda a: [(cursor2, forged)])
             await bring_in(ales, dana, g)
             [info] = await dana.sync()
@@ -466,7 +466,7 @@ def test_a_forged_item_found_while_signing_a_cut_off_stops_the_group(relay_proce
             await bring_in(ales, hanna, g)
             await hanna.leave(g)
             s = ales._find(g)
-            outsider = Identity.from_secrets(os.urandom(32), os.urandom(32))
+            outsider = Identity.from_secrets(os.urandom(32), os.urandom(32), os.urandom(32))
             forged = items_mod.seal_item(group=s.group_id, kind="bulletin", body={"text": "forged"},
                                          author=outsider.signing, seq=1, head=s.log.head, time=1,
                                          generation=s.generation, nonce=os.urandom(24))[1]

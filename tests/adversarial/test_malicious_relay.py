@@ -168,7 +168,7 @@ def test_item_signed_by_non_member_is_rejected(relay_process, two_members, tmp_p
         ales, hanna, g = await two_members(relay.url, tmp_path, LyingRelay())
         try:
             s = ales._find(g)
-            outsider = Identity.from_secrets(os.urandom(32), os.urandom(32))
+            outsider = Identity.from_secrets(os.urandom(32), os.urandom(32), os.urandom(32))
             _, ct = items_mod.seal_item(group=s.group_id, kind="bulletin", body={"title": "", "text": "forged"},
                                         author=outsider.signing, seq=1, head=s.log.head, time=1,
                                         generation=s.generation, nonce=os.urandom(24))

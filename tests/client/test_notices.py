@@ -13,8 +13,13 @@ def test_every_ignored_reason_of_the_core_has_a_sentence_and_no_other():
     assert set(notices.IGNORED_REASONS) == set(state.IGNORED_REASONS)
 
 
+def test_every_void_reason_of_the_core_has_a_sentence_and_no_other():
+    assert set(notices.VOID_REASONS) == set(state.VOID_REASONS)
+
+
 def test_sentences_use_only_the_parameters_their_code_carries():
-    carried = {"name-taken": {"name", "like"}, "vouches-missing": {"have", "need"}}
+    carried = {"name-taken": {"name", "like"}, "vouches-missing": {"have", "need"},
+               "device-name-taken": {"name", "like"}, "too-many-devices": {"most"}}
     for code, sentence in notices.IGNORED_REASONS.items():
         fields = {f for _, f, _, _ in string.Formatter().parse(sentence) if f}
         assert fields == carried.get(code, set()), code

@@ -129,7 +129,7 @@ def test_a_broken_group_does_not_stop_the_sync_of_the_others(relay_process, brin
             secret = InvitationSecret(os.urandom(32))
             hanna.store.add_group({
                 "group": os.urandom(16), "name": "(pending broken)", "relay": "http://relay\x07.example",
-                "mailbox": os.urandom(16), "me": "Hanna", "id": [os.urandom(32), os.urandom(32)],
+                "mailbox": os.urandom(16), "me": "Hanna", "id": [os.urandom(32), os.urandom(32), os.urandom(32)],
                 "gens": [], "status": "pending", "pin": [0, bytes(32)], "items": 0, "drops": 0,
                 "join": {"secret": secret.secret, "request": os.urandom(8), "message": b"x", "sent": False}})
             g = (await ales.create_group("Circle", relay.url, history="all")).group

@@ -37,9 +37,10 @@ def claim(w: World, by: str, ne: build.NewEntry) -> admins.AdminClaim | None:
 
 
 def test_the_relay_admin_key_is_derived_from_the_identity_for_this_purpose_only():
-    me = Identity.from_secrets(bytes(range(32)), bytes(range(32, 64)))
-    assert me.relay_admin.public.raw not in (me.public.sign.raw, me.public.box.raw)
-    assert me.relay_admin.public == Identity.from_secrets(bytes(range(32)), bytes(32)).relay_admin.public
+    me = Identity.from_secrets(bytes(range(32)), bytes(range(32, 64)), bytes(range(64, 96)))
+    assert me.relay_admin.public.raw not in (me.public.sign.raw, me.signing.public.raw, me.boxing.public.raw)
+    # it derives from the member key alone: every device of the member holds the same one
+    assert me.relay_admin.public == Identity.from_secrets(bytes(range(32)), bytes(32), bytes(32)).relay_admin.public
 
 
 def test_the_log_carries_each_members_relay_admin_key_from_creation_and_join_request(w):
@@ -102,8 +103,9 @@ def test_a_join_request_carrying_someone_elses_relay_admin_key_is_ignored(w):
     secret = w.invite("alice", "copycat")
     me = w.person("copycat")
     inner = encode({"group": w.group, "invite": secret.invite_id, "name": "copycat",
-                    "sign": me.public.sign.raw, "box": me.public.box.raw, "relay": key(w, "alice")})
-    signed = encode([inner, crypto.sign(me.signing, "hramada:v1:join-request", inner),
+                    "sign": me.public.sign.raw, "relay": key(w, "alice"),
+                    "device": me.device_record(w.group).to_value()})
+    signed = encode([inner, crypto.sign(me.member, "hramada:v1:join-request", inner),
                      crypto.sign(secret.signing, "hramada:v1:invite-proof", inner)])
     w.post("bob", "request", {"request": signed})
     for name in ("alice", "carol"):

@@ -19,7 +19,7 @@ def admit_rotating(w: World, by: str, name: str, role: str = "member") -> build.
     view = w.views[by]
     new = build.rotation(view.log, author=view.identity, keys=view.keys, seed=w.rand.bytes(32),
                          ephemeral_secret=w.rand.bytes(32), nonce=w.rand.bytes(24),
-                         auth_nonce=w.rand.bytes(24), items_cutoff={w.person(n).public.id: (k, w.item_links[(n, k)]) for n, k in w.item_seqs.items()},
+                         auth_nonce=w.rand.bytes(24), items_cutoff={w.person(n).device_id: (k, w.item_links[(n, k)]) for n, k in w.item_seqs.items()},
                          admit=(w.requests[name], role))
     w.publish(new)
     return new

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import re
 
-from hramada.core.identity import Identity, fingerprint, fingerprint_matches, safety_code
+from hramada.core.identity import Identity, MemberKey, fingerprint, fingerprint_matches, safety_code
 
 from .world import Rand, World
 
@@ -34,10 +34,17 @@ def test_fingerprint_is_stable_and_readable():
     assert fp != fingerprint(R.identity().public)
 
 
-def test_fingerprint_covers_both_keys():
+def test_fingerprint_covers_the_member_keys_and_not_the_device():
+    """A member's fingerprint covers the member key and the relay-admin key (both derive
+    from the member key's seed); another device of the same member has the same one,
+    and a device has its own fingerprint beside it."""
     a, b = R.identity(), R.identity()
-    mixed = Identity(a.signing, b.boxing)
-    assert fingerprint(mixed.public) not in (fingerprint(a.public), fingerprint(b.public))
+    assert fingerprint(a.public) != fingerprint(b.public)
+    assert fingerprint(MemberKey(a.public.sign, b.public.relay)) not in (fingerprint(a.public),
+                                                                       fingerprint(b.public))
+    phone = R.device(a, "phone")
+    assert fingerprint(phone.public) == fingerprint(a.public)
+    assert phone.device_record(bytes(16)).fingerprint != a.device_record(bytes(16)).fingerprint
 
 
 def test_fingerprint_matches_any_spacing_and_case_but_needs_8_digits():
@@ -64,8 +71,11 @@ def test_safety_code_depends_on_group_and_key():
     assert safety_code(g1, me.public) == safety_code(g1, me.public)
     assert safety_code(g1, me.public) != safety_code(g2, me.public)
     assert safety_code(g1, me.public) != safety_code(g1, other.public)
-    swapped_box = Identity(me.signing, other.boxing)
-    assert safety_code(g1, me.public) != safety_code(g1, swapped_box.public)
+    swapped_relay = MemberKey(me.public.sign, other.public.relay)
+    assert safety_code(g1, me.public) != safety_code(g1, swapped_relay)
+    assert safety_code(g1, me.public) != safety_code(g1, me.public, suite=2)
+    # a second device of the same member shows the same code
+    assert safety_code(g1, R.device(me, "phone").public) == safety_code(g1, me.public)
 
 
 def test_both_sides_compute_the_same_safety_code():
@@ -77,6 +87,6 @@ def test_both_sides_compute_the_same_safety_code():
     from_bob = safety_code(w.log("bob").group, w.person("bob").public)
     from_alice = safety_code(w.log("alice").group, bob_on_alices_device)
     assert from_bob == from_alice
-    # and an impostor's key, even with the same signing key, shows a different code
-    impostor = Identity(w.person("bob").signing, R.identity().boxing)
-    assert safety_code(w.log("alice").group, impostor.public) != from_alice
+    # and an impostor's key, even with the same member key, shows a different code
+    impostor = MemberKey(w.person("bob").public.sign, R.identity().public.relay)
+    assert safety_code(w.log("alice").group, impostor) != from_alice

@@ -152,7 +152,7 @@ def test_a_checksummed_non_canonical_payload_is_refused():
 def test_a_join_request_under_an_invalid_name_is_not_made():
     for bad in ("", " bob", "x" * 65, "new\nline", "\u202ebob"):
         with pytest.raises(ValueError):
-            inv.make_join_request(GROUP, SECRET, Identity.from_secrets(R.bytes(32), R.bytes(32)), bad)
+            inv.make_join_request(GROUP, SECRET, Identity.from_secrets(R.bytes(32), R.bytes(32), R.bytes(32)), bad)
 
 
 # -- join requests ----------------------------------------------------------------

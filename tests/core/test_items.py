@@ -35,7 +35,7 @@ def test_every_member_reads_an_item_as_written(w):
         item = read(w, reader, cursor, ct)
         assert item.id == iid and len(iid) == 16
         assert item.kind == "bulletin"
-        assert item.author == w.person("bob").public.id
+        assert item.author == w.person("bob").device_id
         assert item.body == {"title": "news", "text": "Meeting moved to Thursday"}
         assert item.head == w.log("bob").head
         assert item.generation == 0 and item.time == 1_700_000_000_000
@@ -114,7 +114,7 @@ def test_an_item_by_a_newcomer_before_their_admission_is_a_forgery(w):
 
 def test_a_removed_member_cannot_post_after_the_cut_off(w):
     cursor, _, before = w.post_item("carol", "written before removal")
-    carol, carol_head = w.person("carol").public.id, w.log("carol").head
+    carol, carol_head = w.person("carol").device_id, w.log("carol").head
     w.rotate("alice", remove="carol")  # cut-off: carol's last verified item, number 1
     assert w.log("alice").generations[0].items_cutoff == {carol: 1}
     # what carol wrote before is still readable, wherever the relay places it ...
@@ -149,6 +149,27 @@ def test_an_item_against_a_different_history_is_a_fork(w):
     assert w.log("alice").head[0] == bobs_world.log("bob").head[0]
     _, _, ct = bobs_world.post_item("bob", "from the other branch")
     with pytest.raises(ForkError, match="different group history"):
+        read(w, "alice", 1, ct)
+
+
+def test_an_item_by_no_member_against_a_made_up_history_is_a_forgery_not_a_fork_alarm(w):
+    """Anyone holding the content key (a member who has left, until the next rotation)
+    could seal an item with a wrong head under a key of their own. It names no member,
+    so it must not stop the group with a fork alarm: it is refused as a forgery."""
+    outsider = SigningKey.from_seed(bytes(range(32)))
+    _, ct = items.seal_item(group=w.group, kind="bulletin", body={"title": "t", "text": "x"},
+                            author=outsider, seq=1, head=(1, bytes(32)), time=0,
+                            generation=w.keys("alice").generations[0], nonce=bytes(24))
+    with pytest.raises(ForgeryError, match="not a member"):
+        read(w, "alice", 1, ct)
+
+
+def test_a_fork_alarm_names_the_member_whose_item_shows_it(w):
+    bobs_world = copy.deepcopy(w)
+    w.post("alice", "policy", {"vouches": 3})
+    bobs_world.post("alice", "policy", {"vouches": 1})
+    _, _, ct = bobs_world.post_item("bob", "from the other branch")
+    with pytest.raises(ForkError, match="by bob"):
         read(w, "alice", 1, ct)
 
 
@@ -282,7 +303,7 @@ def test_a_backdated_item_of_a_removed_member_is_refused_on_a_new_members_device
 
 
 def test_a_current_members_item_numbered_past_their_bound_is_stale_and_within_it_is_not(w):
-    bob = w.person("bob").public.id
+    bob = w.person("bob").device_id
     head_before = w.log("bob").head
     _, _, first = w.post_item("bob", "seen by the rotating admin")
     w.rotate("alice", items_cutoff={bob: 1})
@@ -377,16 +398,21 @@ def test_a_member_who_left_cannot_backdate_an_item_past_the_last_number_they_sig
     after their last is refused all the same."""
     head = w.log("carol").head
     cursor, _, before = w.post_item("carol", "written while a member")
-    w.post("carol", "leave", {"items": 1})
+    w.post("carol", "leave", {"items": [[w.person("carol").device_id, 1]]})
     assert read(w, "alice", cursor, before).seq == 1
     _, after = w.seal_item("carol", "written after leaving", head=head)
     with pytest.raises(items.PostedAfterRemoval, match="after they left"):
         read(w, "alice", cursor + 1, after)
 
 
-@pytest.mark.parametrize("bad", [-1, 2**32])
+@pytest.mark.parametrize("bad", ["low", "high", "not-mine", "twice", "flat"])
 def test_a_leave_with_an_item_number_out_of_range_is_ignored(w, bad):
-    w.post("carol", "leave", {"items": bad})
+    """``leave`` names the last item number of each of the leaver's own devices,
+    ascending by device, each 0 … 2**32 - 1; anything else is malformed."""
+    carol, bob = w.person("carol").device_id, w.person("bob").device_id
+    items_ = {"low": [[carol, -1]], "high": [[carol, 2**32]], "not-mine": [[bob, 1]],
+              "twice": [[carol, 1], [carol, 2]], "flat": 1}[bad]
+    w.post("carol", "leave", {"items": items_})
     assert w.person("carol").public.id in w.log("alice").members
     assert "malformed" in w.log("alice").warnings[-1][1]["reason"]
 
@@ -470,7 +496,7 @@ def test_a_removed_members_item_re_signed_below_their_bound_links_nowhere(w):
     bound's link passes through the original number 2, so the re-signed one is refused,
     number 2 is missing, and number 1 waits until it arrives."""
     posted = [w.post_item("carol", f"number {n}")[::2] for n in (1, 2, 3)]
-    carol = w.person("carol").public.id
+    carol = w.person("carol").device_id
     head = w.log("carol").head
     w.rotate("alice", remove="carol")
     w.join("dana", invited_by="alice", vouchers=["alice", "bob"], admitted_by="alice")
@@ -489,7 +515,7 @@ def test_a_removed_members_item_re_signed_below_their_bound_links_nowhere(w):
 
 
 def test_two_items_with_one_number_above_every_bound_are_equivocation(w):
-    bob = w.person("bob").public.id
+    bob = w.person("bob").device_id
     one = w.seal_item("bob", "to some", seq=1)
     other = w.seal_item("bob", "to others", seq=1)
     held = _held(w, "alice", [(1, one[1]), (2, other[1])])
@@ -498,7 +524,7 @@ def test_two_items_with_one_number_above_every_bound_are_equivocation(w):
 
 
 def test_a_huge_bound_costs_nothing_and_a_device_expects_nothing_below_its_floor(w):
-    bob = w.person("bob").public.id
+    bob = w.person("bob").device_id
     chains = items.chain_verdicts([], {bob: [(2**32 - 1, bytes(32))]})
     assert chains.missing == [(bob, 2**32 - 1)]
     held = _held(w, "alice", [w.post_item("bob", f"n{n}")[::2] for n in (1, 2)])
@@ -510,7 +536,7 @@ def test_a_bound_that_the_next_item_contradicts_is_named(w):
     """An admin's device binds a link that bob's next item does not name: the rotations
     and bob's items disagree, and readers are told (either bob signed two items with
     that number, or the cut-off is wrong)."""
-    bob = w.person("bob").public.id
+    bob = w.person("bob").device_id
     held = _held(w, "alice", [w.post_item("bob", f"n{n}")[::2] for n in (1, 2)])
     chains = items.chain_verdicts(held, {bob: [(1, bytes(range(32)))]})
     assert chains.disagree == [(bob, 1)] and chains.refused == [(bob, 1, held[0][2])]

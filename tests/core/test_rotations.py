@@ -82,7 +82,7 @@ def void_everywhere(w: World, entry, reason: str, names=MEMBERS) -> None:
 def label(w: World, name: str) -> bytes:
     """``name``'s box label in the next key block (computable by every member)."""
     log = w.log("alice")
-    return box_label(w.keys("alice").generations[log.generation], w.person(name).public.box)
+    return box_label(w.keys("alice").generations[log.generation], w.person(name).boxing.public)
 
 
 def flip(data: bytes, i: int = -1) -> bytes:
@@ -98,7 +98,7 @@ def by_hand(w: World, recipients: list[str], *, remove: str | None = None,
     old = keys.generations[log.generation]
     new = Generation(old.number + 1, w.rand.bytes(32))
     seq, prev = log.head
-    block = make_key_block(old, new, [w.person(n).public.box for n in recipients],
+    block = make_key_block(old, new, [w.person(n).boxing.public for n in recipients],
                            w.rand.bytes(32), author=w.person(by).signing, group=log.group,
                            seq=seq + 1, auth_nonce=w.rand.bytes(24),
                            removed=b"" if remove is None else w.person(remove).public.id)
@@ -108,7 +108,7 @@ def by_hand(w: World, recipients: list[str], *, remove: str | None = None,
         body["member"] = w.person(remove).public.id
     ct = seal_entry(mailbox=w.mailbox, group=log.group, seq=seq + 1, prev=prev,
                     kind="rotate" if remove is None else "remove", body=body,
-                    author=w.person(by).signing, generation=new, nonce=w.rand.bytes(24),
+                    author=w.person(by).member_id, device=w.person(by).signing, generation=new, nonce=w.rand.bytes(24),
                     key_block=block, in_force=old)
     return seq + 1, prev, ct
 
@@ -199,7 +199,7 @@ def test_a_genuine_removal_tells_the_removed_member_so(w, removed):
     # the authorisation, which the removed member can open, names alice and them
     previous = w.keys(removed).generations[w.log(removed).generation]
     assert key_block_author(key_block_of(new), previous, w.group, new.seq) == \
-        (w.person("alice").public.id, w.person(removed).public.id)
+        (w.person("alice").device_id, w.person(removed).public.id)
     error = refused(w, removed, relay_form(new), KeyWithheldError)
     assert "removed" in str(error)
     # a fresh device of theirs, folding from generation 0, comes to the same answer

@@ -14,11 +14,12 @@ from __future__ import annotations
 import pytest
 
 from hramada.core import build, crypto, wire
+from hramada.core.crypto import BoxPublicKey
 from hramada.core import invitation as inv
 from hramada.core.state import IGNORED_REASONS
 from hramada.core.encoding import decode, encode
 from hramada.core.entries import Envelope, envelope_bytes, open_entry, seal_entry
-from hramada.core.identity import Identity
+from hramada.core.identity import Identity, make_device_record
 from hramada.core.keys import Generation, KeyBlock, make_key_block, open_key_block
 from hramada.core.joining import WelcomeMismatch, walk_back_generations
 from hramada.core.state import GroupLog, Keyring
@@ -116,7 +117,7 @@ def test_the_log_must_start_with_create():
     w = World.create("start")
     gen0 = w.keys("alice").generations[0]
     ct = seal_entry(mailbox=w.mailbox, group=b"", seq=1, prev=wire.GENESIS_PREV, kind="invite", body={},
-                    author=w.person("alice").signing, generation=gen0, nonce=bytes(24))
+                    author=w.person("alice").member_id, device=w.person("alice").signing, generation=gen0, nonce=bytes(24))
     with pytest.raises(VerificationError, match="creation"):
         GroupLog(w.mailbox).apply(1, wire.GENESIS_PREV, ct, Keyring(None, {0: gen0}))
 
@@ -127,10 +128,10 @@ def test_create_signed_by_someone_else_than_its_creator_is_a_forgery():
     alice, mallory = w.person("alice"), w.person("mallory")
     body = {"name": "g", "nonce": bytes(16), "vouches": 1, "commit": gen0.commitment,
             "cap": wire.cap_hash(gen0.relay_cap),
-            "member": {"name": "alice", "sign": alice.public.sign.raw,
-                       "box": alice.public.box.raw, "relay": alice.relay_admin.public.raw}}
+            "member": {"name": "alice", "sign": alice.public.sign.raw, "relay": alice.relay_admin.public.raw,
+                       "device": alice.device_record(b"").to_value()}}
     ct = seal_entry(mailbox=w.mailbox, group=b"", seq=1, prev=wire.GENESIS_PREV, kind="create", body=body,
-                    author=mallory.signing, generation=gen0, nonce=bytes(24))
+                    author=mallory.member_id, device=mallory.signing, generation=gen0, nonce=bytes(24))
     with pytest.raises(ForgeryError, match="creator"):
         GroupLog(w.mailbox).apply(1, wire.GENESIS_PREV, ct, Keyring(None, {0: gen0}))
 
@@ -142,10 +143,10 @@ def test_create_whose_seed_does_not_match_its_commitment_is_a_forgery():
     body = {"name": "g", "nonce": bytes(16), "vouches": 1,
             "commit": crypto.hash32("hramada:v1:seed-commit", bytes(32)),
             "cap": wire.cap_hash(gen0.relay_cap),
-            "member": {"name": "alice", "sign": alice.public.sign.raw,
-                       "box": alice.public.box.raw, "relay": alice.relay_admin.public.raw}}
+            "member": {"name": "alice", "sign": alice.public.sign.raw, "relay": alice.relay_admin.public.raw,
+                       "device": alice.device_record(b"").to_value()}}
     ct = seal_entry(mailbox=w.mailbox, group=b"", seq=1, prev=wire.GENESIS_PREV, kind="create", body=body,
-                    author=alice.signing, generation=gen0, nonce=bytes(24))
+                    author=alice.member_id, device=alice.signing, generation=gen0, nonce=bytes(24))
     with pytest.raises(ForgeryError, match="commitment"):
         GroupLog(w.mailbox).apply(1, wire.GENESIS_PREV, ct, Keyring(None, {0: gen0}))
 
@@ -153,6 +154,7 @@ def test_create_whose_seed_does_not_match_its_commitment_is_a_forgery():
 @pytest.mark.parametrize("change", [
     {"vouches": 0}, {"name": " "}, {"cap": bytes(5)}, {"extra": 1},
     {"member": {"name": "a", "sign": bytes(32)}},
+    {"member": {"name": "a", "sign": bytes(32), "relay": bytes(32), "device": {"name": "x"}}},
 ])
 def test_malformed_create_is_an_encoding_error(change):
     w = World.create("malformed-create")
@@ -160,10 +162,10 @@ def test_malformed_create_is_an_encoding_error(change):
     alice = w.person("alice")
     body = {"name": "g", "nonce": bytes(16), "vouches": 1, "commit": gen0.commitment,
             "cap": wire.cap_hash(gen0.relay_cap),
-            "member": {"name": "alice", "sign": alice.public.sign.raw,
-                       "box": alice.public.box.raw, "relay": alice.relay_admin.public.raw}, **change}
+            "member": {"name": "alice", "sign": alice.public.sign.raw, "relay": alice.relay_admin.public.raw,
+                       "device": alice.device_record(b"").to_value()}, **change}
     ct = seal_entry(mailbox=w.mailbox, group=b"", seq=1, prev=wire.GENESIS_PREV, kind="create", body=body,
-                    author=alice.signing, generation=gen0, nonce=bytes(24))
+                    author=alice.member_id, device=alice.signing, generation=gen0, nonce=bytes(24))
     with pytest.raises(EncodingError):
         GroupLog(w.mailbox).apply(1, wire.GENESIS_PREV, ct, Keyring(None, {0: gen0}))
 
@@ -277,11 +279,19 @@ def test_the_same_request_twice_is_ignored(w):
 
 
 def test_a_request_reusing_a_members_box_key_is_ignored(w):
-    """Box keys label each member's share of a new key: two members must not share one."""
+    """Box keys label each device's share of a new key: two devices must not share one."""
     secret = w.invite("alice", "x")
-    copycat = Identity(w.person("eve").signing, w.person("bob").boxing)
+    copycat = Identity(w.person("eve").member, w.person("eve").signing, w.person("bob").boxing)
     signed = inv.make_join_request(w.group, secret, copycat, "eve")
     assert_ignored(w, "bob", "request", {"request": signed}, "box-key-taken")
+
+
+def test_a_request_reusing_a_members_device_key_is_ignored(w):
+    """Device keys name a device's entries and items: two devices must not share one."""
+    secret = w.invite("alice", "x")
+    copycat = Identity(w.person("eve").member, w.person("bob").signing, w.person("eve").boxing)
+    signed = inv.make_join_request(w.group, secret, copycat, "eve")
+    assert_ignored(w, "bob", "request", {"request": signed}, "device-key-taken")
 
 
 def test_an_invitation_is_used_once(w):
@@ -486,7 +496,7 @@ def test_removal_rotates_and_the_removed_member_cannot_follow(w):
     bob = w.person("bob")
     bob_keys = w.keys("bob")
     w.post_item("bob", "before removal")
-    c = {bob.public.id: 1}
+    c = {bob.device_id: 1}
     new = w.rotate("alice", remove="bob", items_cutoff=c)
     log = w.log("alice")
     assert bob.public.id not in log.members and log.former[bob.public.id].until == new.seq
@@ -534,7 +544,7 @@ def test_a_welcome_with_a_wrong_seed_is_caught_by_the_commitment(w):
     w.vouch("bob", "carol")
     w.admit("alice", "carol")
     seq = w.log("alice").head[0]
-    letter = inv.make_welcome(w.person("carol").public.box, bytes(32), w.group,
+    letter = inv.make_welcome(w.person("carol").boxing.public, bytes(32), w.group,
                               w.requests["carol"], Generation(1, bytes(range(32))),
                               admit=(seq, w.log("alice").hash_at(seq)), starts=[w.log("alice").generations[1].start])
     with pytest.raises(WelcomeMismatch):
@@ -544,7 +554,7 @@ def test_a_welcome_with_a_wrong_seed_is_caught_by_the_commitment(w):
 def test_a_welcome_from_the_future_is_refused(w):
     w.invite("alice", "x")
     w.request("carol", "x", by="alice")
-    letter = inv.make_welcome(w.person("carol").public.box, bytes(32), w.group,
+    letter = inv.make_welcome(w.person("carol").boxing.public, bytes(32), w.group,
                               w.requests["carol"], Generation(4, bytes(32)),
                               admit=(3, bytes(32)), starts=[2, 3, 4, 5])
     with pytest.raises(WelcomeMismatch, match="missing key rotations"):
@@ -570,7 +580,7 @@ def test_a_stale_welcome_from_a_hostile_member_does_not_fit_and_the_real_one_doe
     _admit_carol_after_a_rotation(w)
     log = w.log("bob")
     seq = log.head[0]
-    stale = inv.make_welcome(w.person("carol").public.box, bytes(32), w.group, w.requests["carol"],
+    stale = inv.make_welcome(w.person("carol").boxing.public, bytes(32), w.group, w.requests["carol"],
                              old_gen, admit=(seq, log.hash_at(seq)), starts=[])
     with pytest.raises(WelcomeMismatch) as caught:
         w.fold_as_newcomer("carol", stale)
@@ -588,7 +598,7 @@ def test_a_welcome_naming_another_admission_does_not_fit(w):
                            ((seq, bytes(32)), w.requests["carol"]),
                            ((seq + 5, log.hash_at(seq)), w.requests["carol"]),
                            ((seq, log.hash_at(seq)), bytes(8))):
-        letter = inv.make_welcome(w.person("carol").public.box, bytes(32), w.group, request, gen,
+        letter = inv.make_welcome(w.person("carol").boxing.public, bytes(32), w.group, request, gen,
                                   admit=admit, starts=starts)
         with pytest.raises(WelcomeMismatch):
             w.fold_as_newcomer("carol", letter)
@@ -635,7 +645,7 @@ def _rotation_with(w: World, *, body_change=None, recipients=None, block_change=
     old = keys.generations[log.generation]
     new = Generation(old.number + 1, bytes(range(32)))
     if recipients is None:
-        recipients = [m.key.box for m in log.members.values()]
+        recipients = [BoxPublicKey(d.box) for m in log.members.values() for d in m.devices.values()]
     seq, prev = log.head
     removed = (body_change or {}).get("member", b"") if kind == "remove" else b""
     block = make_key_block(old, new, recipients, bytes(range(1, 33)),
@@ -646,7 +656,7 @@ def _rotation_with(w: World, *, body_change=None, recipients=None, block_change=
     body = {"commit": new.commitment, "cap": wire.cap_hash(new.relay_cap),
             "keys": block.digest, "items": [], **(body_change or {})}
     ct = seal_entry(mailbox=w.mailbox, group=log.group, seq=seq + 1, prev=prev, kind=kind, body=body,
-                    author=w.person("alice").signing, generation=new, nonce=bytes(24),
+                    author=w.person("alice").member_id, device=w.person("alice").signing, generation=new, nonce=bytes(24),
                     key_block=block, in_force=old)
     return seq + 1, prev, ct
 
@@ -685,7 +695,7 @@ def test_a_key_block_changed_by_a_member_after_an_admin_signed_it_is_void(w):
 
 
 def test_a_key_block_that_skips_a_member_is_void(w):
-    entry = _rotation_with(w, recipients=[w.person("alice").public.box])
+    entry = _rotation_with(w, recipients=[w.person("alice").boxing.public])
     for name in ("alice", "bob"):  # bob, left out, knows it does not remove him
         assert_void(w.log(name), w.keys(name), entry, "rotation-invalid", ALICE)
 
@@ -704,7 +714,7 @@ def test_removing_someone_who_is_not_a_member_is_void(w, change):
 def test_removing_oneself_is_void(w):
     alice = w.person("alice").public.id
     entry = _rotation_with(w, kind="remove", body_change={"member": alice},
-                           recipients=[w.person("bob").public.box])
+                           recipients=[w.person("bob").boxing.public])
     assert_void(w.log("bob"), w.keys("bob"), entry, "rotation-invalid", ALICE)
 
 
@@ -734,7 +744,7 @@ def test_an_entry_that_claims_a_rotation_without_its_key_block_is_void(w):
     seq, prev = log.head
     ct = seal_entry(mailbox=w.mailbox, group=log.group, seq=seq + 1, prev=prev, kind="rotate",
                     body={"commit": bytes(32), "cap": bytes(32), "keys": bytes(32), "items": []},
-                    author=w.person("alice").signing, generation=keys.generations[0],
+                    author=w.person("alice").member_id, device=w.person("alice").signing, generation=keys.generations[0],
                     nonce=bytes(24))
     assert_void(log, keys, (seq + 1, prev, ct), "rotation-without-keys", ALICE)
 
@@ -743,7 +753,7 @@ def test_a_key_block_on_an_ordinary_entry_is_void(w):
     log, keys = w.log("alice"), w.keys("alice")
     old = keys.generations[0]
     new = Generation(1, bytes(range(32)))
-    block = make_key_block(old, new, [m.key.box for m in log.members.values()], bytes(32),
+    block = make_key_block(old, new, [BoxPublicKey(d.box) for m in log.members.values() for d in m.devices.values()], bytes(32),
                            author=w.person("alice").signing, group=log.group,
                            seq=log.head[0] + 1, auth_nonce=bytes(24))
     entry = w.forge(w.person("alice"), "policy", {"vouches": 1}, generation=new,
@@ -775,8 +785,9 @@ def _hand_sealed(w: World, plaintext: bytes, seq: int, prev: bytes) -> tuple[int
 def test_an_entry_whose_signature_is_not_its_authors_is_void(w):
     log, keys = w.log("alice"), w.keys("alice")
     seq, prev = log.head
-    inner = encode({"v": 1, "s": 1, "group": log.group, "seq": seq + 1, "prev": prev,
-                    "kind": "policy", "author": w.person("alice").public.id, "body": {"vouches": 1}})
+    inner = encode({"v": 2, "s": 1, "group": log.group, "seq": seq + 1, "prev": prev,
+                    "kind": "policy", "author": w.person("alice").public.id,
+                    "device": w.person("alice").device_id, "body": {"vouches": 1}})
     signed = encode([inner, crypto.sign(w.person("bob").signing, "hramada:v1:log-entry", inner)])
     assert_void(log, keys, _hand_sealed(w, crypto.pad(signed), seq + 1, prev), "bad-signature")
 
@@ -907,9 +918,11 @@ def test_a_request_with_a_low_order_box_key_is_ignored(w):
     never becomes a pending request, and no rotation can ever try to seal to it."""
     secret = w.invite("alice", "zero")
     me = w.person("zero")
+    record = make_device_record(me.member, me.signing, bytes(32), "laptop", group=w.group)
     inner = encode({"group": w.group, "invite": secret.invite_id, "name": "zero",
-                    "sign": me.public.sign.raw, "box": bytes(32), "relay": me.relay_admin.public.raw})
-    signed = encode([inner, crypto.sign(me.signing, "hramada:v1:join-request", inner),
+                    "sign": me.public.sign.raw, "relay": me.relay_admin.public.raw,
+                    "device": record.to_value()})
+    signed = encode([inner, crypto.sign(me.member, "hramada:v1:join-request", inner),
                      crypto.sign(secret.signing, "hramada:v1:invite-proof", inner)])
     with pytest.raises(EncodingError, match="low-order"):
         inv.verify_join_request(signed, w.group, secret.signing.public)

@@ -51,9 +51,17 @@ def untyped(value):
 
 
 def identity(p: dict) -> Identity:
-    me = Identity.from_secrets(h(p["sign_seed"]), h(p["box_secret"]))
-    assert me.public.sign.raw.hex() == p["sign_public"]
-    assert me.public.box.raw.hex() == p["box_public"]
+    me = Identity.from_secrets(h(p["member_seed"]), h(p["sign_seed"]), h(p["box_secret"]), p["device_name"])
+    assert me.public.sign.raw.hex() == p["member_public"]
+    assert me.signing.public.raw.hex() == p["sign_public"]
+    assert me.boxing.public.raw.hex() == p["box_public"]
+    # the device record's cert, checked with raw libsodium: the member key over cert_signed
+    signed = encode([h(p["cert_group"]), 1, h(p["member_public"]), h(p["sign_public"]), h(p["box_public"]),
+                     p["device_name"]])
+    assert signed.hex() == p["cert_signed"]
+    assert sodium.crypto_sign_open(h(p["cert"]) + b"hramada:v1:device-cert\x00" + signed,
+                                   h(p["member_public"])) == b"hramada:v1:device-cert\x00" + signed
+    assert me.device_record(h(p["cert_group"])).cert.hex() == p["cert"]
     return me
 
 
@@ -290,6 +298,12 @@ def test_identity_vectors():
         assert fingerprint(me.public) == c["fingerprint"]
         assert safety_code(h(v["group"]), me.public) == c["safety_code"]
         assert me.relay_admin.public.raw.hex() == c["relay_admin_public"]
+        assert me.device_record(h(v["group"])).fingerprint == c["device_fingerprint"]
+    # a second device of a member shows the member's fingerprint and safety code
+    by_name = {c["name"]: c for c in v["cases"]}
+    assert by_name["alice/phone"]["fingerprint"] == by_name["alice"]["fingerprint"]
+    assert by_name["alice/phone"]["safety_code"] == by_name["alice"]["safety_code"]
+    assert by_name["alice/phone"]["device_fingerprint"] != by_name["alice"]["device_fingerprint"]
 
 
 def test_wire_vectors():
@@ -305,7 +319,7 @@ def test_wire_vectors():
         assert wire.b64d(c["text"]) == h(c["bytes"])
     assert len(v["admin_sig"]) == 2
     for c in v["admin_sig"]:
-        key = Identity.from_secrets(h(c["sign_seed"]), bytes(32)).relay_admin
+        key = Identity.from_secrets(h(c["member_seed"]), bytes(32), bytes(32)).relay_admin
         assert key.public.raw.hex() == c["admin_key"]
         new = None if c["new_cap_hash"] is None else h(c["new_cap_hash"])
         admins = None if c["admins"] is None else [h(a) for a in c["admins"]]
@@ -404,7 +418,7 @@ def test_invitation_vectors():
     assert message.hex() == g["message"]
     assert inv.open_guest_message(h(g["box_key"]), message) == h(g["plaintext"])
     w = v["welcome"]
-    letter = inv.make_welcome(bob.public.box, h(w["ephemeral_secret"]), h(w["group"]),
+    letter = inv.make_welcome(bob.boxing.public, h(w["ephemeral_secret"]), h(w["group"]),
                               h(w["request"]), Generation(w["generation"], h(w["seed"])),
                               admit=(w["admit"][0], h(w["admit"][1])), starts=w["starts"])
     assert letter.hex() == w["message"]
@@ -422,12 +436,15 @@ def state_summary(log: GroupLog) -> dict:
 
     def member(pk, m):
         return {"id": pk.hex(), "name": m.name, "role": m.role, "since": m.since,
-                "until": m.until, "request": hx(m.request), "vouchers": [x.hex() for x in m.vouchers]}
+                "until": m.until, "request": hx(m.request), "vouchers": [x.hex() for x in m.vouchers],
+                "devices": [d.hex() for d in m.devices]}
     return {
         "group": log.group.hex(), "name": log.name, "vouches_required": log.vouches_required,
         "head": {"seq": log.head[0], "hash": log.head[1].hex()}, "generation": log.generation,
         "members": [member(k, m) for k, m in log.members.items()],
         "former": [member(k, m) for k, m in log.former.items()],
+        "devices": [{"id": k.hex(), "member": d.member.hex(), "name": d.name, "box": d.box.hex(),
+                     "since": d.since, "until": d.until} for k, d in log.devices.items()],
         "invites": [{"id": k.hex(), "by": i.by.hex(), "seq": i.seq, "request": hx(i.request)}
                     for k, i in log.invites.items()],
         "requests": [{"id": k.hex(), "name": r.name, "invite": r.invite.hex(), "seq": r.seq,
@@ -463,6 +480,11 @@ def replay_log(v: dict) -> tuple[GroupLog, Keyring, dict[str, Identity]]:
                                  auth_nonce=h(i["auth_nonce"]),
                                  items_cutoff={h(a): (n, h(link)) for a, n, link in i["items_cutoff"]},
                                  remove=people[i["remove"]].public.id if "remove" in i else None)
+        elif step["kind"] == "device-revoke":
+            new = build.device_revoke(log, [people[n].device_id for n in i["revoke"]], author=author,
+                                      keys=keys, seed=h(i["seed"]), ephemeral_secret=h(i["ephemeral_secret"]),
+                                      nonce=h(i["nonce"]), auth_nonce=h(i["auth_nonce"]),
+                                      items_cutoff={h(a): (n, h(link)) for a, n, link in i["items_cutoff"]})
         else:
             new = build.entry(log, step["kind"], untyped(step["body"]), author=author, keys=keys,
                               nonce=h(i["nonce"]))
@@ -503,7 +525,7 @@ def test_log_vectors_fold_for_a_newcomer_from_the_welcome():
     w = v["welcome"]
     carol = people[w["recipient"]]
     group = h(v["state"]["group"])
-    letter = inv.make_welcome(carol.public.box, h(w["ephemeral_secret"]), group, h(w["request"]),
+    letter = inv.make_welcome(carol.boxing.public, h(w["ephemeral_secret"]), group, h(w["request"]),
                               Generation(0, h(v["steps"][0]["inputs"]["seed"])),
                               admit=(w["admit"][0], h(w["admit"][1])), starts=w["starts"])
     assert letter.hex() == w["message"]
@@ -511,7 +533,7 @@ def test_log_vectors_fold_for_a_newcomer_from_the_welcome():
     welcome = inv.open_welcome(carol.boxing, letter, group)
     log, keys = adopt(h(v["mailbox"]), group, relay, welcome, carol.boxing, carol.public.id)
     assert state_summary(log) == v["state"]
-    assert sorted(keys.generations) == [0, 1]
+    assert sorted(keys.generations) == [0, 1, 2]
 
 
 def test_item_vectors():

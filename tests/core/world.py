@@ -33,7 +33,11 @@ class Rand:
         return self._r.randbytes(n)
 
     def identity(self) -> Identity:
-        return Identity.from_secrets(self.bytes(32), self.bytes(32))
+        return Identity.from_secrets(self.bytes(32), self.bytes(32), self.bytes(32))
+
+    def device(self, of: Identity, name: str) -> Identity:
+        """Another device of the member ``of``: the same member key, fresh device keys."""
+        return Identity.from_secrets(of.member.seed, self.bytes(32), self.bytes(32), name)
 
 
 @dataclass
@@ -124,7 +128,7 @@ class World:
         prev = head_hash if prev is None else prev
         ct = seal_entry(mailbox=self.mailbox, group=view.log.group if group is None else group,
                         seq=seq, prev=prev, in_force=in_force or view.keys.generations[view.log.generation],
-                        kind=kind, body=body, author=signer.signing,
+                        kind=kind, body=body, author=signer.member_id, device=signer.signing,
                         generation=generation or view.keys.generations[view.log.generation],
                         nonce=self.rand.bytes(24), key_block=key_block)
         return seq, prev, ct
@@ -163,7 +167,7 @@ class World:
         sender = self.views[by]
         log = sender.log
         member = log.members[self.person(name).public.id]
-        return inv.make_welcome(self.person(name).public.box, self.rand.bytes(32), log.group,
+        return inv.make_welcome(self.person(name).boxing.public, self.rand.bytes(32), log.group,
                                 self.requests[name], sender.keys.generations[log.generation],
                                 admit=(member.since, log.hash_at(member.since)),
                                 starts=[g.start for g in log.generations[1:]])
@@ -203,8 +207,8 @@ class World:
         of their item with that number)."""
         view = self.views[by]
         if items_cutoff is None:
-            items_cutoff = {self.person(name).public.id: n for name, n in self.item_seqs.items()}
-        names = {self.person(name).public.id: name for name in self.people}
+            items_cutoff = {self.person(name).device_id: n for name, n in self.item_seqs.items()}
+        names = {self.person(name).device_id: name for name in self.people}
         cutoff = {a: (n, self.item_links.get((names.get(a, ""), n), bytes(32))) for a, n in items_cutoff.items()}
         return build.rotation(view.log, author=view.identity, keys=view.keys,
                               seed=self.rand.bytes(32), ephemeral_secret=self.rand.bytes(32),
@@ -217,6 +221,34 @@ class World:
         new = self.build_rotation(by, remove=remove, items_cutoff=items_cutoff)
         self.publish(new)
         return new
+
+    # -- devices -------------------------------------------------------------
+
+    def link(self, owner: str, name: str, device_name: str | None = None) -> View:
+        """A new device ``name`` of ``owner``'s member: ``owner``'s device records it with a
+        ``device-add`` and hands it every seed it holds; the new device folds the log."""
+        me = self.rand.device(self.person(owner), device_name or name)
+        self.people[name] = me
+        view = self.views[owner]
+        self.publish(build.device_add(view.log, me.device_record(view.log.group), author=view.identity,
+                                      keys=view.keys, nonce=self.rand.bytes(24)))
+        keys = Keyring(me.boxing, dict(view.keys.generations))
+        log = GroupLog(self.mailbox, self.group)
+        for entry in self.relay:
+            log.apply(*entry, keys)
+        self.views[name] = View(me, log, keys)
+        return self.views[name]
+
+    def build_revocation(self, by: str, devices: list[str], *, add: Identity | None = None) -> build.NewEntry:
+        """A ``device-revoke`` by ``by`` of the named devices (adding ``add``'s record)."""
+        view = self.views[by]
+        names = {self.person(name).device_id: name for name in self.people}
+        cutoff = {a: (n, self.item_links.get((names.get(a, ""), n), bytes(32)))
+                  for a, n in ((self.person(name).device_id, n) for name, n in self.item_seqs.items())}
+        return build.device_revoke(view.log, [self.person(d).device_id for d in devices], author=view.identity,
+                                   keys=view.keys, seed=self.rand.bytes(32), ephemeral_secret=self.rand.bytes(32),
+                                   nonce=self.rand.bytes(24), auth_nonce=self.rand.bytes(24), items_cutoff=cutoff,
+                                   add=None if add is None else add.device_record(view.log.group))
 
     # -- items ---------------------------------------------------------------
 
@@ -270,7 +302,7 @@ def authorised(block: KeyBlock, previous: Generation, *, signer: Identity, group
     for, or the sealed bytes."""
     if plaintext is None:
         signed = encode([group, seq, block.digest if digest is None else digest, removed])
-        plaintext = encode([signer.public.id, removed,
+        plaintext = encode([signer.device_id, removed,
                             crypto.sign(signer.signing, "hramada:v1:key-block-auth", signed)])
     aad = encode(["hramada:v1:key-block-auth", seq if sealed_seq is None else sealed_seq])
     sealed = crypto.encrypt(previous.auth_key, nonce, plaintext, aad)
@@ -296,8 +328,8 @@ def with_key_block(entry: tuple[int, bytes, bytes], change) -> tuple[int, bytes,
 def summary(log: GroupLog) -> dict:
     """Everything a user could see about a group's state, as plain comparable data."""
     def member(m):
-        return (m.name, m.key.sign.raw, m.key.box.raw, m.role, m.since, m.until,
-                m.request, m.vouchers)
+        return (m.name, m.key.sign.raw, m.key.relay, m.role, m.since, m.until,
+                m.request, m.vouchers, tuple((d.id, d.box, d.since) for d in m.devices.values()))
     return {
         "group": log.group, "name": log.name, "head": log.head,
         "vouches_required": log.vouches_required, "generation": log.generation,
@@ -305,7 +337,8 @@ def summary(log: GroupLog) -> dict:
         "former": {k: member(m) for k, m in log.former.items()},
         "invites": {k: (i.sign.raw, i.box_key, i.drop, i.by, i.seq, i.request)
                     for k, i in log.invites.items()},
-        "requests": {k: (r.name, r.key.sign.raw, r.invite, r.seq, r.posted_by,
+        "devices": {k: (d.member, d.record, d.since, d.until, d.last_item) for k, d in log.devices.items()},
+        "requests": {k: (r.name, r.key.sign.raw, r.device.sign, r.invite, r.seq, r.posted_by,
                          tuple(r.vouches), r.status) for k, r in log.requests.items()},
         "generations": [(g.number, g.commitment, g.cap_hash, g.start, g.end, g.items_cutoff)
                         for g in log.generations],

@@ -17,6 +17,7 @@ from pathlib import Path
 from conftest import PASSPHRASE
 from hramada.client import Hramada
 from hramada.core import invitation as inv
+from hramada.core.identity import public_box_key
 
 
 def test_a_stale_welcome_dropped_first_does_not_lock_the_newcomer_out(relay_process, bring_in,
@@ -39,7 +40,7 @@ def test_a_stale_welcome_dropped_first_does_not_lock_the_newcomer_out(relay_proc
             # bob's modified client: a welcome for Hanna with the old generation 0
             s = bob._find(g)
             req = s.log.requests[bytes.fromhex(join.request)]
-            stale = inv.make_welcome(req.key.box, os.urandom(32), s.group_id, req.id,
+            stale = inv.make_welcome(public_box_key(req.device.box), os.urandom(32), s.group_id, req.id,
                                      s.keys.generations[0], admit=(s.log.head[0] + 1, os.urandom(32)),
                                      starts=[])
             await bob._relay(relay.url).post_to_drop(s.record["mailbox"], s.cap,

@@ -23,7 +23,7 @@ from hramada.core import build, crypto, items, wire
 from hramada.core import invitation as inv
 from hramada.core.encoding import decode, encode
 from hramada.core.entries import Envelope, envelope_bytes, open_entry
-from hramada.core.identity import Identity, fingerprint, safety_code
+from hramada.core.identity import Identity, cert_message, fingerprint, safety_code
 from hramada.core.keys import Generation, box_label, make_key_block
 from hramada.core.state import GroupLog, Keyring
 
@@ -54,15 +54,30 @@ def write(name: str, content: dict) -> None:
     print(f"wrote {path}")
 
 
+# a person's devices: the first is named by the person, another by "person/device"
+DEVICES = {"alice/phone": ("alice", "phone")}
+
+
 def person(name: str) -> Identity:
-    return Identity.from_secrets(fixed(f"{name}/sign"), fixed(f"{name}/box"))
+    member, device = DEVICES.get(name, (name, "laptop"))
+    return Identity.from_secrets(fixed(f"{member}/member"), fixed(f"{name}/sign"), fixed(f"{name}/box"),
+                                 device)
 
 
-def person_json(name: str) -> dict:
+def person_json(name: str, group: bytes = b"") -> dict:
+    """A device's secrets and public keys, and its device record certified for ``group``
+    (``b""``: as inside a ``create`` entry)."""
     me = person(name)
-    return {"sign_seed": me.signing.seed.hex(), "box_secret": me.boxing.raw.hex(),
-            "sign_public": me.public.sign.raw.hex(), "box_public": me.public.box.raw.hex(),
-            "relay_admin_public": me.relay_admin.public.raw.hex()}
+    record = me.device_record(group)
+    return {"member_seed": me.member.seed.hex(), "sign_seed": me.signing.seed.hex(),
+            "box_secret": me.boxing.raw.hex(), "device_name": me.device_name,
+            "member_public": me.public.sign.raw.hex(), "sign_public": me.signing.public.raw.hex(),
+            "box_public": me.boxing.public.raw.hex(),
+            "relay_admin_public": me.relay_admin.public.raw.hex(),
+            "cert_group": group.hex(), "cert": record.cert.hex(),
+            "cert_signed": cert_message(group, 1, me.member_id, me.device_id, me.boxing.public.raw,
+                                        me.device_name).hex(),
+            "device_fingerprint": record.fingerprint}
 
 
 # -- encoding -----------------------------------------------------------------------
@@ -354,13 +369,18 @@ def passphrase() -> None:
 def identities_and_wire() -> None:
     group = fixed("group id", 16)
     write("identity.json", {
-        "description": "Identities: Ed25519 key from sign_seed, X25519 key from box_secret; "
-                       "relay-admin key = Ed25519 from derive_key(sign_seed, 'hramada:v1:relay-admin'); "
-                       "fingerprint and safety code (identity.md in keys.md).",
+        "description": "Member and device keys (keys.md §2): member key = Ed25519 from member_seed "
+                       "(member_public is the member id), device key = Ed25519 from sign_seed, device "
+                       "box key = X25519 from box_secret; relay-admin key = Ed25519 from "
+                       "derive_key(member_seed, 'hramada:v1:relay-admin'); the device record's cert "
+                       "(by the member key over cert_signed, purpose 'hramada:v1:device-cert', for "
+                       "cert_group and suite 1); the member's fingerprint and safety code (suite 1) "
+                       "and the device's fingerprint. alice/phone is a second device of alice: same "
+                       "member key, fingerprint and safety code.",
         "group": group.hex(),
-        "cases": [{**person_json(n), "fingerprint": fingerprint(person(n).public),
+        "cases": [{"name": n, **person_json(n, group), "fingerprint": fingerprint(person(n).public),
                    "safety_code": safety_code(group, person(n).public)}
-                  for n in ("alice", "bob")]})
+                  for n in ("alice", "bob", "alice/phone")]})
     mailbox = fixed("mailbox", 16)
     cases = [(mailbox, 1, wire.GENESIS_PREV, b"\xa0"), (mailbox, 2, fixed("prev"), bytes(range(40)))]
     write("wire.json", {
@@ -385,7 +405,7 @@ def admin_case(me: Identity, mailbox: bytes, seq: int, prev: bytes, ciphertext: 
     """An admin append's signature (relay-api-v1.md §5): Ed25519 by the relay-admin key
     over 'hramada:v1:relay-admin-append' || 0 || encode([entry_hash, new_cap_hash, admins])."""
     key = me.relay_admin
-    return {"sign_seed": me.signing.seed.hex(), "admin_key": key.public.raw.hex(),
+    return {"member_seed": me.member.seed.hex(), "admin_key": key.public.raw.hex(),
             "mailbox": mailbox.hex(), "seq": seq, "prev": prev.hex(), "ciphertext": ciphertext.hex(),
             "new_cap_hash": None if new_cap_hash is None else new_cap_hash.hex(),
             "admins": None if admins is None else [a.hex() for a in admins],
@@ -396,7 +416,7 @@ def admin_case(me: Identity, mailbox: bytes, seq: int, prev: bytes, ciphertext: 
 
 def generations() -> None:
     gens = [Generation(n, fixed(f"generation {n}")) for n in range(2)]
-    recipients = [person(n).public.box for n in ("alice", "carol")]
+    recipients = [person(n).boxing.public for n in ("alice", "carol")]
     eph = fixed("rotation ephemeral")
     author, group, seq, auth_nonce = person("alice"), fixed("group id", 16), 12, fixed("auth nonce", 24)
     removed = person("bob").public.id
@@ -406,7 +426,7 @@ def generations() -> None:
             "q": block.back_content}
     signed = encode([group, seq, block.digest, removed])
     signature = crypto.sign(author.signing, "hramada:v1:key-block-auth", signed)
-    auth_plaintext = encode([author.public.id, removed, signature])
+    auth_plaintext = encode([author.device_id, removed, signature])
     auth_aad = encode(["hramada:v1:key-block-auth", seq])
     assert block.auth == auth_nonce + crypto.encrypt(gens[0].auth_key, auth_nonce, auth_plaintext,
                                                      auth_aad)
@@ -427,8 +447,8 @@ def generations() -> None:
         "key_block": {
             "previous": 0, "new": 1,
             "recipients": [{"name": n, "box_secret": person(n).boxing.raw.hex(),
-                            "box_public": person(n).public.box.raw.hex(),
-                            "label": box_label(gens[0], person(n).public.box).hex()}
+                            "box_public": person(n).boxing.public.raw.hex(),
+                            "label": box_label(gens[0], person(n).boxing.public).hex()}
                            for n in ("alice", "carol")],
             "ephemeral_secret": eph.hex(),
             "back_aad": encode(["hramada:v1:prev-log-seed", 0]).hex(),
@@ -437,7 +457,7 @@ def generations() -> None:
             "digest": block.digest.hex(),
             "authorisation": {
                 "author": {"name": "alice", "sign_seed": author.signing.seed.hex(),
-                           "sign_public": author.public.sign.raw.hex()},
+                           "sign_public": author.signing.public.raw.hex()},
                 "group": group.hex(), "seq": seq, "nonce": auth_nonce.hex(),
                 "removed": {"name": "bob", "member_id": removed.hex()},
                 "signed": signed.hex(), "signature": signature.hex(),
@@ -456,7 +476,7 @@ def invitation() -> None:
     request = inv.make_join_request(group, secret, bob, "bob")
     guest_nonce = fixed("guest nonce", 24)
     welcome_gen = Generation(0, fixed("generation 0"))
-    welcome = inv.make_welcome(bob.public.box, fixed("welcome ephemeral"), group,
+    welcome = inv.make_welcome(bob.boxing.public, fixed("welcome ephemeral"), group,
                                inv.request_id(request), welcome_gen,
                                admit=(5, fixed("admit entry hash")), starts=[])
     write("invitation.json", {
@@ -471,7 +491,7 @@ def invitation() -> None:
         "code": {"relay": code.relay, "mailbox": mailbox.hex(), "group": group.hex(),
                  "payload": encode([1, code.relay, mailbox, group, secret.secret]).hex(),
                  "text": code.to_text()},
-        "join_request": {"group": group.hex(), "name": "bob", "identity": person_json("bob"),
+        "join_request": {"group": group.hex(), "name": "bob", "identity": person_json("bob", group),
                          "signed": request.hex(), "request_id": inv.request_id(request).hex()},
         "guest_message": {"box_key": secret.box_key.hex(), "nonce": guest_nonce.hex(),
                           "plaintext": request.hex(),
@@ -488,12 +508,14 @@ def state_summary(log: GroupLog) -> dict:
     def member(pk, m):
         return {"id": pk.hex(), "name": m.name, "role": m.role, "since": m.since, "until": m.until,
                 "request": m.request.hex() if m.request else None,
-                "vouchers": [v.hex() for v in m.vouchers]}
+                "vouchers": [v.hex() for v in m.vouchers], "devices": [d.hex() for d in m.devices]}
     return {
         "group": log.group.hex(), "name": log.name, "vouches_required": log.vouches_required,
         "head": {"seq": log.head[0], "hash": log.head[1].hex()}, "generation": log.generation,
         "members": [member(k, m) for k, m in log.members.items()],
         "former": [member(k, m) for k, m in log.former.items()],
+        "devices": [{"id": k.hex(), "member": d.member.hex(), "name": d.name, "box": d.box.hex(),
+                     "since": d.since, "until": d.until} for k, d in log.devices.items()],
         "invites": [{"id": k.hex(), "by": i.by.hex(), "seq": i.seq,
                      "request": i.request.hex() if i.request else None} for k, i in log.invites.items()],
         "requests": [{"id": k.hex(), "name": r.name, "invite": r.invite.hex(), "seq": r.seq,
@@ -511,8 +533,8 @@ def state_summary(log: GroupLog) -> dict:
 
 def log_and_item() -> None:
     mailbox = fixed("mailbox", 16)
-    alice, bob, carol = person("alice"), person("bob"), person("carol")
-    people = {"alice": alice, "bob": bob, "carol": carol}
+    alice, bob, carol, phone = person("alice"), person("bob"), person("carol"), person("alice/phone")
+    people = {"alice": alice, "bob": bob, "carol": carol, "alice/phone": phone}
     first, gen0 = build.create_group(mailbox=mailbox, name="Minsk mutual aid", creator=alice,
                                      creator_name="alice",
                                      vouches=2, seed=fixed("generation 0"),
@@ -560,10 +582,15 @@ def log_and_item() -> None:
     post("alice", "admit", {"request": inv.request_id(requests["carol"]), "role": "member"})  # ignored
     post("alice", "vouch", {"request": inv.request_id(requests["carol"])})
     post("alice", "admit", {"request": inv.request_id(requests["carol"]), "role": "member"})
+    # bob tries to add alice's phone (its cert is by alice's member key, not his): ignored;
+    # then alice adds her phone
+    phone_record = phone.device_record(log.group).to_value()
+    post("bob", "device-add", {"device": phone_record})  # ignored: device-cert-invalid
+    post("alice", "device-add", {"device": phone_record})
 
     # carol's welcome, sealed by alice
     carol_since = log.members[carol.public.id].since
-    welcome = inv.make_welcome(carol.public.box, fixed("welcome for carol"), log.group,
+    welcome = inv.make_welcome(carol.boxing.public, fixed("welcome for carol"), log.group,
                                inv.request_id(requests["carol"]), gen0,
                                admit=(carol_since, log.hash_at(carol_since)), starts=[])
     # bob posts his item number 1, then alice removes bob (item cut-off: bob's number 1)
@@ -587,19 +614,31 @@ def log_and_item() -> None:
     seq = log.head[0] + 1
     rot = {"seed": fixed("generation 1"), "ephemeral_secret": fixed("rotation ephemeral"),
            "nonce": fixed(f"nonce {seq}", 24), "auth_nonce": fixed(f"auth nonce {seq}", 24)}
-    cutoff = {bob.public.id: (1, item_link)}
+    cutoff = {bob.device_id: (1, item_link)}
     new = build.rotation(log, author=alice, keys=keys, remove=bob.public.id, items_cutoff=cutoff, **rot)
     record(new, {"inputs": {k: (v.hex() if isinstance(v, bytes) else v) for k, v in rot.items()}
                  | {"remove": "bob", "items_cutoff": [[a.hex(), n, link.hex()] for a, (n, link) in cutoff.items()]}},
            "alice")
+    # alice's laptop revokes her phone (rotation to generation 2)
+    seq = log.head[0] + 1
+    rot = {"seed": fixed("generation 2"), "ephemeral_secret": fixed("revocation ephemeral"),
+           "nonce": fixed(f"nonce {seq}", 24), "auth_nonce": fixed(f"auth nonce {seq}", 24)}
+    new = build.device_revoke(log, [phone.device_id], author=alice, keys=keys, items_cutoff={}, **rot)
+    record(new, {"inputs": {k: (v.hex() if isinstance(v, bytes) else v) for k, v in rot.items()}
+                 | {"revoke": ["alice/phone"], "items_cutoff": []}}, "alice")
 
     write("log.json", {
         "description": "A whole small log (log.md): alice creates a group needing 2 vouches, "
                        "invites bob (admitted with 1 vouch: only alice can vouch yet), bob invites "
                        "carol, an admit with 1 of 2 vouches is ignored, carol is admitted, alice "
                        "removes bob (rotation to generation 1, authorised under generation 0, item "
-                       "cut-off [[bob, 1, the link of his item 1]]). Fold it as alice holding only generation 0; every step must "
-                       "reproduce byte for byte.",
+                       "cut-off [[bob's device, 1, the link of his item 1]]). Before that, bob's "
+                       "device-add of a record certified by alice's member key is ignored "
+                       "(device-cert-invalid) and alice's own device-add of her phone applies; "
+                       "after it alice's laptop revokes her phone (device-revoke, rotation to "
+                       "generation 2; the key block's authorisation names the change "
+                       "encode({'revoke': [phone's device id]})). Fold it as alice's laptop holding "
+                       "only generation 0; every step must reproduce byte for byte.",
         "mailbox": mailbox.hex(),
         "people": {n: person_json(n) for n in people},
         "invitations": {n: {"secret": s.secret.hex(), "join_request": requests[n].hex(),
@@ -620,7 +659,7 @@ def log_and_item() -> None:
     content = decode(signed[64:])[4]
     write("item.json", {
         "description": "An item (items.md) by bob in log.json's group: his number 1 (prev: 32 zero "
-                       "bytes), written at head 11 under generation 0, time in milliseconds, padded to "
+                       "bytes), written at head 13 under generation 0, time in milliseconds, padded to "
                        "its size bucket. Opened against log.json's final state it is readable wherever "
                        "the relay places it (its number and link are the removal's cut-off for bob). "
                        "'late' is bob's number 2 under the same key, chained to it: a forgery wherever "

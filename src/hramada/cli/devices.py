@@ -257,17 +257,30 @@ def list_(as_json_: bool) -> None:
 
 @device.command("revoke")
 @click.argument("device_")
+@click.option("--member", help="An admin revokes a device of this member (name or fingerprint); needs --group.")
+@click.option("--group", "group_", help="With --member: the group (another member's devices differ per group).")
 @click.option("--yes", is_flag=True, help="Do not ask for confirmation.")
 @json_option
-def revoke(device_: str, yes: bool, as_json_: bool) -> None:
+def revoke(device_: str, member: str | None, group_: str | None, yes: bool, as_json_: bool) -> None:
     """Revoke one of your other devices (by its id from `hramada device list`, or its
     name) in every group: each group's key rotates, so it reads nothing written after.
+    An admin can revoke another member's device in one group (--member, --group).
 
     Example: hramada device revoke phone --yes
     """
-    if not yes and not click.confirm(f"Revoke {device_!r} from every group?", err=True):
+    if member is not None and group_ is None:
+        raise click.UsageError("--member needs --group: another member's devices differ per group")
+    where = f"{member}'s devices in {group_}" if member is not None else "every group"
+    if not yes and not click.confirm(f"Revoke {device_!r} from {where}?", err=True):
         raise click.Abort()
-    result = with_profile(lambda h: h.revoke_device(device_))
+    if member is not None:
+        async def one(h: Hramada) -> dict:
+            done = await h.revoke_devices(group_, [device_], member=member)
+            return {"device": device_, "name": device_, "revoked": [h.info(group_).name], "failed": {},
+                    **{k: v for k, v in done.items() if k == "generation"}}
+        result = with_profile(one)
+    else:
+        result = with_profile(lambda h: h.revoke_device(device_))
     emit(result, as_json_, lambda r: (
         [out_console.print(f"Revoked {clean(r['name'])!r} in {clean(g)!r}.", highlight=False) for g in r["revoked"]],
         [out_console.print(f"Not revoked in {clean(g)!r}: {clean(why)}", highlight=False)

@@ -146,12 +146,13 @@ class Admissions(LoadedGroups):
             if rec["group"] == c.group:
                 raise PolicyError("this profile already holds that group (or a request to join it)")
         name = clean_name(name or self.name)
-        identity = Identity.from_secrets(random(32), random(32))
+        identity = Identity.from_secrets(random(32), random(32), random(32))
         signed = invitation.make_join_request(c.group, c.secret, identity, name)
         rid = invitation.request_id(signed)
         message = invitation.seal_guest_message(c.secret.box_key, random(24), signed)
         record = {"group": c.group, "name": f"(pending {c.group.hex()[:8]})", "relay": c.relay.rstrip("/"),
-                  "mailbox": c.mailbox, "me": name, "id": list(identity.secrets()), "gens": [],
+                  "mailbox": c.mailbox, "me": name, "id": list(identity.secrets()),
+                  "device": identity.device_name, "gens": [],
                   "status": "pending", "pin": [0, wire.GENESIS_PREV], "items": 0, "drops": 0,
                   "join": {"secret": c.secret.secret, "request": rid, "message": message, "sent": False}}
         ref = self.store.add_group(record)

@@ -33,6 +33,7 @@ import httpx
 
 from hramada.client import link_devices, notices, numbering, profile
 from hramada.client.admission import Admissions
+from hramada.client.devices import DeviceCommands, leaving_items
 from hramada.client.link_join import JoinLink
 from hramada.client.linking import Linking
 from hramada.client.session import GroupSession
@@ -49,11 +50,11 @@ from hramada.core.state import GroupLog, Keyring
 from hramada.core.urls import check_relay_url
 from hramada.errors import HramadaError, NotFoundError, PolicyError, RelayError, RelayUnreachable
 
-FORGETTABLE = ("pending", "removed", "left")
+FORGETTABLE = ("pending", "removed", "left", "revoked")
 HISTORY_POLICIES = ("since-join", "all")
 
 
-class Hramada(Linking, JoinLink, Admissions):
+class Hramada(Linking, JoinLink, DeviceCommands, Admissions):
     """An unlocked profile."""
 
     def __init__(self, unlocked: profile.Unlocked, transport: httpx.AsyncBaseTransport | None = None) -> None:
@@ -101,7 +102,7 @@ class Hramada(Linking, JoinLink, Admissions):
             raise ValueError("--vouches must be at least 1")
         if history not in HISTORY_POLICIES:
             raise ValueError("--history is since-join or all")
-        identity = Identity.from_secrets(random(32), random(32))
+        identity = Identity.from_secrets(random(32), random(32), random(32))
         mailbox = random(wire.MAILBOX_ID_BYTES)
         ne, gen0 = build.create_group(mailbox=mailbox, name=name, creator=identity,
                                       creator_name=self.name, vouches=vouches, seed=random(32),
@@ -112,7 +113,8 @@ class Hramada(Linking, JoinLink, Admissions):
         log = GroupLog(mailbox)
         log.apply(ne.seq, ne.prev, ne.ciphertext, Keyring(identity.boxing, {0: gen0}))
         record = {"group": log.group, "name": name, "relay": relay.url, "mailbox": mailbox,
-                  "me": self.name, "id": list(identity.secrets()), "gens": [[0, gen0.seed]],
+                  "me": self.name, "id": list(identity.secrets()), "device": identity.device_name,
+                  "gens": [[0, gen0.seed]],
                   "status": "active", "pin": [0, wire.GENESIS_PREV], "items": 0, "drops": 0}
         with self.store.transaction():
             ref = self.store.add_group(record)
@@ -259,9 +261,10 @@ class Hramada(Linking, JoinLink, Admissions):
         admins = [m for m in s.log.members.values() if m.role == "admin"]
         if me.role == "admin" and len(admins) == 1 and len(s.log.members) > 1:
             raise PolicyError("you are the group's only admin: make another member admin first")
-        # the journal marks the group left with it; the entry names this device's last item
-        # number, so nothing numbered after it can pass as written before leaving
-        await self._engine(s).append("leave", {"items": s.record.get("next_item", 1) - 1})
+        # the journal marks the group left with it; the entry names the last item number of
+        # each of the member's devices (this one's own count, the others' as verified here),
+        # so nothing numbered after it can pass as written before leaving
+        await self._engine(s).append("leave", {"items": leaving_items(s)})
         await self._close_drops_of(s, s.identity.public.id)
         return {"left": s.name}
 
@@ -366,7 +369,7 @@ class Hramada(Linking, JoinLink, Admissions):
         held = {n for n, g in s.keys.generations.items() if g.full}
         ordered = sorted(numbering.shown(rows, numbering.check_chains(rows, s.log, held)),
                          key=lambda v: (v["time"], v["id"]))
-        authors = {a: (s.name_of(a), _print_of(s, a)) for a in {v["author"] for v in ordered}}
+        authors = {a: _author(s, a) for a in {v["author"] for v in ordered}}
         bulletins = {v["id"]: ItemView(v["id"].hex(), authors[v["author"]][0], v["time"], v["body"]["text"],
                                        v["body"].get("title", ""), author_fingerprint=authors[v["author"]][1])
                      for v in ordered if v["kind"] == "bulletin"}
@@ -411,10 +414,13 @@ class Hramada(Linking, JoinLink, Admissions):
 AUTHOR_PRINT_CHARS = 9  # "xxxx xxxx": enough to tell two look-alike names apart at a glance
 
 
-def _print_of(s: GroupSession, member: bytes) -> str:
-    """The start of a member's fingerprint, shown beside their name."""
-    m = s.log.members.get(member) or s.log.former.get(member)
-    return fingerprint(m.key)[:AUTHOR_PRINT_CHARS] if m is not None else ""
+def _author(s: GroupSession, device: bytes) -> tuple[str, str]:
+    """An item author's name and the start of their member fingerprint, shown beside it:
+    an item's author is a device, shown as its member."""
+    m = s.log.member_of(device)
+    if m is None:
+        return "(unknown)", ""
+    return m.name, fingerprint(m.key)[:AUTHOR_PRINT_CHARS]
 
 
 def run(coro: Any) -> Any:

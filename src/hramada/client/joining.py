@@ -20,6 +20,7 @@ from typing import TYPE_CHECKING, Awaitable, Callable
 import nacl.utils
 
 from hramada.core import crypto, invitation
+from hramada.core.identity import public_box_key
 from hramada.core.joining import WelcomeMismatch, adopt
 from hramada.core.state import GroupLog, Invite, Keyring
 from hramada.errors import HramadaError, PolicyError, RelayError, RelayUnreachable
@@ -132,7 +133,7 @@ async def send_welcome(e: Engine, request: bytes) -> None:
     if member is None:  # removed or gone before the welcome went out
         return
     message = invitation.make_welcome(
-        req.key.box, nacl.utils.random(32), s.group_id, request, s.generation,
+        public_box_key(req.device.box), nacl.utils.random(32), s.group_id, request, s.generation,
         admit=(member.since, s.log.hash_at(member.since)),
         starts=[g.start for g in s.log.generations[1:]])
     await e.relay.post_to_drop(s.record["mailbox"], s.cap, invite.drop, message)

@@ -174,7 +174,7 @@ class _Guarded:
 @reaction("admit")
 def _welcome_whom_i_admitted(ch: Change, entry: Entry) -> None:
     s = ch.session
-    if entry.author != s.identity.public.id:
+    if entry.device != s.identity.device_id:  # the admitting device sends the welcome
         return
     request = entry.body.get("request") if isinstance(entry.body, dict) else None
     req = s.log.requests.get(request) if isinstance(request, bytes) else None

@@ -12,10 +12,13 @@ from __future__ import annotations
 import hashlib
 import unicodedata
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
+from hramada.client.devices import device_infos
 from hramada.client.transport import Relay
 from hramada.core import crypto, suite2
+from hramada.core.devices import MAX_DEVICES
+from hramada.core.identity import CERT_PURPOSE, DeviceRecord, Identity, cert_message
 from hramada.core.joining import walk_back_generations
 from hramada.core.keys import Generation
 from hramada.core.link_answers import GroupAnswer, LinkedDevice
@@ -41,10 +44,9 @@ def member_seed(s: GroupSession) -> bytes:
     return s.identity.member.seed
 
 
-def certify(s: GroupSession, name: str, slot: SlotKeys) -> Any:
+def certify(s: GroupSession, name: str, slot: SlotKeys) -> DeviceRecord:
     """The device record of the new device's keys for this group, its cert signed with
     this member's key ``M``."""
-    from hramada.core.identity import CERT_PURPOSE, DeviceRecord, cert_message
     cert = crypto.sign(s.identity.member, CERT_PURPOSE,
                        cert_message(s.group_id, suite_of(s), s.member_id, slot.sign, slot.box, name))
     return DeviceRecord(name, slot.sign, slot.box, cert)
@@ -59,9 +61,8 @@ def recorded(s: GroupSession, sign: bytes) -> tuple[int, bytes] | None:
     return d.since, s.log.hash_at(d.since)
 
 
-def refusal(s: GroupSession, record: Any) -> str | None:
+def refusal(s: GroupSession, record: DeviceRecord) -> str | None:
     """The log's reason code if ``record`` could not become a device of this member now."""
-    from hramada.core.devices import MAX_DEVICES
     me = s.me
     if me is None:
         return "not-a-member"
@@ -74,7 +75,7 @@ def refusal(s: GroupSession, record: Any) -> str | None:
     return None
 
 
-async def add_device(h: Hramada, s: GroupSession, record: Any) -> tuple[int, bytes] | str:
+async def add_device(h: Hramada, s: GroupSession, record: DeviceRecord) -> tuple[int, bytes] | str:
     """Append the ``device-add`` of ``record`` (after a sync), or find it appended by an
     earlier attempt; returns (seq, entry hash), or the reason code the group refuses it with."""
     s = await h._synced(s.group_id.hex())
@@ -131,8 +132,7 @@ class DeviceSecrets:
         return SlotKeys(sign, box)
 
 
-def identity(answer: GroupAnswer, device: DeviceSecrets, device_name: str) -> Any:
-    from hramada.core.identity import Identity
+def identity(answer: GroupAnswer, device: DeviceSecrets, device_name: str) -> Identity:
     return Identity.from_secrets(answer.member_seed, device.sign_seed, device.box_secret, device_name)
 
 
@@ -199,7 +199,6 @@ def list_id(name: str) -> str:
 async def my_devices(h: Hramada) -> list[dict]:
     """This member's current devices across the profile's active groups (synced first;
     a group out of reach is shown as stored), matched by name."""
-    from hramada.client.devices import device_infos
     out: dict[str, dict] = {}
     for s in h._sessions():
         if s.status != "active":

@@ -22,7 +22,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from hramada.client import link_devices as dev
 from hramada.client import profile
+from hramada.client.joining import _numbering_from
 from hramada.client.link_devices import DeviceSecrets
 from hramada.client.linking import set_aside
 from hramada.client.loaded import LoadedGroups
@@ -157,8 +159,6 @@ class JoinLink(LoadedGroups):
         return status
 
     async def _hold(self, answer: Any, device: DeviceSecrets, device_name: str) -> None:
-        from hramada.client import link_devices as dev
-        from hramada.client.joining import _numbering_from
         if any(rec["group"] == answer.ref.group for rec in self._refs().values()):
             return
         log, keys, entries = await dev.fold_group(self._relay(answer.ref.relay), answer, device, device_name)

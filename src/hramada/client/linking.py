@@ -31,6 +31,7 @@ from dataclasses import dataclass, field
 from enum import Enum
 from typing import TYPE_CHECKING
 
+from hramada.client import link_devices as dev
 from hramada.client.loaded import LoadedGroups
 from hramada.client.sealing import OsSealer
 from hramada.client.session import GroupSession
@@ -134,7 +135,7 @@ class Linking(LoadedGroups):
         for _ in range(4):
             secret = LinkSecret(random(32))
             code = LinkCode(host.record["relay"], host.record["mailbox"], secret,
-                            tuple(getattr(s.log, "suite", 1) for s in sessions), expires)
+                            tuple(s.log.suite for s in sessions), expires)
             rec = {"v": 1, "stage": Stage.OPEN.value, "code": code.to_text(), "expires": expires,
                    "group": host.group_id, "slots": [s.group_id for s in sessions], "opened": False}
             self._save_link(rec)
@@ -239,7 +240,6 @@ class Linking(LoadedGroups):
         return self._status(self._link() or rec)
 
     async def _add_and_answer(self, rec: dict, code: LinkCode) -> None:
-        from hramada.client import link_devices as dev
         s = self._drop_session(rec)
         request = set_aside(rec, "link-request-forged", lambda ms: read_link_request(code, ms),
                             await self._guest_messages(code, self._engine(s).relay))

@@ -12,11 +12,13 @@ VOID_REASONS = {
     "undecryptable": "it does not decrypt under the group's key",
     "bad-signature": "its signature is not valid",
     "not-a-member": "its author is not a member",
+    "not-a-device": "it is signed by a device that is not one of its author's current devices",
     "other-group": "it was written for another group",
     "misplaced": "it was signed for another place in the log",
     "rotation-without-keys": "it claims a key rotation but carries no new keys",
     "keys-on-ordinary-entry": "it carries new keys where none belong",
-    "rotation-not-authorised": "it is a key rotation that no admin authorised",
+    "rotation-not-authorised": "it is a key rotation that no admin authorised (nor, for a device "
+                               "revocation, another device of the same member)",
     "rotation-invalid": "it is a key rotation that breaks the group's rules",
 }
 
@@ -50,6 +52,10 @@ IGNORED_REASONS = {
     "no-change": "it changes nothing",
     "vouches-below-one": "a request needs at least one vouch",
     "bad-history": "there is no such history policy",
+    "device-cert-invalid": "the device is not certified by its author's member key for this group",
+    "device-key-taken": "its device key belongs to another device",
+    "device-name-taken": "the device name {name!r} is, or looks like, {like!r}",
+    "too-many-devices": "a member has at most {most} devices",
 }
 
 

@@ -10,7 +10,7 @@ from dataclasses import dataclass, field
 
 from hramada.client import notices
 from hramada.client.store import Store
-from hramada.core.identity import Identity
+from hramada.core.identity import DEFAULT_DEVICE_NAME, Identity
 from hramada.core.keys import Generation
 from hramada.core.state import GroupLog, Keyring, Member
 from hramada.core import crypto
@@ -34,7 +34,7 @@ class GroupSession:
     @classmethod
     def load(cls, store: Store, ref: int, record: dict | None = None) -> "GroupSession":
         record = record if record is not None else store.group(ref)
-        identity = Identity.from_secrets(*record["id"])
+        identity = Identity.from_secrets(*record["id"], record.get("device", DEFAULT_DEVICE_NAME))
         keys = Keyring(identity.boxing, {row[0]: Generation.restore(*row) for row in record["gens"]})
         log = GroupLog(record["mailbox"], record["group"])
         if record["status"] not in ("pending",):
@@ -78,6 +78,8 @@ class GroupSession:
 
     @property
     def generation(self) -> Generation:
+        if not self.log.generations:  # a linked device before its first fold: the newest key it was handed
+            return self.keys.generations[max(self.keys.generations)]
         return self.keys.generations[self.log.generation]
 
     @property
@@ -88,6 +90,16 @@ class GroupSession:
     def me(self) -> Member | None:
         return self.log.members.get(self.identity.public.id)
 
+    @property
+    def member_id(self) -> bytes:
+        """This member's id in the group (their member key's public key)."""
+        return self.identity.member_id
+
+    @property
+    def device_id(self) -> bytes:
+        """This device's id in the group (its device key's public key)."""
+        return self.identity.device_id
+
     def require_active(self) -> None:
         status = self.status
         if status == "alarm":
@@ -96,6 +108,9 @@ class GroupSession:
             raise PolicyError(f"you are no longer a member of {self.name!r}")
         if status == "left":
             raise PolicyError(f"you have left {self.name!r}")
+        if status == "revoked":
+            raise PolicyError(f"{self.record.get('revoked', 'this device was revoked from the group')} "
+                              f"({self.name!r})")
         if status == "pending" and self.record.get("refused"):
             raise PolicyError(notices.refusal_claim(self.record["refused"], self.group_id.hex()))
         if status == "pending":
@@ -123,5 +138,7 @@ class GroupSession:
         raise NotFoundError(f"no member {text!r} in {self.name!r}")
 
     def name_of(self, member: bytes) -> str:
-        m = self.log.members.get(member) or self.log.former.get(member)
+        """A member's name, by member id or by the id of one of their devices (an item's
+        author is a device: it is shown as its member)."""
+        m = self.log.members.get(member) or self.log.former.get(member) or self.log.member_of(member)
         return m.name if m is not None else "(unknown)"

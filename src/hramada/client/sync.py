@@ -35,9 +35,10 @@ from hramada.client.session import GroupSession
 from hramada.client.store import Store
 from hramada.client.transport import LogConflict, Relay, RetiredCapability
 from hramada.core import admins, build, crypto, items as items_mod, wire
+from hramada.core.identity import DeviceRecord
 from hramada.core.keys import HistoryNotShared
 from hramada.errors import (DecryptionError, EncodingError, ForkError, HramadaError,
-                            KeyWithheldError, RelayError, RelayUnreachable,
+                            DeviceRevokedError, KeyWithheldError, RelayError, RelayUnreachable,
                             VerificationError)
 
 Progress = Callable[[str, int, int], None]  # (what, done, total)
@@ -72,7 +73,7 @@ class Engine:
 
     async def sync(self) -> None:
         s = self.s
-        if s.status in ("alarm", "removed", "left"):
+        if s.status in ("alarm", "removed", "left", "revoked"):
             return
         s.suspected = False
         self.news = 0
@@ -108,7 +109,10 @@ class Engine:
 
     def _stop(self, exc: HramadaError) -> None:
         with self.journal.change(self.s) as ch:  # reloads what the failed change left behind
-            if isinstance(exc, KeyWithheldError):
+            if isinstance(exc, DeviceRevokedError):
+                ch.record["status"] = "revoked"
+                ch.record["revoked"] = str(exc).split(": ", 1)[-1]
+            elif isinstance(exc, KeyWithheldError):
                 ch.record["status"] = "removed"
             else:
                 ch.record["status"] = "alarm"
@@ -206,9 +210,10 @@ class Engine:
         await self._write(make, check)
 
     async def rotate(self, remove: bytes | None = None, check: Callable[[], None] | None = None,
-                     admit: tuple[bytes, str] | None = None) -> None:
-        """Rotate the group key (removing ``remove``, or admitting ``admit`` = (request,
-        role), in the same entry)."""
+                     admit: tuple[bytes, str] | None = None, revoke: list[bytes] | None = None,
+                     add: DeviceRecord | None = None) -> None:
+        """Rotate the group key (removing ``remove``, admitting ``admit`` = (request,
+        role), or revoking the devices ``revoke`` and adding ``add``, in the same entry)."""
         s = self.s
 
         async def make() -> build.NewEntry:
@@ -219,6 +224,10 @@ class Engine:
                 self._stop(exc)  # found while verifying: the group stops, as in a sync
                 raise
             cutoff = Numbering(s.record.get("item_seqs", {})).cutoff()
+            if revoke is not None:
+                return build.device_revoke(s.log, revoke, author=s.identity, keys=s.keys, seed=random(32),
+                                           auth_nonce=random(24), ephemeral_secret=random(32),
+                                           nonce=random(24), items_cutoff=cutoff, add=add)
             return build.rotation(s.log, author=s.identity, keys=s.keys, seed=random(32), auth_nonce=random(24),
                                   ephemeral_secret=random(32), nonce=random(24),
                                   items_cutoff=cutoff, remove=remove, admit=admit)
@@ -409,7 +418,7 @@ class Engine:
         valid position), and only once per number: a relay that re-serves an old item
         cannot make this device repeat it. Returns the outbox job, if any."""
         s = self.s
-        if item.author != s.identity.public.id:
+        if item.author != s.identity.device_id:
             return None
         handled = record.setdefault("republished", [])
         if item.seq in handled:

@@ -37,6 +37,18 @@ class MemberInfo:
 
 
 @dataclass
+class DeviceInfo:
+    """One device of this member in one group."""
+    device: str        # its device id (hex)
+    name: str
+    fingerprint: str   # the device's own fingerprint (its signing and box keys)
+    since: int         # the log entry that recorded it
+    current: bool
+    me: bool           # this device
+    until: int | None = None  # the entry that revoked it (or ended the member)
+
+
+@dataclass
 class RequestInfo:
     request: str
     name: str

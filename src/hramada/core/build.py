@@ -10,9 +10,10 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Mapping
 
-from hramada.core import wire
+from hramada.core import crypto, wire
+from hramada.core.devices import encode_revocation
 from hramada.core.entries import seal_entry
-from hramada.core.identity import Identity
+from hramada.core.identity import DeviceRecord, Identity, public_box_key
 from hramada.core.names import check_name
 from hramada.core.keys import Generation, make_key_block
 from hramada.core.state import GroupLog, Keyring
@@ -34,10 +35,11 @@ class NewEntry:
 
 
 def create_group(*, mailbox: bytes, name: str, creator: Identity, creator_name: str, vouches: int,
-                 seed: bytes, group_nonce: bytes, nonce: bytes, history: str = "all"
-                 ) -> tuple[NewEntry, Generation]:
+                 seed: bytes, group_nonce: bytes, nonce: bytes, history: str = "all",
+                 suite: int = crypto.SUITE) -> tuple[NewEntry, Generation]:
     """The first entry of a new group and its generation 0. ``history`` is the group's
-    history policy: ``"since-join"`` or ``"all"`` (log.md §5.1)."""
+    history policy: ``"since-join"`` or ``"all"`` (log.md §5.1); ``suite`` its cipher
+    suite, bound into every later entry."""
     if not isinstance(vouches, int) or vouches < 1:
         raise ValueError("a group needs at least one vouch per newcomer")
     if history not in ("since-join", "all"):
@@ -45,10 +47,12 @@ def create_group(*, mailbox: bytes, name: str, creator: Identity, creator_name: 
     gen0 = Generation(0, seed)
     body = {"name": check_name(name), "nonce": group_nonce, "vouches": vouches,
             "member": {"name": check_name(creator_name), "sign": creator.public.sign.raw,
-                       "box": creator.public.box.raw, "relay": creator.relay_admin.public.raw},
+                       "relay": creator.relay_admin.public.raw,
+                       "device": creator.device_record(b"", suite).to_value()},
             "commit": gen0.commitment, "cap": wire.cap_hash(gen0.relay_cap), "history": history}
     ct = seal_entry(mailbox=mailbox, group=b"", seq=1, prev=wire.GENESIS_PREV, kind="create", body=body,
-                    author=creator.signing, generation=gen0, nonce=nonce)
+                    author=creator.member_id, device=creator.signing, generation=gen0, nonce=nonce,
+                    suite=suite)
     return NewEntry(1, wire.GENESIS_PREV, ct, kind="create"), gen0
 
 
@@ -57,9 +61,17 @@ def entry(log: GroupLog, kind: str, body: dict, *, author: Identity, keys: Keyri
     """Any non-rotating entry, encrypted under the generation in force."""
     seq, prev = log.head
     ct = seal_entry(mailbox=log.mailbox, group=log.group, seq=seq + 1, prev=prev, kind=kind, body=body,
-                    author=author.signing, generation=keys.generations[log.generation],
-                    nonce=nonce)
+                    author=author.member_id, device=author.signing,
+                    generation=keys.generations[log.generation], nonce=nonce, suite=log.suite)
     return NewEntry(seq + 1, prev, ct, kind=kind)
+
+
+def device_add(log: GroupLog, record: DeviceRecord, *, author: Identity, keys: Keyring,
+               nonce: bytes) -> NewEntry:
+    """A ``device-add`` entry: ``record`` (certified by ``author``'s member key for this
+    group) becomes a device of ``author``'s member. It does not rotate the key: the
+    device that links the new one hands it the seeds it holds."""
+    return entry(log, "device-add", {"device": record.to_value()}, author=author, keys=keys, nonce=nonce)
 
 
 def rotation(log: GroupLog, *, author: Identity, keys: Keyring, seed: bytes,
@@ -68,41 +80,78 @@ def rotation(log: GroupLog, *, author: Identity, keys: Keyring, seed: bytes,
              admit: tuple[bytes, str] | None = None) -> NewEntry:
     """A ``rotate`` entry, or a ``remove`` entry when ``remove`` names a member.
 
-    The new seed is sealed to every member who remains; the entry is encrypted under
+    The new seed is sealed to every current device of every member who remains; the entry is encrypted under
     the new generation, so whoever is removed cannot read even this entry.
-    ``items_cutoff`` maps each author to the number and link of their last item that the
+    ``items_cutoff`` maps each device to the number and link of their last item that the
     rotating device has verified (items.md §3); it is signed into the entry as a sorted
     list, so every item at or below a bound must lie on the chain ending at that link.
-    Authors who are not (or no longer) in the log are left out.
+    Devices the log never recorded are left out.
     ``admit`` = ``(request id, role)`` makes it an ``admit`` entry that rotates the key:
     under the ``since-join`` history policy the new key leads back to no older content.
     """
     if admit is not None and remove is not None:
         raise ValueError("one rotation admits or removes, not both")
-    previous = keys.generations[log.generation]
-    new = Generation(previous.number + 1, seed)
-    remaining = [m.key.box for pk, m in log.members.items() if pk != remove]
-    seq, prev = log.head
-    block = make_key_block(previous, new, remaining, ephemeral_secret, author=author.signing,
-                           group=log.group, seq=seq + 1, auth_nonce=auth_nonce,
-                           removed=remove or b"", cut=admit is not None and log.history == "since-join")
-    body: dict = {"commit": new.commitment, "cap": wire.cap_hash(new.relay_cap),
-                  "keys": block.digest, "items": items_cutoff_pairs(log, items_cutoff)}
+    gone = set(log.members[remove].devices) if remove is not None and remove in log.members else set()
+    body: dict = {}
     if remove is not None:
         body["member"] = remove
     if admit is not None:
         body["request"], body["role"] = admit
     kind = "remove" if remove is not None else "admit" if admit is not None else "rotate"
+    return _rotating(log, kind, body, author=author, keys=keys, seed=seed,
+                     ephemeral_secret=ephemeral_secret, nonce=nonce, auth_nonce=auth_nonce,
+                     items_cutoff=items_cutoff, change=remove or b"", gone=gone,
+                     cut=admit is not None and log.history == "since-join")
+
+
+def device_revoke(log: GroupLog, devices: list[bytes], *, author: Identity, keys: Keyring, seed: bytes,
+                  ephemeral_secret: bytes, nonce: bytes, auth_nonce: bytes,
+                  items_cutoff: Mapping[bytes, tuple[int, bytes]], add: DeviceRecord | None = None
+                  ) -> NewEntry:
+    """A ``device-revoke`` entry: ``devices`` (current devices of one member) leave the
+    group and the key rotates, sealed to every other current device (and to ``add``, a
+    device record certified by that member's key, which joins in the same step)."""
+    ids = sorted(set(devices))
+    if not ids:
+        raise ValueError("a revocation names at least one device")
+    body: dict = {"devices": ids}
+    added = {}
+    if add is not None:
+        body["add"] = add.to_value()
+        added = {add.sign: add.box}
+    change = encode_revocation(ids, body.get("add"))
+    return _rotating(log, "device-revoke", body, author=author, keys=keys, seed=seed,
+                     ephemeral_secret=ephemeral_secret, nonce=nonce, auth_nonce=auth_nonce,
+                     items_cutoff=items_cutoff, change=change, gone=set(ids), added=added)
+
+
+def _rotating(log: GroupLog, kind: str, body: dict, *, author: Identity, keys: Keyring, seed: bytes,
+              ephemeral_secret: bytes, nonce: bytes, auth_nonce: bytes,
+              items_cutoff: Mapping[bytes, tuple[int, bytes]], change: bytes, gone: set[bytes],
+              added: Mapping[bytes, bytes] | None = None, cut: bool = False) -> NewEntry:
+    """A rotating entry of ``kind`` whose new seed is sealed to every current device but
+    ``gone``, plus ``added`` (device id → box key); ``change`` is what the key block's
+    authorisation names (log.md §5.13)."""
+    previous = keys.generations[log.generation]
+    new = Generation(previous.number + 1, seed)
+    boxes = {d: box for d, box in log.current_boxes().items() if d not in gone}
+    boxes.update(added or {})
+    remaining = [public_box_key(box) for box in boxes.values()]
+    seq, prev = log.head
+    block = make_key_block(previous, new, remaining, ephemeral_secret, author=author.signing,
+                           group=log.group, seq=seq + 1, auth_nonce=auth_nonce, removed=change, cut=cut)
+    body = {**body, "commit": new.commitment, "cap": wire.cap_hash(new.relay_cap),
+            "keys": block.digest, "items": items_cutoff_pairs(log, items_cutoff)}
     ct = seal_entry(mailbox=log.mailbox, group=log.group, seq=seq + 1, prev=prev, kind=kind, body=body,
-                    author=author.signing, generation=new, nonce=nonce, key_block=block,
-                    in_force=previous)
+                    author=author.member_id, device=author.signing, generation=new, nonce=nonce,
+                    key_block=block, in_force=previous, suite=log.suite)
     return NewEntry(seq + 1, prev, ct, new, kind)
 
 
 def items_cutoff_pairs(log: GroupLog, cutoff: Mapping[bytes, tuple[int, bytes]]) -> list[list]:
-    """The signed form of an item cut-off: ``[[author, last item number, its link], …]``
-    by author, for members and former members only, numbers above zero."""
-    known = log.members.keys() | log.former.keys()
-    return [[author, n, link] for author, (n, link) in sorted(cutoff.items())
-            if author in known and type(n) is int and 0 < n < 2**32
+    """The signed form of an item cut-off: ``[[device, last item number, its link], …]``
+    by device, for devices the group ever recorded only, numbers above zero."""
+    known = log.devices.keys()
+    return [[device, n, link] for device, (n, link) in sorted(cutoff.items())
+            if device in known and type(n) is int and 0 < n < 2**32
             and type(link) is bytes and len(link) == 32]

@@ -7,8 +7,9 @@ carries a valid one was written by a holder of the group's key. The envelope is
 ``encode({"s": suite, "n": nonce, "c": aead, "k"?: key block})``; the AEAD opens (under
 the log key of the entry's generation, with the suite and position as associated
 data) to the *signed entry* ``encode([inner, signature])`` where ``inner`` is
-``encode({"v": 1, "s": suite, "group", "seq", "prev", "kind", "author", "body"})``.
-Kinds, authors, names and roles exist only inside the AEAD.
+``encode({"v": 2, "s": suite, "group", "seq", "prev", "kind", "author", "device", "body"})``,
+signed by the device key ``device`` of the member ``author``. Kinds, authors, devices,
+names and roles exist only inside the AEAD.
 """
 
 from __future__ import annotations
@@ -21,11 +22,12 @@ from hramada.core.encoding import Value, decode, encode, expect, fields
 from hramada.core.keys import Generation, KeyBlock
 from hramada.errors import EncodingError, VerificationError
 
-VERSION = 1
+VERSION = 2
 GROUP_ID_BYTES = 16
+SUITES = (1, 2)  # the cipher suites an envelope may name; a group uses the one of its ``create``
 KINDS = ("create", "invite", "request", "vouch", "admit", "remove", "leave", "role",
-         "policy", "rotate", "revoke")
-ROTATING_KINDS = ("remove", "rotate")
+         "policy", "rotate", "revoke", "device-add", "device-revoke")
+ROTATING_KINDS = ("remove", "rotate", "device-revoke")
 SIGN_PURPOSE = "hramada:v1:log-entry"
 
 
@@ -36,19 +38,20 @@ class Envelope:
     nonce: bytes
     sealed: bytes
     key_block: KeyBlock | None
+    suite: int = crypto.SUITE
 
     @classmethod
     def parse(cls, ciphertext: bytes) -> "Envelope":
         v = fields(decode(ciphertext), "entry envelope",
                    {"s": int, "n": bytes, "c": bytes}, {"k": dict})
-        if v["s"] != crypto.SUITE:
+        if v["s"] not in SUITES:
             raise EncodingError(f"unknown cipher suite {v['s']}")
         expect(len(v["n"]) == crypto.NONCE_BYTES, "entry envelope (nonce)")
         block = KeyBlock.from_value(v["k"]) if "k" in v else None
-        return cls(v["n"], v["c"], block)
+        return cls(v["n"], v["c"], block, v["s"])
 
     def to_bytes(self) -> bytes:
-        value: dict[str, Value] = {"s": crypto.SUITE, "n": self.nonce, "c": self.sealed}
+        value: dict[str, Value] = {"s": self.suite, "n": self.nonce, "c": self.sealed}
         if self.key_block is not None:
             value["k"] = self.key_block.to_value()
         return encode(value)
@@ -56,7 +59,8 @@ class Envelope:
 
 @dataclass(frozen=True, slots=True)
 class Entry:
-    """A decrypted entry whose signature has been checked against ``author``."""
+    """A decrypted entry (its signature checked by the group state, against ``device``).
+    ``author`` is the member id, ``device`` the id of the member's device that signed."""
 
     seq: int
     prev: bytes
@@ -65,16 +69,20 @@ class Entry:
     body: dict
     group: bytes
     inner: bytes  # the signed bytes, kept for computing the group id of ``create``
+    device: bytes = b""
+    suite: int = crypto.SUITE
 
 
-def _aad(seq: int) -> bytes:
-    return encode(["hramada:v1:log-entry", crypto.SUITE, seq])
+def _aad(seq: int, suite: int) -> bytes:
+    return encode(["hramada:v1:log-entry", suite, seq])
 
 
 def seal_entry(*, mailbox: bytes, group: bytes, seq: int, prev: bytes, kind: str, body: dict,
-               author: SigningKey, generation: Generation, nonce: bytes,
-               key_block: KeyBlock | None = None, in_force: Generation | None = None) -> bytes:
-    """Build the relay ciphertext of one entry.
+               author: bytes, device: SigningKey, generation: Generation, nonce: bytes,
+               key_block: KeyBlock | None = None, in_force: Generation | None = None,
+               suite: int = crypto.SUITE) -> bytes:
+    """Build the relay ciphertext of one entry by the member ``author`` (member id),
+    signed by their device key ``device``.
 
     ``generation`` is the generation the entry is encrypted under: the one in force,
     or for a rotating entry the new one (its seed travels in ``key_block``); then
@@ -82,11 +90,13 @@ def seal_entry(*, mailbox: bytes, group: bytes, seq: int, prev: bytes, kind: str
     """
     if kind not in KINDS:
         raise ValueError(f"unknown entry kind {kind!r}")
-    inner = encode({"v": VERSION, "s": crypto.SUITE, "group": group, "seq": seq, "prev": prev,
-                    "kind": kind, "author": author.public.raw, "body": body})
-    signed = encode([inner, crypto.sign(author, SIGN_PURPOSE, inner)])
-    sealed = crypto.encrypt(generation.log_key, nonce, crypto.pad(signed), _aad(seq))
-    envelope = Envelope(nonce, sealed, key_block).to_bytes()
+    if type(author) is not bytes or len(author) != 32:
+        raise ValueError("an entry's author is a member id")
+    inner = encode({"v": VERSION, "s": suite, "group": group, "seq": seq, "prev": prev,
+                    "kind": kind, "author": author, "device": device.public.raw, "body": body})
+    signed = encode([inner, crypto.sign(device, SIGN_PURPOSE, inner)])
+    sealed = crypto.encrypt(generation.log_key, nonce, crypto.pad(signed), _aad(seq, suite))
+    envelope = Envelope(nonce, sealed, key_block, suite).to_bytes()
     return wire.sign_append((in_force or generation).append_key, mailbox, seq, prev, envelope)
 
 
@@ -101,26 +111,29 @@ def open_entry(envelope: Envelope, seq: int, generation: Generation) -> tuple[En
     The signature is *not* checked here: only the group state knows which key the
     author must have (see :func:`verify_signature`).
     """
-    signed = crypto.unpad(crypto.decrypt(generation.log_key, envelope.nonce, envelope.sealed, _aad(seq)))
+    signed = crypto.unpad(crypto.decrypt(generation.log_key, envelope.nonce, envelope.sealed,
+                                         _aad(seq, envelope.suite)))
     outer = decode(signed)
     expect(isinstance(outer, list) and len(outer) == 2 and isinstance(outer[0], bytes)
            and isinstance(outer[1], bytes), "signed entry")
     inner, signature = outer
     v = fields(decode(inner), "entry",
                {"v": int, "s": int, "group": bytes, "seq": int, "prev": bytes, "kind": str,
-                "author": bytes, "body": dict})
+                "author": bytes, "device": bytes, "body": dict})
     if v["v"] != VERSION:
         raise EncodingError(f"unknown entry version {v['v']}")
-    if v["s"] != crypto.SUITE:
+    if v["s"] != envelope.suite:
         raise EncodingError(f"entry signed for another cipher suite ({v['s']})")
     expect(v["kind"] in KINDS, "entry (kind)")
-    expect(len(v["author"]) == 32, "entry (author)")
-    entry = Entry(v["seq"], v["prev"], v["kind"], v["author"], v["body"], v["group"], inner)
+    expect(len(v["author"]) == 32 and len(v["device"]) == 32, "entry (author)")
+    entry = Entry(v["seq"], v["prev"], v["kind"], v["author"], v["body"], v["group"], inner,
+                  v["device"], v["s"])
     return entry, signature
 
 
 def verify_signature(entry: Entry, signature: bytes) -> None:
-    crypto.verify(VerifyKey(entry.author), SIGN_PURPOSE, entry.inner, signature)
+    """Raise ``ForgeryError`` unless the entry's device key signed it."""
+    crypto.verify(VerifyKey(entry.device), SIGN_PURPOSE, entry.inner, signature)
 
 
 def check_position(entry: Entry, seq: int, prev: bytes) -> None:

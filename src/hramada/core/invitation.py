@@ -21,7 +21,7 @@ from dataclasses import dataclass
 from hramada.core import crypto, suite2
 from hramada.core.crypto import BoxPrivateKey, BoxPublicKey, SigningKey, VerifyKey
 from hramada.core.encoding import decode, encode, expect, fields
-from hramada.core.identity import Identity, MemberKey
+from hramada.core.identity import DeviceRecord, Identity, MemberKey
 from hramada.core.keys import Generation
 from hramada.core.names import check_name
 from hramada.core.suite2 import HybridPrivateKey, HybridPublicKey, Sealer
@@ -32,8 +32,8 @@ CODE_PREFIX = "hramada1-"
 CODE_VERSION = 2  # the payload's first element; 2 added the expiry
 REQUEST_ID_BYTES = 8
 MAX_CODE_CHARS = 2048  # a code with the longest relay address has about 1,000
-_REQUEST_FIELDS = {"group": bytes, "invite": bytes, "name": str, "sign": bytes, "box": bytes,
-                   "relay": bytes}
+_REQUEST_FIELDS = {"group": bytes, "invite": bytes, "name": str, "sign": bytes, "relay": bytes,
+                   "device": dict}
 
 
 @dataclass(frozen=True, slots=True, repr=False)
@@ -145,6 +145,7 @@ class JoinRequest:
     key: MemberKey
     signed: bytes
     relay: bytes  # the joiner's relay-admin key (identity.relay_admin), used if made an admin
+    device: DeviceRecord  # the joining device, certified by the joiner's member key
 
 
 def request_id(signed: bytes) -> bytes:
@@ -152,34 +153,40 @@ def request_id(signed: bytes) -> bytes:
 
 
 def make_join_request(group: bytes, invitation: InvitationSecret, identity: Identity,
-                      name: str) -> bytes:
+                      name: str, suite: int = crypto.SUITE) -> bytes:
+    """A join request for ``group``: the joiner's member key, relay-admin key and this
+    device's record (certified for ``group`` and ``suite``), signed by the member key
+    and by the invitation key."""
     inner = encode({"group": group, "invite": invitation.invite_id, "name": check_name(name),
-                    "sign": identity.public.sign.raw, "box": identity.public.box.raw,
-                    "relay": identity.relay_admin.public.raw})
-    return encode([inner, crypto.sign(identity.signing, "hramada:v1:join-request", inner),
+                    "sign": identity.public.sign.raw, "relay": identity.relay_admin.public.raw,
+                    "device": identity.device_record(group, suite).to_value()})
+    return encode([inner, crypto.sign(identity.member, "hramada:v1:join-request", inner),
                    crypto.sign(invitation.signing, "hramada:v1:invite-proof", inner)])
 
 
-def verify_join_request(signed: bytes, group: bytes, invite_sign: VerifyKey) -> JoinRequest:
-    """Check both signatures of a join request; raise ForgeryError or EncodingError."""
+def verify_join_request(signed: bytes, group: bytes, invite_sign: VerifyKey,
+                        suite: int = crypto.SUITE) -> JoinRequest:
+    """Check both signatures of a join request and its device's cert; raise
+    ForgeryError or EncodingError."""
     outer = decode(signed)
     expect(isinstance(outer, list) and len(outer) == 3
            and all(isinstance(x, bytes) for x in outer), "join request")
     inner, sig_id, sig_inv = outer
     v = fields(decode(inner), "join request",
                _REQUEST_FIELDS)
-    expect(len(v["sign"]) == 32 and len(v["box"]) == 32 and len(v["relay"]) == 32,
-           "join request (keys)")
+    expect(len(v["sign"]) == 32 and len(v["relay"]) == 32, "join request (keys)")
+    device = DeviceRecord.from_value(v["device"], suite, "join request (device)")
     try:
         name = check_name(v["name"])
     except ValueError:
         raise EncodingError("malformed join request (name)") from None
     if not crypto.equal(v["group"], group):
         raise ForgeryError("the join request is for another group")
-    key = MemberKey(VerifyKey(v["sign"]), BoxPublicKey(v["box"]))
+    key = MemberKey(VerifyKey(v["sign"]), v["relay"])
     crypto.verify(key.sign, "hramada:v1:join-request", inner, sig_id)
     crypto.verify(invite_sign, "hramada:v1:invite-proof", inner, sig_inv)
-    return JoinRequest(request_id(signed), v["invite"], name, key, signed, v["relay"])
+    device.verify(key.id, group, suite)
+    return JoinRequest(request_id(signed), v["invite"], name, key, signed, v["relay"], device)
 
 
 def peek_invite_id(signed: bytes) -> bytes:

@@ -1,5 +1,8 @@
 """Content items: bulletins and comments, encrypted, signed and numbered by their author.
 
+An item's *author* is the device that signed it (its device id); readers show the
+device's member. Numbers, chains and cut-offs are per device.
+
 An item is ``inner = encode([v, [seq, hash], time, group, content])`` with
 ``content = encode([seq, prev, author, kind, body])`` (arrays: fixed positions, cheap
 to check), signed by its author (``signed = signature(64) || inner``), padded to a size
@@ -252,17 +255,22 @@ def open_item(ciphertext: bytes, cursor: int, log: GroupLog,
     if not crypto.equal(v["group"], log.group):
         raise ForgeryError(f"item at {cursor} belongs to another group")
     crypto.verify(VerifyKey(v["author"]), SIGN_PURPOSE, inner, signature)
+    # Who signed it comes before what it claims about the log: only a device of a member
+    # can raise a fork alarm, and the alarm names that member.
+    found = log.device_at(v["author"], seq)
+    if found is None:
+        raise ForgeryError(f"item at {cursor} is signed by a device of someone who was not a member, "
+                           "or by a device that was not current at its position")
+    member, device = found
     if not crypto.equal(log.hash_at(seq), seen):
-        raise ForkError(f"item at {cursor} was written against a different group history "
-                        f"(entry {seq}): the relay is showing members different logs")
+        raise ForkError(f"item at {cursor}, by {member.name}, was written against a different group "
+                        f"history (entry {seq}): the relay is showing members different logs")
     if log.generation_at(seq) != gen.number:
         raise ForgeryError(f"item at {cursor} uses a key that was not in force at its log position")
-    member = log.member_at(v["author"], seq)
-    if member is None:
-        raise ForgeryError(f"item at {cursor} is signed by someone who was not a member")
-    if member.last_item is not None and v["seq"] > member.last_item:
+    if device.last_item is not None and v["seq"] > device.last_item:
         raise PostedAfterRemoval(f"item {v['seq']} of {member.name} was posted after they left (their "
-                                 f"leaving names item {member.last_item} as their last)", v["author"], v["seq"])
+                                 f"leaving names item {device.last_item} as this device's last)",
+                                 v["author"], v["seq"])
     link = item_link(content)
     item = Item(link[:ITEM_ID_BYTES], v["kind"], v["author"], v["seq"], (seq, seen), v["time"], v["body"],
                 gen.number, v["prev"], link)
@@ -271,7 +279,7 @@ def open_item(ciphertext: bytes, cursor: int, log: GroupLog,
         # numbered past its author's bound in the rotation that retired this key. Gone by
         # then: nothing of theirs may follow it. Gone only later: a race like anyone's,
         # the same verdict on every device.
-        if member.until is not None and member.until <= info.end:
+        if device.until is not None and device.until <= info.end:
             raise PostedAfterRemoval(f"item {v['seq']} of {member.name} was posted after their removal "
                                      f"(the rotation that retired its key ends their items at "
                                      f"{info.items_cutoff.get(v['author'], 0)})", v["author"], v["seq"])

@@ -288,8 +288,8 @@ def make_key_block(previous: Generation, new: Generation, recipients: list[Recip
     of more than ``pages.PAGE_BOXES`` recipients is paged (``KeyBlock.pages``)."""
     if new.seed is None or previous.seed is None:
         raise ValueError("a key block is made from full generations")
-    if removed and len(removed) != 32:
-        raise ValueError("removed must be a member id or empty")
+    if type(removed) is not bytes:
+        raise ValueError("removed must be a change (log.md §5.13): empty, a member id, or a revocation")
     if new.number != previous.number + 1:
         raise ValueError("a key block goes from one generation to the next")
     suite = _suite_of(list(recipients), sealer)
@@ -328,7 +328,7 @@ def key_block_author(block: KeyBlock, previous: Generation, group: bytes, seq: i
     except (DecryptionError, EncodingError):
         raise ForgeryError(f"entry {seq}: a key rotation's authorisation was tampered with") from None
     if not (isinstance(v, list) and len(v) == 3 and all(isinstance(x, bytes) for x in v)
-            and len(v[0]) == 32 and len(v[1]) in (0, 32)):
+            and len(v[0]) == 32):
         raise ForgeryError(f"entry {seq}: a malformed key rotation authorisation")
     author, removed, signature = v
     try:

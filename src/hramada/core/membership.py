@@ -16,7 +16,7 @@ from hramada.core import crypto
 from hramada.core.crypto import VerifyKey
 from hramada.core.encoding import expect, fields
 from hramada.core.entries import Entry
-from hramada.core.identity import MemberKey
+from hramada.core.identity import DeviceRecord, MemberKey
 from hramada.core.invitation import peek_invite_id, verify_join_request
 from hramada.core.names import names_collide
 from hramada.errors import EncodingError, ForgeryError
@@ -28,6 +28,31 @@ VOUCHING_ROLES = ("admin", "member")
 
 
 @dataclass
+class Device:
+    """A device of a member, as the log recorded it (``device-add``, ``create``, an
+    admission or a recovery)."""
+
+    record: DeviceRecord
+    member: bytes           # the member id it belongs to
+    since: int              # seq of the entry that recorded it
+    until: int | None = None  # seq of the entry that revoked it, removed or ended its member
+    last_item: int | None = None  # for a member who left: its last item number, signed in `leave`
+    revoked_by: bytes | None = None  # the member whose device revoked it (device-revoke)
+
+    @property
+    def id(self) -> bytes:
+        return self.record.sign
+
+    @property
+    def name(self) -> str:
+        return self.record.name
+
+    @property
+    def box(self) -> bytes:
+        return self.record.box
+
+
+@dataclass
 class Member:
     name: str
     key: MemberKey
@@ -36,8 +61,8 @@ class Member:
     until: int | None = None  # seq of the entry that ended it
     request: bytes | None = None  # the join request that admitted them
     vouchers: tuple[bytes, ...] = ()
-    last_item: int | None = None  # for one who left: the number of their last item, signed in `leave`
     relay: bytes = b""      # their relay-admin key: the relay's admin set is that of the admins
+    devices: dict[bytes, Device] = field(default_factory=dict)  # current devices, by device id
 
 
 @dataclass
@@ -63,6 +88,7 @@ class Request:
     id: bytes
     name: str
     key: MemberKey
+    device: DeviceRecord  # the joining device
     invite: bytes
     seq: int
     posted_by: bytes
@@ -77,7 +103,9 @@ class AdmissionRules:
     invites: dict[bytes, Invite]
     requests: dict[bytes, Request]
     group: bytes
+    suite: int
     history: str
+    devices: dict[bytes, Device]
     _rotating_admit: int
 
     def vouches_needed(self) -> int:  # provided by GroupLog
@@ -133,7 +161,7 @@ class AdmissionRules:
         if invite is None:
             return "no-such-invite"
         try:
-            req = verify_join_request(b["request"], self.group, invite.sign)
+            req = verify_join_request(b["request"], self.group, invite.sign, self.suite)
         except (ForgeryError, EncodingError) as exc:
             return "request-invalid", {"error": "forged" if isinstance(exc, ForgeryError) else "malformed"}
         if req.id in self.requests:
@@ -149,12 +177,12 @@ class AdmissionRules:
             return "already-member"
         if req.key.id in self.former:
             return "former-member"
-        taken_key = self._key_taken(req.key.box.raw, req.relay)
+        taken_key = self._key_taken(req.device, req.relay)
         if taken_key:
             return taken_key
         invite.request = req.id
-        self.requests[req.id] = Request(req.id, req.name, req.key, invite.id, entry.seq, entry.author,
-                                        req.relay)
+        self.requests[req.id] = Request(req.id, req.name, req.key, req.device, invite.id, entry.seq,
+                                        entry.author, req.relay)
         return None
 
     def _vouch(self, entry: Entry, author: Member) -> Problem:
@@ -187,25 +215,38 @@ class AdmissionRules:
             return "vouches-missing", {"have": have, "need": need}
         if req.key.id in self.members or req.key.id in self.former:
             return "former-member"
-        taken_key = self._key_taken(req.key.box.raw, req.relay)
+        taken_key = self._key_taken(req.device, req.relay)
         if taken_key:
             return taken_key
         taken = self.name_taken(req.name, request=req.id)
         if taken is not None:
             return "name-taken", {"name": req.name, "like": taken}
         req.status = "admitted"
-        self.members[req.key.id] = Member(req.name, req.key, b["role"], since=entry.seq,
-                                          request=req.id, vouchers=tuple(self.valid_vouches(req)),
-                                          relay=req.relay)
+        member = Member(req.name, req.key, b["role"], since=entry.seq, request=req.id,
+                        vouchers=tuple(self.valid_vouches(req)), relay=req.relay)
+        self.members[req.key.id] = member
+        self._record_device(member, req.device, entry.seq)
         return None
 
-    def _key_taken(self, box: bytes, relay: bytes) -> str | None:
-        """Box keys and relay-admin keys are unique in a group: box keys label each
-        member's share of a new key; a relay-admin key two members shared would keep a
-        demoted admin in the relay's admin set while the other is an admin."""
-        for m in (*self.members.values(), *self.former.values()):
-            if crypto.equal(m.key.box.raw, box):
+    def _record_device(self, member: Member, record: DeviceRecord, seq: int) -> Device:
+        device = Device(record, member.key.id, since=seq)
+        member.devices[record.sign] = device
+        self.devices[record.sign] = device
+        return device
+
+    def _key_taken(self, device: DeviceRecord, relay: bytes | None = None) -> str | None:
+        """Device keys, box keys and relay-admin keys are unique in a group, over every
+        device and member ever recorded: box keys label each device's share of a new
+        key, device keys name a device's items and entries; a relay-admin key two
+        members shared would keep a demoted admin in the relay's admin set while the
+        other is an admin."""
+        for d in self.devices.values():
+            if crypto.equal(d.id, device.sign):
+                return "device-key-taken"
+            if crypto.equal(d.box, device.box):
                 return "box-key-taken"
-            if crypto.equal(m.relay, relay):
-                return "relay-key-taken"
+        if relay is not None:
+            for m in (*self.members.values(), *self.former.values()):
+                if crypto.equal(m.relay, relay):
+                    return "relay-key-taken"
         return None

@@ -9,13 +9,17 @@ its own key box) raises a ``KeyWithheldError`` or ``ForgeryError``.
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 from hramada.core import crypto
+from hramada.core.devices import Revocation, decode_change
+from hramada.core.identity import DeviceRecord, public_box_key
 from hramada.core.keys import Generation, KeyBlock, box_label, key_block_author, open_key_block
-from hramada.errors import DecryptionError, ForgeryError, KeyWithheldError
+from hramada.errors import DecryptionError, DeviceRevokedError, EncodingError, ForgeryError, KeyWithheldError
 
 if TYPE_CHECKING:
+    from hramada.core.membership import Device
     from hramada.core.state import Keyring, Member
 
 
@@ -28,53 +32,106 @@ class Void(Exception):
         self.by, self.reason = by, reason
 
 
+@dataclass(frozen=True, slots=True)
+class Authorised:
+    """What an authorised key block says, checked: the signing device and its member, and
+    the change it makes: ``removed`` (a member id, or ``b""``), or a device revocation
+    (``revocation``, of ``target``'s devices, adding ``added``)."""
+
+    device: bytes
+    signer: bytes
+    change: bytes
+    removed: bytes = b""
+    revocation: Revocation | None = None
+    target: bytes = b""
+    added: DeviceRecord | None = None
+
+
 class RotationChecks:
     members: dict[bytes, "Member"]
     former: dict[bytes, "Member"]
+    devices: dict[bytes, "Device"]
     group: bytes
 
     @property
     def generation(self) -> int:  # provided by GroupLog
         raise NotImplementedError
 
-    def _authorised_rotation(self, block: KeyBlock, in_force: Generation, seq: int
-                             ) -> tuple[bytes, bytes]:
+    # current_boxes and _revocation_target come from DeviceRules (devices.py)
+
+    def _authorised_rotation(self, block: KeyBlock, in_force: Generation, seq: int) -> Authorised:
         """The checks of a key block that every member makes alike with the generation in
-        force, before anyone opens a box (``keys.md`` §4): a current admin authorised
-        exactly this block for this position, removing no one or a current member other
-        than themselves, and its labels are exactly those of the members who remain.
-        Returns ``(signer, removed)``; anything else makes the entry void."""
+        force, before anyone opens a box (``keys.md`` §4): a current device of a current
+        member authorised exactly this block for this position; for a removal or a plain
+        rotation that member is an admin removing no one or a current member other than
+        themselves; for a device revocation the signer is another device of the same
+        member or an admin's (``log.md`` §5.13). Its labels are exactly those of the
+        current devices that remain, plus the one added. Anything else makes the entry
+        void."""
         try:
-            signer, removed = key_block_author(block, in_force, self.group, seq)
+            device, change = key_block_author(block, in_force, self.group, seq)
         except ForgeryError:
             raise Void(None, "rotation-not-authorised") from None
-        admin = self.members.get(signer)
-        if admin is None or admin.role != "admin":
-            known = signer in self.members or signer in self.former
-            raise Void(signer if known else None, "rotation-not-authorised")
-        if removed and (removed not in self.members or crypto.equal(removed, signer)):
-            raise Void(signer, "rotation-invalid")
-        expected = {box_label(in_force, m.key.box) for pk, m in self.members.items() if pk != removed}
+        d = self.devices.get(device)
+        member = self.members.get(d.member) if d is not None else None
+        if d is None or member is None or device not in member.devices:
+            known = d is not None and (d.member in self.members or d.member in self.former)
+            raise Void(d.member if known else None, "rotation-not-authorised")
+        signer = member.key.id
+        try:
+            parsed = decode_change(change)
+        except EncodingError:
+            raise Void(signer, "rotation-invalid") from None
+        boxes = self.current_boxes()
+        if isinstance(parsed, Revocation):
+            try:
+                target, added = self._revocation_target(parsed, member, device)
+            except PermissionError:
+                raise Void(signer, "rotation-not-authorised") from None
+            except ValueError:
+                raise Void(signer, "rotation-invalid") from None
+            for gone in parsed.devices:
+                del boxes[gone]
+            if added is not None:
+                boxes[added.sign] = added.box
+            result = Authorised(device, signer, change, revocation=parsed, target=target.key.id, added=added)
+        else:
+            if member.role != "admin":
+                raise Void(signer, "rotation-not-authorised")
+            if parsed and (parsed not in self.members or crypto.equal(parsed, signer)):
+                raise Void(signer, "rotation-invalid")
+            if parsed:
+                for gone in self.members[parsed].devices:
+                    del boxes[gone]
+            result = Authorised(device, signer, change, removed=parsed)
+        expected = {box_label(in_force, public_box_key(box)) for box in boxes.values()}
         if len(block.boxes) != len(expected) or block.labels != expected:
             raise Void(signer, "rotation-invalid")
-        return signer, removed
+        return result
 
-    def _next_generation(self, block: KeyBlock, in_force: Generation, signer: bytes,
-                         removed: bytes, keys: Keyring, seq: int) -> tuple[Generation, Generation | None]:
+    def _next_generation(self, block: KeyBlock, in_force: Generation, auth: Authorised,
+                         keys: Keyring, seq: int) -> tuple[Generation, Generation | None]:
         """The generation an authorised key block makes, and whether this device opened
-        it just now. What fails here is this device's own: its removal
+        it just now. What fails here is this device's own: its removal or revocation
         (``KeyWithheldError``) or its box not opening (``ForgeryError``)."""
         known = keys.generations.get(self.generation + 1)
         if known is not None:  # a newcomer that walked back to it
             return known, None
         if keys.me is None:
             raise DecryptionError("no identity to open key rotations with")
-        mine = [pk for pk, m in self.members.items() if crypto.equal(m.key.box.raw, keys.me.public.raw)]
-        if not mine:  # this identity left the group: no rotation after that is for it
+        mine = [d for d in self.devices.values() if crypto.equal(d.box, keys.me.public.raw)]
+        by = self.members[auth.signer].name
+        if not mine or mine[0].member not in self.members:
+            # this identity left the group: no rotation after that is for it
             raise KeyWithheldError(f"entry {seq}: this identity left the group; the key "
                                    "rotation after it gives it no key")
-        if removed == mine[0]:
-            raise KeyWithheldError(f"entry {seq}: {self.members[signer].name}, an admin, removed this "
+        if mine[0].until is not None:
+            raise DeviceRevokedError(f"entry {seq}: this device was revoked from the group; the key "
+                                     "rotation after it gives it no key")
+        if auth.removed == mine[0].member:
+            raise KeyWithheldError(f"entry {seq}: {by}, an admin, removed this "
                                    "identity from the group")
+        if auth.revocation is not None and mine[0].id in auth.revocation.devices:
+            raise DeviceRevokedError(f"entry {seq}: this device was revoked from the group by {by}")
         new = open_key_block(block, in_force, keys.me)  # the labels include mine (checked)
         return new, new

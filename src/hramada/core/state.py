@@ -24,11 +24,12 @@ from hramada.core.crypto import BoxPrivateKey, BoxPublicKey, VerifyKey
 from hramada.core.encoding import expect, fields
 from hramada.core.entries import (ROTATING_KINDS, Entry, Envelope, check_position,
                                   group_id_of, open_entry, verify_signature)
-from hramada.core.identity import MemberKey
+from hramada.core.devices import DeviceRules, Revocation
+from hramada.core.identity import DeviceRecord, MemberKey
 from hramada.core.keys import Generation, KeyBlock, check_commitment
-from hramada.core.membership import VOUCHING_ROLES, AdmissionRules, Invite, Member, Request
+from hramada.core.membership import VOUCHING_ROLES, AdmissionRules, Device, Invite, Member, Request
 from hramada.core.names import check_name
-from hramada.core.rotation import RotationChecks, Void as _Void
+from hramada.core.rotation import Authorised, RotationChecks, Void as _Void
 from hramada.errors import DecryptionError, EncodingError, ForgeryError, ForkError, VerificationError
 
 ROLES = ("admin", "member", "newcomer")
@@ -40,7 +41,14 @@ IGNORED_REASONS = (
     "relay-key-taken", "no-such-request", "newcomer-cannot-vouch", "already-vouched",
     "admit-needs-rotation",
     "bad-role", "vouches-missing", "last-admin", "no-such-member", "no-change",
-    "vouches-below-one", "bad-history")
+    "vouches-below-one", "bad-history", "device-cert-invalid", "device-key-taken",
+    "device-name-taken", "too-many-devices")
+# Why an entry a holder of the group's key appended is void (log.md §4): the reason codes of
+# "void-entry" warnings.
+VOID_REASONS = (
+    "malformed", "undecryptable", "bad-signature", "not-a-member", "not-a-device", "other-group",
+    "misplaced", "rotation-without-keys", "keys-on-ordinary-entry", "rotation-not-authorised",
+    "rotation-invalid")
 Problem = str | tuple[str, dict] | None  # a rule's verdict: None (applied) or why not
 HISTORY_POLICIES = ("since-join", "all")  # what a newcomer may read: from their admission, or everything
 
@@ -52,32 +60,34 @@ class GenerationInfo:
     cap_hash: bytes
     start: int                 # seq of the entry that made it
     end: int | None = None     # seq of the entry that replaced it
-    items_cutoff: dict[bytes, int] | None = None  # once replaced: each author's last item number under it
+    items_cutoff: dict[bytes, int] | None = None  # once replaced: each device's last item number under it
     items_links: dict[bytes, bytes] | None = None  # and the link of that item (items.md §3)
 
 
 @dataclass
 class Keyring:
-    """The secrets a client brings to folding: its identity's box key and the
+    """The secrets a client brings to folding: its device's box key and the
     generations it already holds (number → Generation)."""
 
     me: BoxPrivateKey | None
     generations: dict[int, Generation] = field(default_factory=dict)
 
 
-class GroupLog(RotationChecks, AdmissionRules):
+class GroupLog(RotationChecks, DeviceRules, AdmissionRules):
     """The state of one group, built by applying its log entries in order."""
 
     def __init__(self, mailbox: bytes, group_id: bytes | None = None) -> None:
         self.mailbox = mailbox
         self.expected_group = group_id
         self.group: bytes = b""
+        self.suite = crypto.SUITE     # the group's cipher suite (its ``create`` entry's)
         self.name = ""
         self.vouches_required = 1
         self.history = "all"          # the group's history policy (``create`` and ``policy`` entries)
         self._rotating_admit = 0      # seq of an admit entry that rotated the key, while it applies
         self.members: dict[bytes, Member] = {}
         self.former: dict[bytes, Member] = {}
+        self.devices: dict[bytes, Device] = {}  # every device ever recorded, by device id
         self.invites: dict[bytes, Invite] = {}
         self.requests: dict[bytes, Request] = {}
         self.generations: list[GenerationInfo] = []
@@ -171,6 +181,8 @@ class GroupLog(RotationChecks, AdmissionRules):
             envelope = Envelope.parse(envelope_bytes)
         except EncodingError:
             raise _Void(None, "malformed") from None
+        if envelope.suite != self.suite:
+            raise _Void(None, "malformed")
         if envelope.key_block is None:
             try:
                 entry, signature = open_entry(envelope, seq, in_force)
@@ -184,24 +196,24 @@ class GroupLog(RotationChecks, AdmissionRules):
             self._apply_rules(entry, author)
             return entry, None
         block = envelope.key_block
-        signer, removed = self._authorised_rotation(block, in_force, seq)
-        new, fresh = self._next_generation(block, in_force, signer, removed, keys, seq)
+        auth = self._authorised_rotation(block, in_force, seq)
+        new, fresh = self._next_generation(block, in_force, auth, keys, seq)
         try:
             entry, signature = open_entry(envelope, seq, new)
         except DecryptionError:
             raise VerificationError(
-                f"entry {seq}: the new key that {self.members[signer].name} (an admin) sealed to "
+                f"entry {seq}: the new key that {self.members[auth.signer].name} sealed to "
                 "this device does not open the key rotation") from None
         except EncodingError:
-            raise _Void(signer, "malformed") from None
+            raise _Void(auth.signer, "malformed") from None
         author = self._signed_by_member(entry, signature, seq, prev)
         admits = entry.kind == "admit"  # an admission that rotates the key (history policy)
         if entry.kind not in ROTATING_KINDS and not admits:
             raise _Void(entry.author, "keys-on-ordinary-entry")
-        if not crypto.equal(entry.author, signer):
+        if not crypto.equal(entry.device, auth.device):
             raise _Void(entry.author, "rotation-not-authorised")
         try:
-            self._check_rotation(entry, block, new, removed)
+            self._check_rotation(entry, block, new, auth)
         except (EncodingError, VerificationError):
             raise _Void(entry.author, "rotation-invalid") from None
         if admits:
@@ -210,7 +222,8 @@ class GroupLog(RotationChecks, AdmissionRules):
         return entry, fresh
 
     def _signed_by_member(self, entry: Entry, signature: bytes, seq: int, prev: bytes) -> Member:
-        """The current member who signed ``entry`` for this group and position; else void."""
+        """The current member one of whose current devices signed ``entry`` for this group
+        and position; else void."""
         try:
             verify_signature(entry, signature)
         except ForgeryError:
@@ -218,6 +231,8 @@ class GroupLog(RotationChecks, AdmissionRules):
         author = self.members.get(entry.author)
         if author is None:
             raise _Void(entry.author if entry.author in self.former else None, "not-a-member")
+        if entry.device not in author.devices:
+            raise _Void(entry.author, "not-a-device")
         if not crypto.equal(entry.group, self.group):
             raise _Void(entry.author, "other-group")
         if entry.seq != seq or not crypto.equal(entry.prev, prev):
@@ -239,15 +254,16 @@ class GroupLog(RotationChecks, AdmissionRules):
         b = fields(entry.body, "create entry",
                    {"name": str, "nonce": bytes, "vouches": int, "member": dict,
                     "commit": bytes, "cap": bytes}, {"history": str})
-        m = fields(b["member"], "create entry (member)", {"name": str, "sign": bytes, "box": bytes,
-                                                          "relay": bytes})
-        expect(len(m["sign"]) == 32 and len(m["box"]) == 32 and len(m["relay"]) == 32
-               and len(b["cap"]) == 32, "create entry")
+        m = fields(b["member"], "create entry (member)", {"name": str, "sign": bytes, "relay": bytes,
+                                                          "device": dict})
+        expect(len(m["sign"]) == 32 and len(m["relay"]) == 32 and len(b["cap"]) == 32, "create entry")
         expect(b["vouches"] >= 1 and entry.group == b"" and b.get("history", "all") in HISTORY_POLICIES,
                "create entry")
-        if not crypto.equal(m["sign"], entry.author):
+        record = DeviceRecord.from_value(m["device"], entry.suite, "create entry (device)")
+        if not crypto.equal(m["sign"], entry.author) or not crypto.equal(record.sign, entry.device):
             raise ForgeryError("the group's creation is not signed by its creator")
         verify_signature(entry, signature)
+        record.verify(entry.author, b"", entry.suite)
         group = group_id_of(entry)
         if self.expected_group is not None and not crypto.equal(group, self.expected_group):
             raise ForgeryError("this log belongs to a different group than the invitation named")
@@ -257,21 +273,28 @@ class GroupLog(RotationChecks, AdmissionRules):
         except ValueError:
             raise EncodingError("malformed create entry (name)") from None
         self.group, self.name, self.vouches_required = group, name, b["vouches"]
+        self.suite = entry.suite
         self.history = b.get("history", "all")
-        key = MemberKey(VerifyKey(m["sign"]), BoxPublicKey(m["box"]))
-        self.members[entry.author] = Member(member_name, key, "admin", since=1, relay=m["relay"])
+        key = MemberKey(VerifyKey(m["sign"]), m["relay"])
+        creator = Member(member_name, key, "admin", since=1, relay=m["relay"])
+        self.members[entry.author] = creator
+        self._record_device(creator, record, 1)
         self.generations.append(GenerationInfo(0, b["commit"], b["cap"], start=1))
 
     def _check_rotation(self, entry: Entry, block: KeyBlock, generation: Generation,
-                        removed: bytes) -> None:
+                        auth: Authorised) -> None:
         """A rotating entry's own checks (``log.md`` §5.9). Its key block was authorised
-        already, by its author, for removing ``removed`` (``b""``: no one)."""
+        already, by its author's device, for the change ``auth`` names."""
         required = {"commit": bytes, "cap": bytes, "keys": bytes, "items": list}
+        optional: dict = {}
         if entry.kind == "remove":
             required["member"] = bytes
         if entry.kind == "admit":  # an admission that rotates the key (history policy)
             required.update(request=bytes, role=str)
-        b = fields(entry.body, f"{entry.kind} entry", required)
+        if entry.kind == "device-revoke":
+            required["devices"] = list
+            optional["add"] = dict
+        b = fields(entry.body, f"{entry.kind} entry", required, optional)
         if not crypto.equal(b["keys"], block.digest):
             raise ForgeryError(f"entry {entry.seq}: the key block is not the one signed")
         cut = entry.kind == "admit" and self.history == "since-join"
@@ -280,15 +303,23 @@ class GroupLog(RotationChecks, AdmissionRules):
                 "an admission under the since-join history policy links the new key back to "
                 "older content" if cut else "a rotation that cuts the group's history"))
         check_commitment(generation, b["commit"])
-        if removed != (b["member"] if entry.kind == "remove" else b""):
+        revocation = auth.revocation
+        if entry.kind == "device-revoke":
+            named = Revocation(tuple(b["devices"]), b.get("add"))
+            if revocation is None or named != revocation:
+                raise ForgeryError(f"entry {entry.seq}: the key block was authorised for another revocation")
+        elif revocation is not None or auth.removed != (b["member"] if entry.kind == "remove" else b""):
             raise ForgeryError(f"entry {entry.seq}: the key block was authorised for another removal")
         expect(len(b["cap"]) == 32, f"{entry.kind} entry")
         items_cutoff, items_links = self._items_cutoff(b["items"], entry.seq)
         if entry.kind == "remove":
             gone = self.members.pop(b["member"])
             gone.until = entry.seq
+            self._end_devices(gone, entry.seq)
             self.former[b["member"]] = gone
             self._revoke_invites_of(b["member"], entry.seq)
+        if revocation is not None:
+            self._apply_revocation(revocation, self.members[auth.target], auth.added, auth.signer, entry.seq)
         old = self.generations[-1]
         old.end, old.items_cutoff, old.items_links = entry.seq, items_cutoff, items_links
         self.generations.append(GenerationInfo(generation.number, b["commit"], b["cap"],
@@ -296,9 +327,9 @@ class GroupLog(RotationChecks, AdmissionRules):
         self.rotation_due = False
 
     def _items_cutoff(self, triples: list, seq: int) -> tuple[dict[bytes, int], dict[bytes, bytes]]:
-        """A rotation's item cut-off: ``[[author, last item number, its link], …]``, authors
-        strictly ascending, each a member or former member, numbers 1 … 2**32 - 1, links
-        of 32 bytes (items.md §3). Returns (numbers, links) by author."""
+        """A rotation's item cut-off: ``[[device, last item number, its link], …]``, devices
+        strictly ascending, each a device ever recorded in the group, numbers
+        1 … 2**32 - 1, links of 32 bytes (items.md §3). Returns (numbers, links) by device."""
         numbers: dict[bytes, int] = {}
         links: dict[bytes, bytes] = {}
         previous = b""
@@ -306,8 +337,8 @@ class GroupLog(RotationChecks, AdmissionRules):
             expect(isinstance(t, list) and len(t) == 3 and isinstance(t[0], bytes)
                    and type(t[1]) is int and 1 <= t[1] < 2**32 and t[0] > previous
                    and isinstance(t[2], bytes) and len(t[2]) == 32, f"rotation entry {seq} (items)")
-            if t[0] not in self.members and t[0] not in self.former:
-                raise VerificationError(f"entry {seq}: the item cut-off names someone who is not a member")
+            if t[0] not in self.devices:
+                raise VerificationError(f"entry {seq}: the item cut-off names a device the group never had")
             numbers[t[0]], links[t[0]] = t[1], t[2]
             previous = t[0]
         return numbers, links
@@ -328,13 +359,23 @@ class GroupLog(RotationChecks, AdmissionRules):
     # or (code, parameters); IGNORED_REASONS lists them --
 
     def _leave(self, entry: Entry, author: Member) -> Problem:
-        b = fields(entry.body, "leave entry", {}, {"items": int})
-        expect(0 <= b.get("items", 0) < 2**32, "leave entry (items)")
+        b = fields(entry.body, "leave entry", {}, {"items": list})
+        last: dict[bytes, int] = {}
+        previous = b""
+        for pair in b.get("items", []):  # [[device, last item number], …], ascending by device
+            expect(type(pair) is list and len(pair) == 2 and type(pair[0]) is bytes and pair[0] > previous
+                   and type(pair[1]) is int and 0 <= pair[1] < 2**32
+                   and pair[0] in self.devices and self.devices[pair[0]].member == entry.author,
+                   "leave entry (items)")
+            last[pair[0]], previous = pair[1], pair[0]
         if author.role == "admin" and sum(m.role == "admin" for m in self.members.values()) == 1 \
                 and len(self.members) > 1:
             return "last-admin"
         gone = self.members.pop(entry.author)
-        gone.until, gone.last_item = entry.seq, b.get("items")
+        gone.until = entry.seq
+        for device_id, number in last.items():
+            self.devices[device_id].last_item = number
+        self._end_devices(gone, entry.seq)
         self.former[entry.author] = gone
         self._revoke_invites_of(entry.author, entry.seq)
         self.rotation_due = True
@@ -377,4 +418,5 @@ _RULES = {
     "leave": GroupLog._leave,
     "role": GroupLog._role,
     "policy": GroupLog._policy,
+    "device-add": GroupLog._device_add,
 }
