@@ -129,7 +129,11 @@ class JoinLink(LoadedGroups):
         if nonce_a is None:
             return status
         if not rec["revealed"]:
-            await relay.guest_post(drop, cap, make_reveal(code, rec["entropy"]))
+            try:
+                await relay.guest_post(drop, cap, make_reveal(code, rec["entropy"]))
+            except RelayError as exc:
+                if exc.code != "drop_used":  # used: A read this reveal (sent before an answer got lost)
+                    raise
             rec["revealed"] = True
             self.store.put_link("b", rec)
         status.stage, status.digits = "confirm", confirmation(code, request, nonce_a, own_nonce(rec["entropy"]))
@@ -142,6 +146,8 @@ class JoinLink(LoadedGroups):
             try:
                 await self._hold(answer, devices[slot], rec["name"])
                 rec["done"][str(slot)] = "held"
+            except RelayError:
+                raise  # out of reach or refusing now: this slot is tried again next time
             except (VerificationError, HramadaError, ValueError) as exc:
                 rec["done"][str(slot)] = f"failed: {exc}"
             self.store.put_link("b", rec)
@@ -175,4 +181,4 @@ class JoinLink(LoadedGroups):
         self.store.delete_link("b")
 
 
-__all__ = ["JoinLink", "JoinStatus", "begin", "check_code", "ANSWER_GRACE", "RelayError"]
+__all__ = ["JoinLink", "JoinStatus", "begin", "check_code", "ANSWER_GRACE"]

@@ -39,7 +39,7 @@ from hramada.client.sync import random
 from hramada.core import wire
 from hramada.core.link_answers import (GroupAnswer, GroupRef, ProfileAnswer, make_group_answer,
                                        make_group_refusal, make_profile_answer)
-from hramada.core.linking import (MAX_GROUPS, LinkCode, LinkIncomplete, LinkRequest, LinkSecret, confirmation,
+from hramada.core.linking import (MAX_GROUPS, LinkCode, LinkIncomplete, LinkSecret, confirmation,
                                   make_challenge, read_link_request, read_reveal)
 from hramada.core.textcode import Refused
 from hramada.errors import NotFoundError, PolicyError, RelayError, RelayUnreachable
