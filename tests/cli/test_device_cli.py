@@ -84,6 +84,11 @@ def test_linking_a_second_device_through_the_cli(relay_process, tmp_path: Path) 
     assert after.returncode != 0 and "Пасля адклікання" not in after.stdout
     assert "Пасля адклікання" in [v["text"] for v in js(nino, "read", "Кола")]
     assert [d["name"] for d in js(a, "device", "list")] == ["first device"]
+    # an admin revokes another member's device in one group; a member keeps at least one
+    p = run(a, "device", "revoke", "first device", "--member", "ნინო", "--yes", check=False)
+    assert p.returncode == 2 and "--member needs --group" in p.stderr
+    p = run(a, "device", "revoke", "first device", "--member", "ნინო", "--group", "Кола", "--yes", check=False)
+    assert p.returncode == 1 and "would have no device left" in p.stderr
 
 
 def test_a_tampered_code_is_refused_with_a_clear_message(relay_process, tmp_path: Path) -> None:
