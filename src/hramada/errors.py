@@ -7,12 +7,15 @@
     │   └── ForgeryError       a signature, key or author is not what the log allows
     ├── DecryptionError        a ciphertext could not be opened with the keys we hold
     │   └── KeyWithheldError   a key rotation left this identity out (removed)
+    │       └── DeviceRevokedError   … because this device was revoked
     ├── SuspicionError         the relay may be withholding something; not proven tampering
     ├── PolicyError            the group's rules forbid what was asked (say what is missing)
     ├── NotFoundError          no such group, member, request or item
     ├── ProfileError           the local profile is missing, locked or the passphrase is wrong
-    └── RelayError             the relay answered with a refusal or with nonsense
-        └── RelayUnreachable   the relay could not be reached at all (not an alarm)
+    ├── RelayError             the relay answered with a refusal or with nonsense
+    │   └── RelayUnreachable   the relay could not be reached at all (not an alarm)
+    └── core.textcode.Refused  a link code, link message, recovery kit or recovery code
+                               refused, with a reason code (``devices.md``)
 
 Docstrings are written for the person who will read them in the CLI.
 """

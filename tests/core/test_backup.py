@@ -199,7 +199,7 @@ def test_a_recovery_request_is_checked_field_by_field_even_with_a_good_checksum(
 def test_the_cert_is_the_design_s_device_cert_checked_with_raw_libsodium():
     import nacl.bindings as sodium
     m = encode([REQ.group, 2, REQ.member, REQ.sign, REQ.box, REQ.name])
-    sodium.crypto_sign_open(REQ.cert + b"hramada:v2:device-cert\x00" + m, REQ.member)
+    sodium.crypto_sign_open(REQ.cert + b"hramada:v1:device-cert\x00" + m, REQ.member)
 
 
 @SETTINGS

@@ -225,7 +225,7 @@ def test_recovery_request_rebuilt_byte_for_byte_and_read():
     sign = sodium.crypto_sign_seed_keypair(h(r["sign_seed"]))[0]
     box = ref.key_pair(h(r["box_secret"]))[2]
     assert (member_pk.hex(), sign.hex(), box.hex()) == (r["member"], r["sign"], r["box"])
-    message = b"hramada:v2:device-cert\x00" + encode([h(r["group"]), 2, member_pk, sign, box, r["name"]])
+    message = b"hramada:v1:device-cert\x00" + encode([h(r["group"]), 2, member_pk, sign, box, r["name"]])
     assert message.hex() == r["cert_message"]
     assert sodium.crypto_sign(message, member_sk)[:64].hex() == r["cert"]
     ds = h(r["drop_secret"])

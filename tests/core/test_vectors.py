@@ -24,7 +24,7 @@ from hramada.core.keys import (Generation, KeyBlock, box_label, key_block_author
                                open_key_block, walk_back)
 from hramada.core.joining import adopt, walk_back_generations
 from hramada.core.state import GroupLog, Keyring
-from hramada.errors import DecryptionError, EncodingError, ForgeryError
+from hramada.errors import DecryptionError, EncodingError, ForgeryError, ForkError, VerificationError
 
 VECTORS = Path(__file__).resolve().parents[2] / "docs" / "spec" / "vectors"
 
@@ -68,7 +68,7 @@ def identity(p: dict) -> Identity:
 def test_every_vector_file_is_checked_here():
     checked = {"encoding.json", "hashing.json", "signatures.json", "seal.json", "aead.json",
                "passphrase.json", "identity.json", "wire.json", "keys.json", "invitation.json",
-               "log.json", "item.json", "suite2.json", "linking.json", "backup.json"}
+               "log.json", "item.json", "suite2.json", "linking.json", "backup.json", "names.json"}
     assert {p.name for p in VECTORS.glob("*.json")} == checked
 
 
@@ -408,7 +408,7 @@ def test_invitation_vectors():
     assert inv.InvitationCode.from_text(c["text"]) == code
     j = v["join_request"]
     bob = identity(j["identity"])
-    signed = inv.make_join_request(h(j["group"]), secret, bob, j["name"])
+    signed = inv.make_join_request(h(j["group"]), secret, bob, j["name"], suite=1)
     assert signed.hex() == j["signed"]
     assert inv.request_id(signed).hex() == j["request_id"]
     request = inv.verify_join_request(signed, h(j["group"]), secret.signing.public)
@@ -472,7 +472,7 @@ def replay_log(v: dict) -> tuple[GroupLog, Keyring, dict[str, Identity]]:
             new, gen0 = build.create_group(mailbox=mailbox, name=i["name"], creator=author,
                                            creator_name=i["creator_name"], vouches=i["vouches"],
                                            seed=h(i["seed"]), group_nonce=h(i["group_nonce"]),
-                                           nonce=h(i["nonce"]))
+                                           nonce=h(i["nonce"]), suite=1)
             keys = Keyring(author.boxing, {0: gen0})
         elif step["kind"] in ("remove", "rotate"):
             new = build.rotation(log, author=author, keys=keys, seed=h(i["seed"]),
@@ -500,12 +500,28 @@ def replay_log(v: dict) -> tuple[GroupLog, Keyring, dict[str, Identity]]:
         assert encode(untyped(step["body"])).hex() == step["body_encoded"]
         assert entry.body == untyped(step["body"])
         assert encode(["hramada:v1:log-entry", 1, new.seq]).hex() == step["aad"]
-        ignored = len(log.warnings)
+        # the entry's signature by its device and its hash, with raw libsodium and hashlib
+        signed_by = decode(entry.inner)["device"]
+        message = b"hramada:v1:log-entry\x00" + entry.inner
+        assert sodium.crypto_sign_open(signature + message, signed_by) == message
+        assert blake2b(encode([mailbox, new.seq, new.prev, new.ciphertext]), key=b"hramada:v1:entry-hash",
+                       digest_size=32).hexdigest() == step["entry_hash"]
+        warned = len(log.warnings)
         log.apply(new.seq, new.prev, new.ciphertext, keys)
         assert log.hash_at(new.seq).hex() == step["entry_hash"]
-        assert next((w[1]["reason"] for w in log.warnings[ignored:] if w[0] == "ignored-entry"),
-                    None) == step["ignored"]
+        assert verdict_of(log.warnings[warned:]) == (step["verdict"], step["reason"], untyped(step["detail"]),
+                                                     None if step["by"] is None else h(step["by"]))
     return log, keys, people
+
+
+def verdict_of(warnings: list) -> tuple:
+    """An entry's verdict from the warnings its folding recorded: applied, ignored (an
+    ignored-entry warning, its reason and detail) or void (a void-entry warning)."""
+    assert len(warnings) <= 1
+    if not warnings:
+        return "applied", None, {}, None
+    code, p = warnings[0]
+    return {"ignored-entry": "ignored", "void-entry": "void"}[code], p["reason"], p.get("detail", {}), p["by"]
 
 
 def test_log_vectors():
@@ -514,7 +530,7 @@ def test_log_vectors():
     assert state_summary(log) == v["state"]
     for name, c in v["invitations"].items():
         secret = inv.InvitationSecret(h(c["secret"]))
-        signed = inv.make_join_request(log.group, secret, people[name], name)
+        signed = inv.make_join_request(log.group, secret, people[name], name, suite=1)
         assert signed.hex() == c["join_request"] and inv.request_id(signed).hex() == c["request_id"]
 
 
@@ -529,11 +545,186 @@ def test_log_vectors_fold_for_a_newcomer_from_the_welcome():
                               Generation(0, h(v["steps"][0]["inputs"]["seed"])),
                               admit=(w["admit"][0], h(w["admit"][1])), starts=w["starts"])
     assert letter.hex() == w["message"]
-    relay = [(s["seq"], h(s["prev"]), h(s["ciphertext"])) for s in v["steps"]]
+    # carol leaves at the last entry, so her welcome fits the log as it was before: entries
+    # 1 to 26, which she folds to the state alice's laptop folds them to
+    relay = [(s["seq"], h(s["prev"]), h(s["ciphertext"])) for s in v["steps"]][:-1]
     welcome = inv.open_welcome(carol.boxing, letter, group)
     log, keys = adopt(h(v["mailbox"]), group, relay, welcome, carol.boxing, carol.public.id)
+    assert state_summary(log) == state_summary(fold(v, people["alice"], len(relay)))
+    assert sorted(keys.generations) == [0, 1, 2, 3]
+
+
+def fold(v: dict, me: Identity, through: int) -> GroupLog:
+    """The log of log.json folded from its ciphertexts, entries 1 to ``through``, by a device
+    that holds generation 0 (the creator's)."""
+    log = GroupLog(h(v["mailbox"]))
+    keys = Keyring(me.boxing, {0: Generation(0, h(v["steps"][0]["inputs"]["seed"]))})
+    for s in v["steps"][:through]:
+        log.apply(s["seq"], h(s["prev"]), h(s["ciphertext"]), keys)
+    return log
+
+
+def test_log_vectors_a_welcome_at_a_later_generation():
+    """dave's welcome hands over generation 3; 'starts' skips the void entry 17's key
+    block; the walk back recovers every older seed, checked by hand (raw libsodium
+    crypto_box_seal, hashlib BLAKE2b, XChaCha20-Poly1305) and through the core."""
+    v = load("log.json")
+    people = {name: identity(p) for name, p in v["people"].items()}
+    w = v["later_welcome"]
+    dave = people[w["recipient"]]
+    group, mailbox = h(v["state"]["group"]), h(v["mailbox"])
+    message = decode(h(w["message"]))
+    assert set(message) == {"s", "e", "b"} and message["s"] == 1
+    assert message["e"] == sodium.crypto_scalarmult_base(h(w["ephemeral_secret"]))
+    padded = sodium.crypto_box_seal_open(message["e"] + message["b"], dave.boxing.public.raw, dave.boxing.raw)
+    payload = decode(crypto.unpad(padded))
+    assert payload == {"group": group, "request": h(w["request"]), "admit": [w["admit"][0], h(w["admit"][1])],
+                       "gen": 3, "seed": h(w["seed"]), "starts": w["starts"]}
+    assert w["starts"] == [14, 15, 18]
+    steps = {s["seq"]: s for s in v["steps"]}
+    assert steps[17]["verdict"] == "void" and "key_block" in steps[17]
+    letter = inv.make_welcome(dave.boxing.public, h(w["ephemeral_secret"]), group, h(w["request"]),
+                              Generation(3, h(w["seed"])), admit=(w["admit"][0], h(w["admit"][1])),
+                              starts=w["starts"])
+    assert letter.hex() == w["message"]
+    # the walk back by hand: each key block's 'p' is the previous log seed, sealed under
+    # back_key = BLAKE2b(key=log seed, 'hramada:v1:prev-log-seed-key'), its 'q' the previous seed
+    # under the content back key (keys.md); XChaCha20-Poly1305 with a zero nonce (each key
+    # seals one message)
+    seeds = {g["number"]: h(g["seed"]) for g in w["walk_back"]}
+    assert [g["number"] for g in w["walk_back"]] == [3, 2, 1, 0]
+    for number, start in zip((3, 2, 1), (18, 15, 14)):
+        append_public = Generation(number - 1, seeds[number - 1]).append_key.public
+        envelope = wire.open_append(append_public, mailbox, start, h(steps[start]["prev"]),
+                                    h(steps[start]["ciphertext"]))
+        block = Envelope.parse(envelope).key_block
+        seed = seeds[number]
+        log_seed = blake2b(b"hramada:v1:log-seed", key=seed, digest_size=32).digest()
+        back_key = blake2b(b"hramada:v1:prev-log-seed-key", key=log_seed, digest_size=32).digest()
+        content_back_key = blake2b(b"hramada:v1:prev-seed-key", key=seed, digest_size=32).digest()
+        previous_log_seed = sodium.crypto_aead_xchacha20poly1305_ietf_decrypt(
+            block.back, encode(["hramada:v1:prev-log-seed", number - 1]), bytes(24), back_key)
+        assert previous_log_seed == blake2b(b"hramada:v1:log-seed", key=seeds[number - 1], digest_size=32).digest()
+        assert sodium.crypto_aead_xchacha20poly1305_ietf_decrypt(
+            block.back_content, encode(["hramada:v1:prev-seed", number - 1]), bytes(24),
+            content_back_key) == seeds[number - 1]
+    relay = [(s["seq"], h(s["prev"]), h(s["ciphertext"])) for s in v["steps"]]
+    gens = walk_back_generations([(seq, ct) for seq, _, ct in relay], Generation(3, h(w["seed"])), w["starts"])
+    assert {n: g.seed for n, g in gens.items()} == seeds
+    # without 'starts' the walk back would take entry 17's block (void, it made no generation)
+    with pytest.raises((DecryptionError, VerificationError)):
+        walk_back_generations([(seq, ct) for seq, _, ct in relay], Generation(3, h(w["seed"])))
+    welcome = inv.open_welcome(dave.boxing, letter, group)
+    log, keys = adopt(mailbox, group, relay, welcome, dave.boxing, dave.public.id)
     assert state_summary(log) == v["state"]
-    assert sorted(keys.generations) == [0, 1, 2]
+    assert {n: g.seed for n, g in keys.generations.items()} == seeds
+
+
+def test_log_vectors_key_blocks_step_by_step():
+    """The plain rotation (18) and the void one (17): boxes, labels, digest and authorisation
+    checked with hashlib and raw libsodium; 17's is signed by carol's device while carol was
+    no admin (void rotation-not-authorised), 18's by alice's, an admin."""
+    v = load("log.json")
+    people = {name: identity(p) for name, p in v["people"].items()}
+    steps = {s["seq"]: s for s in v["steps"]}
+    group = h(v["state"]["group"])
+    with_blocks = [s for s in v["steps"] if "key_block" in s]
+    assert [(s["seq"], s["kind"], s["verdict"]) for s in with_blocks] == [(17, "rotate", "void"),
+                                                                          (18, "rotate", "applied")]
+    for step in with_blocks:
+        kb, a, seq = step["key_block"], step["key_block"]["authorisation"], step["seq"]
+        previous_seed = h(steps[15]["inputs"]["seed"])  # generation 2, made by entry 15
+        assert kb["previous"] == 2
+        log_seed = blake2b(b"hramada:v1:log-seed", key=previous_seed, digest_size=32).digest()
+        label_key = blake2b(b"hramada:v1:box-label", key=log_seed, digest_size=32).digest()
+        auth_key = blake2b(b"hramada:v1:key-block-auth", key=log_seed, digest_size=32).digest()
+        core = decode(h(kb["digested"]))
+        assert set(core) == {"e", "b", "p", "q"} and core["e"] == h(kb["ephemeral_public"])
+        assert core["e"] == sodium.crypto_scalarmult_base(h(step["inputs"]["ephemeral_secret"]))
+        assert blake2b(h(kb["digested"]), key=b"hramada:v1:key-block", digest_size=32).hexdigest() == kb["digest"]
+        # one box per current device (alice's laptop, carol's), each opening to the new seed
+        assert sorted(r["device"] for r in kb["recipients"]) == ["alice", "carol"]
+        assert sorted([h(r["label"]), h(r["box"])] for r in kb["recipients"]) == core["b"]
+        for r in kb["recipients"]:
+            me = people[r["device"]].boxing
+            assert blake2b(b"hramada:v1:box-label\x00" + me.public.raw, key=label_key,
+                           digest_size=8).hexdigest() == r["label"]
+            assert sodium.crypto_box_seal_open(core["e"] + h(r["box"]), me.public.raw, me.raw) == \
+                h(step["inputs"]["seed"])
+        assert encode(["hramada:v1:prev-log-seed", 2]).hex() == kb["back_aad"]
+        assert encode(["hramada:v1:prev-seed", 2]).hex() == kb["content_back_aad"]
+        # the authorisation: nonce || XChaCha20-Poly1305(auth key, encode([device, removed, signature]))
+        auth = h(a["auth"])
+        assert auth[:24] == h(a["nonce"]) == h(step["inputs"]["auth_nonce"])
+        assert encode(["hramada:v1:key-block-auth", seq]).hex() == a["aad"]
+        plaintext = sodium.crypto_aead_xchacha20poly1305_ietf_decrypt(auth[24:], h(a["aad"]), auth[:24], auth_key)
+        assert plaintext.hex() == a["plaintext"]
+        device, removed, signature = decode(plaintext)
+        signer = people[a["signer"]]
+        assert device == signer.signing.public.raw and removed == b"" == h(a["removed"])
+        assert encode([group, seq, h(kb["digest"]), removed]).hex() == a["signed"]
+        m = b"hramada:v1:key-block-auth\x00" + h(a["signed"])
+        assert sodium.crypto_sign_open(signature + m, device) == m and signature.hex() == a["signature"]
+        assert decode(h(kb["encoded"])) == {**core, "a": auth}
+        env = Envelope.parse(h(step["envelope"]))
+        assert encode(env.key_block.to_value()).hex() == kb["encoded"]
+        assert key_block_author(env.key_block, Generation(2, previous_seed), group, seq) == (device, b"")
+    assert steps[17]["key_block"]["authorisation"]["signer"] == "carol"
+    assert (steps[17]["reason"], steps[17]["by"]) == ("rotation-not-authorised", v["people"]["carol"]["member_public"])
+    assert steps[18]["key_block"]["authorisation"]["signer"] == "alice"
+
+
+def test_log_vectors_refused():
+    """What a device stops at: a tampered entry (ForgeryError, nothing applied), and a
+    join request signed for another group (ForgeryError; ignored request-invalid in the log)."""
+    v = load("log.json")
+    people = {name: identity(p) for name, p in v["people"].items()}
+    refused = {c["what"]: c for c in v["refused"]}
+    assert set(refused) == {"tampered-entry", "wrong-group-request"}
+    t = refused["tampered-entry"]
+    assert t["error"] == "ForgeryError"
+    original = h(v["steps"][t["seq"] - 1]["ciphertext"])
+    tampered = h(t["ciphertext"])
+    assert len(tampered) == len(original) and sum(x != y for x, y in zip(tampered, original)) == 1
+    log = fold(v, people["alice"], t["after"])
+    keys = Keyring(people["alice"].boxing, {0: Generation(0, h(v["steps"][0]["inputs"]["seed"])),
+                                            1: Generation(1, h(v["steps"][13]["inputs"]["seed"])),
+                                            2: Generation(2, h(v["steps"][14]["inputs"]["seed"]))})
+    before = state_summary(log)
+    with pytest.raises(ForgeryError):
+        log.apply(t["seq"], h(t["prev"]), tampered, keys)
+    assert state_summary(log) == before
+    # the same bytes fail the append signature by hand: Ed25519 by generation 2's append key
+    append_public = Generation(2, h(v["steps"][14]["inputs"]["seed"])).append_key.public
+    with pytest.raises(ForgeryError):
+        wire.open_append(append_public, h(v["mailbox"]), t["seq"], h(t["prev"]), tampered)
+    log.apply(t["seq"], h(t["prev"]), original, keys)  # the untampered entry applies
+    r = refused["wrong-group-request"]
+    assert r["error"] == "ForgeryError"
+    secret = inv.InvitationSecret(h(v["invitations"][r["invitation"]]["secret"]))
+    assert inv.make_join_request(h(r["group"]), secret, people["dave"], "dave", suite=1).hex() == r["join_request"]
+    inv.verify_join_request(h(r["join_request"]), h(r["group"]), secret.signing.public)  # fine there
+    with pytest.raises(ForgeryError):
+        inv.verify_join_request(h(r["join_request"]), h(v["state"]["group"]), secret.signing.public)
+    step = v["steps"][22]
+    assert untyped(step["body"]) == {"request": h(r["join_request"])}
+    assert (step["verdict"], step["reason"], step["detail"]) == ("ignored", "request-invalid", {"error": "forged"})
+
+
+def test_name_vectors():
+    """Every refusal code of the name rule with its parameters (invitations.md §3)."""
+    from hramada.core.names import NameRefused, check_name
+    v = load("names.json")
+    for name in v["valid"]:
+        assert check_name(name) == name
+    assert {c["code"] for c in v["refused"]} == {"name-type", "name-empty", "name-too-long", "name-spaces",
+                                                "name-character"}
+    for c in v["refused"]:
+        if isinstance(c["name"], str):
+            assert " ".join(f"U+{ord(ch):04X}" for ch in c["name"]) == c["code_points"]
+        with pytest.raises(NameRefused) as refused:
+            check_name(c["name"])
+        assert (refused.value.code, refused.value.params) == (c["code"], c["detail"])
 
 
 def test_item_vectors():
@@ -587,3 +778,95 @@ def test_item_vectors():
         assert verdict["result"] == "forgery"
         with pytest.raises(ForgeryError, match="after their removal"):
             open_item(late_ct, verdict["cursor"], log, keys.generations)
+
+
+def reader(v: dict, readers: dict, name: str) -> GroupLog:
+    """A reader state of item.json: log.json folded from its ciphertexts by alice's laptop,
+    through some entry, then (for 'forked') another entry the relay served in its place."""
+    people = {n: identity(p) for n, p in v["people"].items()}
+    state = readers[name]
+    log = fold(v, people["alice"], state["steps"])
+    if "then" in state:
+        t = state["then"]
+        keys = Keyring(people["alice"].boxing, {n: Generation(n, h(v["steps"][s - 1]["inputs"]["seed"]))
+                                                for n, s in ((0, 1), (1, 14), (2, 15))})
+        new = build.entry(log, t["kind"], untyped(t["body"]), author=people[t["author"]], keys=keys,
+                          nonce=h(t["nonce"]))
+        assert (new.seq, new.prev.hex(), new.ciphertext.hex()) == (t["seq"], t["prev"], t["ciphertext"])
+        log.apply(new.seq, new.prev, new.ciphertext, keys)
+        assert log.hash_at(t["seq"]).hex() == t["entry_hash"] != v["steps"][t["seq"] - 1]["entry_hash"]
+    return log
+
+
+def open_by_hand(case: dict, seed: bytes, sign_public: bytes) -> dict:
+    """An item opened with hashlib and raw libsodium: content key, XChaCha20-Poly1305,
+    padding, Ed25519 over 'hramada:v1:item' || 0 || inner, the link."""
+    ct = h(case["ciphertext"])
+    assert ct[0] == 1 and int.from_bytes(ct[1:5], "big") == case["generation"] and ct[5:29] == h(case["nonce"])
+    key = blake2b(b"hramada:v1:content-key", key=seed, digest_size=32).digest()
+    padded = sodium.crypto_aead_xchacha20poly1305_ietf_decrypt(ct[29:], b"hramada:v1:item\x00" + ct[:5],
+                                                               ct[5:29], key)
+    signed = padded[:padded.rindex(b"\x80")]
+    assert set(padded[len(signed) + 1:]) <= {0}
+    signature, inner = signed[:64], signed[64:]
+    m = b"hramada:v1:item\x00" + inner
+    assert sodium.crypto_sign_open(signature + m, sign_public) == m
+    version, head, time, group, content = decode(inner)
+    seq, prev, author, kind, body = decode(content)
+    assert blake2b(content, key=b"hramada:v1:item-link", digest_size=32).hexdigest() == case["link"]
+    assert (seq, prev.hex(), author, kind, time) == (case["seq"], case["prev"], sign_public, case["kind"], case["time"])
+    assert head == [case["head"]["seq"], h(case["head"]["hash"])]
+    return body
+
+
+def test_item_vectors_comment_stale_not_yet_and_fork():
+    """carol's comment and her stale item: built again from their inputs, opened by hand,
+    and each verdict reached by opening them through the core against the reader state
+    it names."""
+    v = load("item.json")
+    lv = load(v["log"])
+    people = {n: identity(p) for n, p in lv["people"].items()}
+    steps = {s["seq"]: s for s in lv["steps"]}
+    gen2 = Generation(2, h(steps[15]["inputs"]["seed"]))
+    readers = {n: reader(lv, v["readers"], n) for n in ("final", "through-15", "forked")}
+    assert readers["final"].head[0] == len(lv["steps"]) == v["readers"]["final"]["steps"]
+    carol = people["carol"]
+    comment, stale = v["comment"], v["stale"]
+    assert untyped(comment["body"])["parent"] == h(v["id"])  # a comment on bob's item
+    for case, prev in ((comment, items.ZERO_LINK), (stale, h(comment["link"]))):
+        head = (case["head"]["seq"], h(case["head"]["hash"]))
+        assert head[1].hex() == steps[head[0]]["entry_hash"]
+        link, ct = items.seal_item_linked(group=h(lv["state"]["group"]), kind=case["kind"],
+                                          body=untyped(case["body"]), author=carol.signing, seq=case["seq"],
+                                          head=head, time=case["time"], generation=gen2,
+                                          nonce=h(case["nonce"]), prev=prev)
+        assert (link.hex(), ct.hex()) == (case["link"], case["ciphertext"])
+        assert open_by_hand(case, gen2.seed, carol.signing.public.raw) == untyped(case["body"])
+    # the cut-off that makes the comment carol's last under generation 2, and her leave
+    assert steps[18]["inputs"]["items_cutoff"] == [[carol.signing.public.raw.hex(), 1, comment["link"]]]
+    assert untyped(steps[27]["body"]) == {"items": [[carol.signing.public.raw, 2]]}
+    generations = {n: Generation(n, h(steps[s]["inputs"]["seed"])) for n, s in ((0, 1), (1, 14), (2, 15), (3, 18))}
+    for case in (comment, stale):
+        for verdict in case["verdicts"]:
+            log, ct = readers[verdict["reader"]], h(case["ciphertext"])
+            gens = {n: g for n, g in generations.items() if n <= log.generation}
+            result = verdict["result"]
+            if result == "ok":
+                item = open_item(ct, verdict["cursor"], log, gens)
+                assert (item.kind, item.body, item.link.hex()) == (case["kind"], untyped(case["body"]), case["link"])
+            elif result == "not-yet":
+                with pytest.raises(items.NotYet) as caught:
+                    open_item(ct, verdict["cursor"], log, gens)
+                assert caught.value.entry == verdict["detail"]["entry"] > log.head[0]
+            elif result == "fork":
+                with pytest.raises(ForkError, match="by carol"):
+                    open_item(ct, verdict["cursor"], log, gens)
+                member, entry = h(verdict["detail"]["member"]), verdict["detail"]["entry"]
+                assert member == carol.public.id and log.device_at(carol.signing.public.raw, entry)[0].key.id == member
+                assert log.hash_at(entry).hex() != case["head"]["hash"]
+            else:
+                assert result == "stale"
+                with pytest.raises(items.Stale) as caught:
+                    open_item(ct, verdict["cursor"], log, gens)
+                assert caught.value.item.link.hex() == case["link"]
+    assert {vd["result"] for c in (comment, stale) for vd in c["verdicts"]} == {"ok", "not-yet", "fork", "stale"}

@@ -298,7 +298,7 @@ def suite2_key_block(ref, group: bytes) -> dict:
     core = {"s": 2, "b": [[lab, box] for lab, box in block.boxes], "p": block.back, "q": block.back_content}
     signed = encode([group, seq, block.digest, b"", 2])
     signature = crypto.sign(author.signing, "hramada:v1:key-block-auth", signed)
-    plaintext = encode([author.public.id, b"", signature])
+    plaintext = encode([author.signing.public.raw, b"", signature])
     aad = encode(["hramada:v1:key-block-auth", seq, 2])
     assert block.auth == auth_nonce + crypto.encrypt(gens[0].auth_key, auth_nonce, plaintext, aad)
     boxes = dict(block.boxes)
@@ -318,7 +318,7 @@ def suite2_key_block(ref, group: bytes) -> dict:
                        for n, k, (m, e) in zip(names, keys, randomness)],
         "digested": encode(core).hex(), "digest": block.digest.hex(),
         "authorisation": {"author": {"name": "carol", "sign_seed": author.signing.seed.hex(),
-                                     "sign_public": author.public.sign.raw.hex()},
+                                     "sign_public": author.signing.public.raw.hex()},
                           "nonce": auth_nonce.hex(), "removed": "", "signed": signed.hex(),
                           "signature": signature.hex(), "plaintext": plaintext.hex(), "aad": aad.hex(),
                           "auth": block.auth.hex()},
@@ -466,6 +466,36 @@ def generations() -> None:
             "encoded": encode(block.to_value()).hex()}})
 
 
+# -- names ----------------------------------------------------------------------------
+
+def names() -> None:
+    from hramada.core.names import NameRefused, check_name
+    valid = ["alice", "Аліна Кот", "x" * 64, "O'Brien-Łukasz", "李雷", "Zoë 👍"]
+    refused = [(5, "not text"), (None, "not text"), ("", "empty"), ("a" * 65, "65 code points"),
+               (" alice", "begins with U+0020"), ("alice ", "ends with U+0020"),
+               ("ali\u202ece", "a bidirectional override (Cf)"), ("al\u200dice", "a zero-width joiner (Cf)"),
+               ("a\tb", "a control character (Cc)"), ("a\u00a0b", "no-break space (Zs)"),
+               ("a\ue000b", "private use (Co)"), ("a\U000e0001b", "a language tag (Cf)")]
+    cases = []
+    for value, why in refused:
+        try:
+            check_name(value)
+        except NameRefused as exc:
+            points = " ".join(f"U+{ord(c):04X}" for c in value) if isinstance(value, str) else None
+            cases.append({"name": value, "code_points": points, "why": why, "code": exc.code,
+                          "detail": exc.params})
+        else:
+            raise AssertionError(value)
+    for name in valid:
+        assert check_name(name) == name
+    write("names.json", {
+        "description": "Display and group names (invitations.md §3): names every reader accepts, and "
+                       "values every reader refuses, with the reason code and its parameters "
+                       "(name-type, name-empty, name-too-long: limit, name-spaces, name-character: "
+                       "char, the first refused code point as U+XXXX).",
+        "valid": valid, "refused": cases})
+
+
 # -- invitations --------------------------------------------------------------------
 
 def invitation() -> None:
@@ -473,7 +503,7 @@ def invitation() -> None:
     group, mailbox = fixed("group id", 16), fixed("mailbox", 16)
     code = inv.InvitationCode("https://relay.example", mailbox, group, secret)
     bob = person("bob")
-    request = inv.make_join_request(group, secret, bob, "bob")
+    request = inv.make_join_request(group, secret, bob, "bob", suite=1)
     guest_nonce = fixed("guest nonce", 24)
     welcome_gen = Generation(0, fixed("generation 0"))
     welcome = inv.make_welcome(bob.boxing.public, fixed("welcome ephemeral"), group,
@@ -503,6 +533,34 @@ def invitation() -> None:
 
 
 # -- a whole log ----------------------------------------------------------------------
+
+def key_block_steps(ciphertext: bytes, seq: int, in_force: Generation, group: bytes, people: dict) -> dict:
+    """A rotating entry's key block step by step (keys.md §4): the boxes by recipient
+    device, the digested core, the authorisation opened under the generation in force."""
+    block = Envelope.parse(envelope_bytes(ciphertext)).key_block
+    core = {"e": block.ephemeral, "b": [[lab, box] for lab, box in block.boxes], "p": block.back,
+            "q": block.back_content}
+    nonce, sealed = block.auth[:24], block.auth[24:]
+    aad = encode(["hramada:v1:key-block-auth", seq])
+    plaintext = crypto.decrypt(in_force.auth_key, nonce, sealed, aad)
+    device, removed, signature = decode(plaintext)
+    signer = next(n for n, p in people.items() if p.device_id == device)
+    boxes = dict(block.boxes)
+    recipients = [{"device": n, "box_public": p.boxing.public.raw.hex(),
+                   "label": box_label(in_force, p.boxing.public).hex(),
+                   "box": boxes[box_label(in_force, p.boxing.public)].hex()}
+                  for n, p in people.items() if box_label(in_force, p.boxing.public) in boxes]
+    return {"previous": in_force.number, "ephemeral_public": block.ephemeral.hex(),
+            "recipients": recipients,
+            "back_aad": encode(["hramada:v1:prev-log-seed", in_force.number]).hex(),
+            "content_back_aad": encode(["hramada:v1:prev-seed", in_force.number]).hex(),
+            "digested": encode(core).hex(), "digest": block.digest.hex(),
+            "authorisation": {"signer": signer, "nonce": nonce.hex(), "aad": aad.hex(),
+                              "plaintext": plaintext.hex(), "removed": removed.hex(),
+                              "signed": encode([group, seq, block.digest, removed]).hex(),
+                              "signature": signature.hex(), "auth": block.auth.hex()},
+            "encoded": encode(block.to_value()).hex()}
+
 
 def state_summary(log: GroupLog) -> dict:
     def member(pk, m):
@@ -534,11 +592,13 @@ def state_summary(log: GroupLog) -> dict:
 def log_and_item() -> None:
     mailbox = fixed("mailbox", 16)
     alice, bob, carol, phone = person("alice"), person("bob"), person("carol"), person("alice/phone")
-    people = {"alice": alice, "bob": bob, "carol": carol, "alice/phone": phone}
+    dave = person("dave")
+    people = {"alice": alice, "bob": bob, "carol": carol, "alice/phone": phone, "dave": dave}
     first, gen0 = build.create_group(mailbox=mailbox, name="Minsk mutual aid", creator=alice,
                                      creator_name="alice",
                                      vouches=2, seed=fixed("generation 0"),
-                                     group_nonce=fixed("group nonce", 16), nonce=fixed("nonce 1", 24))
+                                     group_nonce=fixed("group nonce", 16), nonce=fixed("nonce 1", 24),
+                                     suite=1)
     log, keys = GroupLog(mailbox), Keyring(alice.boxing, {0: gen0})
     steps = []
 
@@ -546,8 +606,16 @@ def log_and_item() -> None:
         gen = new.new_generation or keys.generations[max(log.generation, 0)]
         env = Envelope.parse(envelope_bytes(new.ciphertext))
         entry, signature = open_entry(env, new.seq, gen)
+        in_force = keys.generations[max(log.generation, 0)]
         ignored_before = len(log.warnings)
         log.apply(new.seq, new.prev, new.ciphertext, keys)
+        verdict, reason, detail, by = "applied", None, {}, None
+        for code, p in log.warnings[ignored_before:]:
+            verdict, reason = ("ignored" if code == "ignored-entry" else "void"), p["reason"]
+            detail, by = typed(p.get("detail", {})), (p["by"].hex() if p["by"] else None)
+        extra = {}
+        if new.kind in ("rotate",) or (new.kind == "remove" and verdict == "void"):
+            extra["key_block"] = key_block_steps(new.ciphertext, new.seq, in_force, log.group, people)
         steps.append({"seq": new.seq, "kind": entry.kind, "author": author, **inputs,
                       "body": typed(entry.body), "body_encoded": encode(entry.body).hex(),
                       "generation": gen.number, "prev": new.prev.hex(),
@@ -556,8 +624,7 @@ def log_and_item() -> None:
                       "envelope": envelope_bytes(new.ciphertext).hex(),
                       "ciphertext": new.ciphertext.hex(),
                       "entry_hash": log.hash_at(new.seq).hex(),
-                      "ignored": next((w[1]["reason"] for w in log.warnings[ignored_before:]
-                                       if w[0] == "ignored-entry"), None)})
+                      "verdict": verdict, "reason": reason, "detail": detail, "by": by, **extra})
 
     record(first, {"inputs": {"name": "Minsk mutual aid", "creator_name": "alice", "vouches": 2,
                               "seed": gen0.seed.hex(), "group_nonce": fixed("group nonce", 16).hex(),
@@ -571,12 +638,12 @@ def log_and_item() -> None:
     invitations = {n: inv.InvitationSecret(fixed(f"invitation for {n}")) for n in ("bob", "carol")}
     requests: dict[str, bytes] = {}
     post("alice", "invite", invitations["bob"].log_body())
-    requests["bob"] = inv.make_join_request(log.group, invitations["bob"], bob, "bob")
+    requests["bob"] = inv.make_join_request(log.group, invitations["bob"], bob, "bob", suite=1)
     post("alice", "request", {"request": requests["bob"]})
     post("alice", "vouch", {"request": inv.request_id(requests["bob"])})
     post("alice", "admit", {"request": inv.request_id(requests["bob"]), "role": "member"})
     post("bob", "invite", invitations["carol"].log_body())
-    requests["carol"] = inv.make_join_request(log.group, invitations["carol"], carol, "carol")
+    requests["carol"] = inv.make_join_request(log.group, invitations["carol"], carol, "carol", suite=1)
     post("bob", "request", {"request": requests["carol"]})
     post("bob", "vouch", {"request": inv.request_id(requests["carol"])})
     post("alice", "admit", {"request": inv.request_id(requests["carol"]), "role": "member"})  # ignored
@@ -627,6 +694,65 @@ def log_and_item() -> None:
     record(new, {"inputs": {k: (v.hex() if isinstance(v, bytes) else v) for k, v in rot.items()}
                  | {"revoke": ["alice/phone"], "items_cutoff": []}}, "alice")
 
+    # -- part two: role, a void rotation, a plain rotation, policy, a wrong-group request,
+    # dave's admission at generation 3, carol's leave --
+    post("carol", "role", {"member": carol.public.id, "role": "admin"})  # 16: ignored, not-admin
+    comment_head, gen2 = log.head, keys.generations[2]
+    comment_nonce, stale_nonce = fixed("comment nonce", 24), fixed("stale item nonce", 24)
+    comment_body = {"parent": item_id, "text": "I can bring tape."}
+    comment_link, comment_ct = items.seal_item_linked(group=log.group, kind="comment", body=comment_body,
+                                                      author=carol.signing, seq=1, head=comment_head,
+                                                      time=1_767_229_200_000, generation=gen2,
+                                                      nonce=comment_nonce)
+    stale_body = {"text": "And boxes."}
+    stale_link, stale_ct = items.seal_item_linked(group=log.group, kind="bulletin", body=stale_body,
+                                                  author=carol.signing, seq=2, head=comment_head,
+                                                  time=1_767_229_300_000, generation=gen2, nonce=stale_nonce,
+                                                  prev=comment_link)
+    # a forked reader: entries 1 to 15, then another entry 16 (alice's policy entry), as a
+    # relay showing members different logs would serve it
+    fork_log, fork_keys = GroupLog(mailbox), Keyring(alice.boxing, {0: gen0})
+    for st in steps[:15]:
+        fork_log.apply(st["seq"], bytes.fromhex(st["prev"]), bytes.fromhex(st["ciphertext"]), fork_keys)
+    fork_nonce = fixed("fork nonce 16", 24)
+    fork_new = build.entry(fork_log, "policy", {"vouches": 1}, author=alice, keys=fork_keys, nonce=fork_nonce)
+    fork_log.apply(fork_new.seq, fork_new.prev, fork_new.ciphertext, fork_keys)
+
+    def rotate(author: str, label: str, cutoff: dict) -> None:
+        seq = log.head[0] + 1
+        rot = {"seed": fixed(f"generation {label}"), "ephemeral_secret": fixed(f"rotation ephemeral {label}"),
+               "nonce": fixed(f"nonce {seq}", 24), "auth_nonce": fixed(f"auth nonce {seq}", 24)}
+        new = build.rotation(log, author=people[author], keys=keys, items_cutoff=cutoff, **rot)
+        record(new, {"inputs": {k: v.hex() for k, v in rot.items()}
+                     | {"items_cutoff": [[a.hex(), n, link.hex()] for a, (n, link) in cutoff.items()]}},
+               author)
+
+    rotate("carol", "3 (void)", {})  # 17: void, rotation-not-authorised (carol is no admin)
+    rotate("alice", "3", {carol.device_id: (1, comment_link)})  # 18: generation 3
+    post("alice", "role", {"member": carol.public.id, "role": "admin"})  # 19
+    post("alice", "policy", {"vouches": 0})  # 20: ignored, vouches-below-one
+    post("alice", "policy", {"vouches": 1})  # 21
+    invitations["dave"] = inv.InvitationSecret(fixed("invitation for dave"))
+    post("alice", "invite", invitations["dave"].log_body())  # 22
+    other_group = fixed("another group", 16)
+    wrong_request = inv.make_join_request(other_group, invitations["dave"], dave, "dave", suite=1)
+    post("carol", "request", {"request": wrong_request})  # 23: ignored, request-invalid (forged)
+    requests["dave"] = inv.make_join_request(log.group, invitations["dave"], dave, "dave", suite=1)
+    post("carol", "request", {"request": requests["dave"]})  # 24
+    post("carol", "vouch", {"request": inv.request_id(requests["dave"])})  # 25
+    post("alice", "admit", {"request": inv.request_id(requests["dave"]), "role": "member"})  # 26
+    dave_since = log.members[dave.public.id].since
+    gen3 = keys.generations[3]
+    dave_starts = [g.start for g in log.generations[1:]]
+    dave_welcome = inv.make_welcome(dave.boxing.public, fixed("welcome for dave"), log.group,
+                                    inv.request_id(requests["dave"]), gen3,
+                                    admit=(dave_since, log.hash_at(dave_since)), starts=dave_starts)
+    post("carol", "leave", {"items": [[carol.device_id, 2]]})  # 27
+
+    # a tampered entry: entry 16 with one byte of its envelope flipped, served after entry 15
+    tampered = bytearray(bytes.fromhex(steps[15]["ciphertext"]))
+    tampered[-1] ^= 0x01
+
     write("log.json", {
         "description": "A whole small log (log.md): alice creates a group needing 2 vouches, "
                        "invites bob (admitted with 1 vouch: only alice can vouch yet), bob invites "
@@ -637,7 +763,19 @@ def log_and_item() -> None:
                        "(device-cert-invalid) and alice's own device-add of her phone applies; "
                        "after it alice's laptop revokes her phone (device-revoke, rotation to "
                        "generation 2; the key block's authorisation names the change "
-                       "encode({'revoke': [phone's device id]})). Fold it as alice's laptop holding "
+                       "encode({'revoke': [phone's device id]})). Then: carol's role entry is ignored "
+                       "(not-admin); carol's plain rotation is void (rotation-not-authorised: its key "
+                       "block is authorised by a device of a member who is not an admin; it carries a "
+                       "key block but makes no generation); alice's plain rotation makes generation 3 "
+                       "(item cut-off: carol's item 1, the comment in item.json); alice makes carol an "
+                       "admin; a policy with vouches 0 is ignored (vouches-below-one), one with "
+                       "vouches 1 applies; alice invites dave; carol posts dave's join request signed "
+                       "for another group (ignored: request-invalid, detail error 'forged'), then his "
+                       "real one, vouches, alice admits him at generation 3; carol leaves naming "
+                       "item 2 as her device's last. Each step's 'verdict' is 'applied', 'ignored' "
+                       "(with 'reason' and 'detail': the ignored-entry warning) or 'void' (with "
+                       "'reason'; 'by' is the member whose signature it carries, or null). 'refused' "
+                       "lists what a device must stop at. Fold it as alice's laptop holding "
                        "only generation 0; every step must reproduce byte for byte.",
         "mailbox": mailbox.hex(),
         "people": {n: person_json(n) for n in people},
@@ -650,6 +788,28 @@ def log_and_item() -> None:
                     "request": inv.request_id(requests["carol"]).hex(), "generation": 0,
                     "admit": [carol_since, log.hash_at(carol_since).hex()], "starts": [],
                     "message": welcome.hex()},
+        "later_welcome": {
+            "description": "dave's welcome, sealed by alice after his admission (entry 26), hands over "
+                           "generation 3; 'starts' names the entries that made generations 1, 2 and 3 "
+                           "(14, 15, 18: entry 17 carries a key block but is void and made none). From "
+                           "generation 3 dave walks back through the key blocks of 18, 15 and 14 "
+                           "('walk_back': each generation's seed) and folds the whole log to 'state'.",
+            "recipient": "dave", "ephemeral_secret": fixed("welcome for dave").hex(),
+            "request": inv.request_id(requests["dave"]).hex(), "generation": 3, "seed": gen3.seed.hex(),
+            "admit": [dave_since, log.hash_at(dave_since).hex()], "starts": dave_starts,
+            "walk_back": [{"number": n, "seed": keys.generations[n].seed.hex()} for n in range(3, -1, -1)],
+            "message": dave_welcome.hex()},
+        "refused": [
+            {"what": "tampered-entry", "after": 15, "seq": 16, "prev": steps[15]["prev"],
+             "ciphertext": bytes(tampered).hex(), "error": "ForgeryError",
+             "why": "entry 16 with its last byte flipped: the append signature (log.md §4 step 3) "
+                    "does not verify, so no holder of the group's key appended it; the device "
+                    "stops the group and applies nothing"},
+            {"what": "wrong-group-request", "group": other_group.hex(), "invitation": "dave",
+             "join_request": wrong_request.hex(), "error": "ForgeryError",
+             "why": "dave's join request signed for another group: verify_join_request for "
+                    "log.json's group refuses it (invitations.md); as entry 23 it is ignored "
+                    "request-invalid with detail {'error': 'forged'}"}],
     })
     # envelope: suite (1) || generation (4) || nonce (24) || AEAD(padded)
     # padded: signature (64) || inner || 0x80 || 0x00 ... (items.md §1)
@@ -657,6 +817,7 @@ def log_and_item() -> None:
                             b"hramada:v1:item\x00" + item_ct[:5])
     signed = items.unpad(padded)
     content = decode(signed[64:])[4]
+    assert log.head[0] == len(steps)
     write("item.json", {
         "description": "An item (items.md) by bob in log.json's group: his number 1 (prev: 32 zero "
                        "bytes), written at head 13 under generation 0, time in milliseconds, padded to "
@@ -680,7 +841,41 @@ def log_and_item() -> None:
                  "verdicts": [{"cursor": 1, "result": "forgery"}, {"cursor": 2, "result": "forgery"}]},
         "resigned": {"seq": 1, "body": typed({"text": "Never mind."}), "time": 1_767_312_000_000,
                      "nonce": resigned_nonce.hex(), "ciphertext": resigned_ct.hex(),
-                     "verdicts": [{"cursor": 1, "result": "unlinked"}, {"cursor": 3, "result": "unlinked"}]}})
+                     "verdicts": [{"cursor": 1, "result": "unlinked"}, {"cursor": 3, "result": "unlinked"}]},
+        "readers": {
+            "description": "Reader states the verdicts below name: 'final' is log.json folded whole; "
+                           "'through-15' is its entries 1 to 15; 'forked' is entries 1 to 15 and then "
+                           "another entry 16 (alice's policy {vouches: 1}, sealed with 'nonce'), as a relay "
+                           "showing members different logs would serve it.",
+            "final": {"steps": len(steps)}, "through-15": {"steps": 15},
+            "forked": {"steps": 15, "then": {"seq": fork_new.seq, "author": "alice", "kind": "policy",
+                                             "body": typed({"vouches": 1}), "nonce": fork_nonce.hex(),
+                                             "prev": fork_new.prev.hex(), "ciphertext": fork_new.ciphertext.hex(),
+                                             "entry_hash": fork_log.hash_at(16).hex()}}},
+        "comment": {
+            "description": "carol's number 1, a comment on bob's item (parent: its id), written at head "
+                           "16 under generation 2; the rotation at entry 18 binds it as her last under "
+                           "generation 2. ok for the final reader; not-yet for a reader whose log ends at "
+                           "15 (detail: the entry it needs); fork for the forked reader (detail: the "
+                           "member who signed it, the entry whose hash differs).",
+            "author": "carol", "seq": 1, "kind": "comment", "body": typed(comment_body),
+            "head": {"seq": comment_head[0], "hash": comment_head[1].hex()}, "time": 1_767_229_200_000,
+            "generation": 2, "nonce": comment_nonce.hex(), "prev": items.ZERO_LINK.hex(),
+            "link": comment_link.hex(), "ciphertext": comment_ct.hex(),
+            "verdicts": [{"reader": "final", "cursor": 5, "result": "ok"},
+                         {"reader": "through-15", "cursor": 5, "result": "not-yet", "detail": {"entry": 16}},
+                         {"reader": "forked", "cursor": 5, "result": "fork",
+                          "detail": {"member": carol.public.id.hex(), "entry": 16}}]},
+        "stale": {
+            "description": "carol's number 2, chained to her comment, under generation 2: above her bound "
+                           "(1) in the rotation at entry 18 that retired generation 2, and she was a member "
+                           "then: stale (readers skip it; her client may post it again under the new key). "
+                           "Her leave (entry 27) names 2 as her device's last item.",
+            "author": "carol", "seq": 2, "kind": "bulletin", "body": typed(stale_body),
+            "head": {"seq": comment_head[0], "hash": comment_head[1].hex()}, "time": 1_767_229_300_000,
+            "generation": 2, "nonce": stale_nonce.hex(), "prev": comment_link.hex(), "link": stale_link.hex(),
+            "ciphertext": stale_ct.hex(),
+            "verdicts": [{"reader": "final", "cursor": 6, "result": "stale"}]}})
 
 
 if __name__ == "__main__":
@@ -694,4 +889,5 @@ if __name__ == "__main__":
     identities_and_wire()
     generations()
     invitation()
+    names()
     log_and_item()

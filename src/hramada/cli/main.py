@@ -12,7 +12,7 @@ import sys
 
 import click
 
-from hramada.cli import admission, bulletins, demo, devices, groups, profile_cmds, relay_cmd, safety
+from hramada.cli import admission, bulletins, demo, devices, groups, profile_cmds, recovery, relay_cmd, safety
 from hramada.client.notices import render_refusal
 from hramada.core.textcode import Refused
 from hramada.errors import HramadaError, SuspicionError, VerificationError
@@ -33,6 +33,7 @@ def cli() -> None:
 # devices before any module that attaches commands to its `device` group
 for module in (profile_cmds, groups, admission, bulletins, safety, devices, relay_cmd, demo):
     module.register(cli)
+recovery.register(cli)  # after the device commands: `device recover` joins their group
 
 
 def main() -> None:

@@ -36,6 +36,7 @@ from hramada.client.admission import Admissions
 from hramada.client.devices import DeviceCommands, leaving_items
 from hramada.client.link_join import JoinLink
 from hramada.client.linking import Linking
+from hramada.client.recovery import RECOVERING, RecoveryCode, RecoveryCommands, import_kit
 from hramada.client.session import GroupSession
 from hramada.client.store import Store
 from hramada.client.sync import Progress, random
@@ -50,11 +51,11 @@ from hramada.core.state import GroupLog, Keyring
 from hramada.core.urls import check_relay_url
 from hramada.errors import HramadaError, NotFoundError, PolicyError, RelayError, RelayUnreachable
 
-FORGETTABLE = ("pending", "removed", "left", "revoked")
+FORGETTABLE = ("pending", "removed", "left", "revoked", RECOVERING)
 HISTORY_POLICIES = ("since-join", "all")
 
 
-class Hramada(Linking, JoinLink, DeviceCommands, Admissions):
+class Hramada(Linking, JoinLink, DeviceCommands, Admissions, RecoveryCommands):
     """An unlocked profile."""
 
     def __init__(self, unlocked: profile.Unlocked, transport: httpx.AsyncBaseTransport | None = None) -> None:
@@ -78,6 +79,14 @@ class Hramada(Linking, JoinLink, DeviceCommands, Admissions):
     @classmethod
     def open(cls, home: Path, passphrase: str, **kw: Any) -> "Hramada":
         return cls(profile.unlock(home, passphrase), **kw)
+
+    @classmethod
+    def from_kit(cls, home: Path, path: Path, kit_passphrase: str, passphrase: str, device_name: str,
+                 **kw: Any) -> tuple["Hramada", list[RecoveryCode]]:
+        """A new profile from a recovery kit (``hramada backup import``): each of its
+        groups waits for an admin to re-admit this device; returns the recovery codes."""
+        unlocked, codes = import_kit(home, path, kit_passphrase, passphrase, device_name)
+        return cls(unlocked, **kw), codes
 
     async def close(self) -> None:
         for relay in self._relays.values():
@@ -137,7 +146,10 @@ class Hramada(Linking, JoinLink, DeviceCommands, Admissions):
                          + [f"refused: {text}" for text in s.record.get("void_items", [])]
                          + list(s.record.get("item_notes", []))
                          + ([notices.refusal_claim(s.record["refused"], s.group_id.hex())]
-                            if s.status == "pending" and s.record.get("refused") else []),
+                            if s.status == "pending" and s.record.get("refused") else [])
+                         + ([notices.recovery_waiting(s.record["recovery"].get("rejected", 0))]
+                            if s.status == RECOVERING else [])
+                         + list(s.record.get("recovery_notes", [])),
                          history=s.log.history if s.log.generations else "",
                          vouches=s.log.vouches_needed() if s.log.generations else 0)
 
@@ -231,11 +243,12 @@ class Hramada(Linking, JoinLink, DeviceCommands, Admissions):
 
     def forget_group(self, group: str) -> dict:
         """Drop a group this profile is no longer part of (a pending or refused request,
-        a group it was removed from or left) with everything stored about it."""
+        a recovery no admin answered, a group it was removed from or left) with
+        everything stored about it."""
         s = self._find(group)
         if s.status not in FORGETTABLE:
             raise PolicyError(f"{s.name!r} is {s.status}: only a pending or refused request, or a group "
-                              "you left or were removed from, can be forgotten (leave it first)")
+                              "you left or were removed from, or a recovery still waiting, can be forgotten (leave it first)")
         self.store.delete_group(s.ref)
         return {"forgotten": s.name, "group": s.group_id.hex(), "status": s.status}
 

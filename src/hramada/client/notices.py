@@ -178,3 +178,60 @@ def render_refusal(code: str, params: dict, fallback: str = "") -> str:
 
 def render_group_refusal(reason: str) -> str:
     return LINK_GROUP_REFUSALS.get(reason, f"it was refused ({reason})")
+
+# The recovery kit and the recovery code (devices.md §7, §9), and what an admin's client
+# refuses about a code before it changes anything.
+KIT_REFUSALS = {
+    "kit-not-a-kit": "this file is not a Hramada recovery kit",
+    "kit-version": "this recovery kit was written by another version of Hramada (version {version})",
+    "kit-damaged": "the recovery kit is damaged or incomplete (a partial copy?): use another copy",
+    "kit-settings": "the recovery kit asks for passphrase settings this version will not use "
+                    "(ops {ops}, memory {mem} bytes): it was not written by Hramada",
+    "kit-passphrase": "wrong passphrase for this recovery kit (it is the kit's own passphrase, set "
+                      "when it was exported, not the profile's)",
+    "kit-altered": "the recovery kit was altered after it was written: do not use it",
+    "kit-contents": "the recovery kit's contents are not well formed: do not use it",
+    "recover-not-a-code": "this is not a Hramada recovery code (it starts with hramada-recover1-)",
+    "recover-characters": "the recovery code has a character that does not belong in it ({char})",
+    "recover-damaged": "the recovery code is damaged or incomplete (check that it was copied whole)",
+    "recover-version": "this recovery code is from another version of Hramada (version {version})",
+    "recover-malformed": "the recovery code is not valid ({field})",
+    "recover-name": "the device name in the recovery code is not a valid name",
+    "recover-key": "the recovery code's {key} key is not a valid key",
+    "recover-cert": "the device in the recovery code is not certified by the member key it names: "
+                    "do not accept it",
+    "recover-other-group": "this recovery code is for another group than {group!r}: ask for the code "
+                           "of this group (the person's device shows one per group)",
+    "recover-not-admin": "only an admin of {group!r} can re-admit a recovered device: show the code to "
+                         "an admin of the group (nothing was changed)",
+    "recover-not-a-member": "the recovery code names someone who is not a member of {group!r}{former}",
+    "recover-suite": "the recovery code was made for suite {suite}, but the group uses suite "
+                     "{group_suite}",
+    "recover-self": "the recovery code names your own member: another admin must re-admit it",
+    "recover-done": "this device was re-admitted already: it gets in at its next `hramada sync`",
+    "recover-device-taken": "the device in the recovery code is, or was, a device in the group already: "
+                            "ask the person for a new code (from a new `hramada backup import`)",
+    "recover-drop-taken": "the welcome for the recovered device {device!r} could not be posted: its drop "
+                          "belongs to another group on the relay. Ask the person for a new recovery code.",
+}
+
+
+def kit_refusal(code: str, params: dict) -> str:
+    """A refusal of a recovery kit or code, as a sentence."""
+    params = dict(params)
+    if code == "recover-not-a-member":
+        params["former"] = f" ({params['former']} was, and is no longer)" if params.get("former") else ""
+    try:
+        return KIT_REFUSALS[code].format(**params)
+    except (KeyError, IndexError, ValueError):
+        return KIT_REFUSALS.get(code, f"refused ({code})")
+
+
+def recovery_waiting(rejected: int) -> str:
+    """A group a device set up from a kit waits for: what the person does next."""
+    text = ("waiting for an admin to re-admit this device: show them its recovery code in person "
+            "(`hramada backup codes`), then `hramada sync`")
+    if rejected:
+        text += (f"; {rejected} message(s) in the recovery drop did not fit the group's log and were "
+                 "passed over (the relay or a member may have put them there)")
+    return text

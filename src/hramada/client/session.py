@@ -37,7 +37,7 @@ class GroupSession:
         identity = Identity.from_secrets(*record["id"], record.get("device", DEFAULT_DEVICE_NAME))
         keys = Keyring(identity.boxing, {row[0]: Generation.restore(*row) for row in record["gens"]})
         log = GroupLog(record["mailbox"], record["group"])
-        if record["status"] not in ("pending",):
+        if record["status"] not in ("pending", "recovering"):  # no log yet: waiting for a welcome
             for seq, prev, ciphertext in store.log(ref):
                 log.apply(seq, prev, ciphertext, keys)
             pin_seq, pin_hash = record["pin"]
@@ -113,6 +113,9 @@ class GroupSession:
                               f"({self.name!r})")
         if status == "pending" and self.record.get("refused"):
             raise PolicyError(notices.refusal_claim(self.record["refused"], self.group_id.hex()))
+        if status == "recovering":
+            raise PolicyError(f"this device waits for an admin of {self.name!r} to re-admit it: show them "
+                              "its recovery code (`hramada backup codes`), then run `hramada sync`")
         if status == "pending":
             raise PolicyError(f"your request to join {self.name!r} has not been accepted yet "
                               "(run `hramada sync` to check)")

@@ -27,7 +27,7 @@ from typing import Awaitable, Callable
 
 import nacl.utils
 
-from hramada.client import joining
+from hramada.client import joining, recovery
 from hramada.client.joining import AlreadyDone
 from hramada.client.journal import Journal, fault
 from hramada.client.numbering import Numbering, judge_chains, suspicion, top_bounds
@@ -80,6 +80,9 @@ class Engine:
         try:
             if s.status == "pending":
                 if not await joining.finish_joining(self):
+                    return
+            if s.status == recovery.RECOVERING:
+                if not await recovery.finish_recovery(self):
                     return
             self.news += await self.pull_log()
             if s.status != "active":
@@ -490,4 +493,6 @@ class Engine:
                 await self.relay.append_items(s.record["mailbox"], s.cap, [job["ct"]])
             elif job["t"] == "welcome":
                 await joining.send_welcome(self, job["request"])
+            elif job["t"] == "recover-welcome":
+                await recovery.send_welcome(self, job)
             self.journal.sent(s, oid)

@@ -28,7 +28,7 @@ from dataclasses import dataclass
 import nacl.bindings as sodium
 import nacl.exceptions
 
-from hramada.core import crypto, suite2, textcode
+from hramada.core import crypto, identity, suite2, textcode
 from hramada.core.encoding import decode, encode
 from hramada.core.link_answers import GroupRef
 from hramada.core.linking import BOX_BYTES, SUITES, checked_name, is_int
@@ -52,7 +52,7 @@ RECOVER_MAX_CHARS = 4096
 RECOVER_CHECK = "hramada:v2:recover-code-check"
 RECOVER_DROP = "hramada:v2:recover-drop"
 RECOVER_DROP_CAP = "hramada:v2:recover-drop-cap"
-DEVICE_CERT = "hramada:v2:device-cert"
+DEVICE_CERT = identity.CERT_PURPOSE   # the log's device record cert (keys.md §2): one definition
 
 
 # -- the kit ------------------------------------------------------------------------
@@ -183,8 +183,9 @@ def _contents(raw: bytes) -> Kit:
 # -- device certificates (DESIGN "Device record") ----------------------------------------
 
 def cert_message(group: bytes, suite: int, member: bytes, sign: bytes, box: bytes, name: str) -> bytes:
-    """``purpose || 0x00 || encode([group, suite, M, D, box, name])``: what ``cert`` signs."""
-    return DEVICE_CERT.encode() + b"\x00" + encode([group, suite, member, sign, box, name])
+    """``purpose || 0x00 || encode([group, suite, M, D, box, name])``: what ``cert`` signs
+    (the same bytes ``identity.DeviceRecord.verify`` checks)."""
+    return DEVICE_CERT.encode() + b"\x00" + identity.cert_message(group, suite, member, sign, box, name)
 
 
 def device_cert(member_seed: bytes, group: bytes, suite: int, sign: bytes, box: bytes, name: str) -> bytes:
