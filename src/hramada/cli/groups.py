@@ -1,4 +1,4 @@
-"""hramada group create | list | members."""
+"""hramada group create | list | members | info."""
 
 from __future__ import annotations
 
@@ -71,3 +71,23 @@ def members(group_: str, as_json_: bool) -> None:
         [{**m.__dict__, "name": m.name + (" (you)" if m.me else ""),
           "vouched_by": ", ".join(m.vouched_by)} for m in v],
         [("name", "Name"), ("role", "Role"), ("fingerprint", "Fingerprint"), ("vouched_by", "Vouched by")]))
+
+
+@group.command("info")
+@click.argument("group_")
+@json_option
+def info(group_: str, as_json_: bool) -> None:
+    """Show a group's settings: its cipher suite, history policy, vouches needed, key
+    generation, and how many members and devices it has.
+
+    Example: hramada group info "Mutual aid Tbilisi" --json
+    """
+    emit(with_profile(lambda h: h.group_info(group_)), as_json_, lambda i: out_console.print(
+        f"{clean(i['name'])} ({i['group']})\n"
+        f"  suite {i['suite']} ({_SUITES.get(i['suite'], '?')})\n"
+        f"  newcomers read {_HISTORY[i['history']]}; {i['vouches']} vouch(es) needed\n"
+        f"  key generation {i['generation']}; {i['members']} members on {i['devices']} devices",
+        highlight=False))
+
+
+_SUITES = {1: "X25519 key boxes", 2: "hybrid X25519 + ML-KEM-768 key boxes"}

@@ -12,7 +12,9 @@ import sys
 
 import click
 
-from hramada.cli import admission, bulletins, demo, groups, profile_cmds, recovery, relay_cmd, safety
+from hramada.cli import admission, bulletins, demo, devices, groups, profile_cmds, recovery, relay_cmd, safety
+from hramada.client.notices import render_refusal
+from hramada.core.textcode import Refused
 from hramada.errors import HramadaError, SuspicionError, VerificationError
 
 
@@ -28,7 +30,8 @@ def cli() -> None:
     """
 
 
-for module in (profile_cmds, groups, admission, bulletins, safety, relay_cmd, demo):
+# devices before any module that attaches commands to its `device` group
+for module in (profile_cmds, groups, admission, bulletins, safety, devices, relay_cmd, demo):
     module.register(cli)
 recovery.register(cli)  # after the device commands: `device recover` joins their group
 
@@ -48,6 +51,9 @@ def main() -> None:
     except SuspicionError as exc:
         click.echo(f"warning: the relay may be withholding data: {exc}", err=True)
         sys.exit(4)
+    except Refused as exc:  # a device link, kit or recovery refused: its code in words
+        click.echo(f"error: {render_refusal(exc.code, exc.params, str(exc))}", err=True)
+        sys.exit(1)
     except (HramadaError, ValueError) as exc:
         click.echo(f"error: {exc}", err=True)
         sys.exit(1)

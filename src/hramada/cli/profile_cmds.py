@@ -10,6 +10,7 @@ import click
 
 from hramada.cli.common import progress_bar, clean, emit, home, json_option, out_console, passphrase, table, with_profile
 from hramada.client import Hramada, as_json
+from hramada.cli.devices import continue_links
 from hramada.client.profile import stop_processes, wipe
 
 
@@ -45,8 +46,12 @@ def sync(watch: bool, as_json_: bool) -> None:
     if watch:
         return _watch(as_json_)
 
+    async def go(h: Hramada):
+        infos = await h.sync(progress=progress)
+        await continue_links(h)  # a pending device link, on either side, moves on too
+        return infos
     with progress_bar(disabled=as_json_) as progress:
-        infos = with_profile(lambda h: h.sync(progress=progress))
+        infos = with_profile(go)
     emit(infos, as_json_, lambda v: table(
         [{**i.__dict__, "alarm": i.alarm or "", "note": _note(i)} for i in v],
         [("name", "Group"), ("status", "Status"), ("members", "Members"), ("alarm", "Alarm"),

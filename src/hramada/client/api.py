@@ -31,9 +31,11 @@ from typing import Any
 
 import httpx
 
-from hramada.client import notices, numbering, profile
+from hramada.client import link_devices, notices, numbering, profile
 from hramada.client.admission import Admissions
 from hramada.client.devices import DeviceCommands, leaving_items
+from hramada.client.link_join import JoinLink
+from hramada.client.linking import Linking
 from hramada.client.recovery import RECOVERING, RecoveryCode, RecoveryCommands, import_kit
 from hramada.client.session import GroupSession
 from hramada.client.store import Store
@@ -53,13 +55,13 @@ FORGETTABLE = ("pending", "removed", "left", "revoked", RECOVERING)
 HISTORY_POLICIES = ("since-join", "all")
 
 
-class Hramada(DeviceCommands, Admissions, RecoveryCommands):
+class Hramada(Linking, JoinLink, DeviceCommands, Admissions, RecoveryCommands):
     """An unlocked profile."""
 
     def __init__(self, unlocked: profile.Unlocked, transport: httpx.AsyncBaseTransport | None = None) -> None:
         self.home = unlocked.home
-        self.name = unlocked.name
         self.store = Store(unlocked.home / profile.STORE, unlocked.store_key)
+        self.name = self.store.profile_name() or unlocked.name  # a linked device learns it from the link
         # noted in the profile so that panic can stop this process; the note goes at
         # close, or when this object is dropped, or at exit
         self._unregister = weakref.finalize(self, profile.unregister_process,
@@ -391,6 +393,28 @@ class Hramada(DeviceCommands, Admissions, RecoveryCommands):
                     {"item": v["id"].hex(), "author": name, "time": v["time"],
                      "text": v["body"]["text"], "author_fingerprint": print_})
         return list(bulletins.values())
+
+    # -- devices ------------------------------------------------------------------
+
+    async def my_devices(self) -> list[dict]:
+        """This member's devices across the profile's groups, matched by name:
+        ``[{"device", "name", "current", "added"}]`` (``link_devices.my_devices``)."""
+        return await link_devices.my_devices(self)
+
+    async def revoke_device(self, device: str) -> dict:
+        """Revoke one of this member's other devices in every group (keys rotate)."""
+        return await link_devices.revoke_everywhere(self, device)
+
+    async def group_info(self, group: str) -> dict:
+        """``{"group", "name", "suite", "history", "vouches", "generation", "members",
+        "devices"}`` after a sync (as stored if the relay is out of reach)."""
+        s = self._find(group)
+        try:
+            await self._sync(s)
+        except RelayUnreachable:
+            pass
+        s.require_active()
+        return link_devices.group_info(s)
 
     # -- safety -------------------------------------------------------------------
 

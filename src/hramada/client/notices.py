@@ -111,6 +111,74 @@ def refusal_claim(reason: str, group: str) -> str:
             f"still admits you. To give up on it: `hramada group forget {group}`.")
 
 
+# Device linking (docs/spec/devices.md §10): a refusal's code and parameters, in words.
+LINK_REFUSALS = {
+    "link-not-a-code": "this is not a Hramada link code (it starts with hramada-link1-)",
+    "link-characters": "the link code has a character that does not belong in it ({char}); copy it again",
+    "link-damaged": "the link code is damaged or incomplete (a character changed, missing or added); "
+                    "copy it again or show a new one",
+    "link-version": "the link code is from another version of Hramada ({version}); update both devices",
+    "link-malformed": "the link code is not valid; show a new one on the linking device",
+    "link-relay": "the link code names a relay address that cannot be used; show a new one",
+    "link-no-groups": "the link code carries no group",
+    "link-too-many-groups": "the link code carries {count} groups, more than {limit}",
+    "link-suite": "the link code names a cipher suite this version does not know",
+    "link-expiry": "the link code's expiry is not valid",
+    "link-expired": "the link code has expired; show a new one on the linking device "
+                    "(`hramada device link`) and use it within 10 minutes",
+    "link-ended": "the linking device ended the link before it answered; nothing was added",
+    "link-declined": "the digits did not match, so the link was ended and nothing was added. Someone else "
+                     "may have seen the code: show a new one, out of sight of others",
+    "link-request-forged": "a message in the link's drop did not come from the new device",
+    "link-request-malformed": "the new device's request is not well formed; the link was ended",
+    "link-request-parts": "the new device's request came in parts that do not fit together; the link was ended",
+    "link-request-conflict": "two different requests arrived for this code (someone else may have seen it); "
+                             "the link was ended: show a new code, out of sight of others",
+    "link-incomplete": "the new device's request has not fully arrived yet",
+    "link-request-name": "the new device's name is not a valid name",
+    "link-request-key": "the new device sent a key that cannot be used; the link was ended",
+    "link-request-slots": "the new device's request names another number of groups than the code",
+    "link-request-key-reused": "the new device sent the same key twice; the link was ended",
+    "link-too-large": "this link needs more than {limit} messages; link fewer groups at a time",
+    "link-challenge-forged": "a message in the link's drop did not come from the linking device",
+    "link-challenge-conflict": "two different confirmations arrived for this link; stop and start over",
+    "link-reveal-forged": "a message in the link's drop did not come from the new device",
+    "link-reveal-conflict": "two different confirmations arrived for this link; the link was ended",
+    "link-reveal-mismatch": "the new device's confirmation does not match its request (someone may be "
+                            "in the middle); the link was ended and nothing was added",
+    "link-answer-forged": "a message in the link's drop did not come from the linking device",
+    "link-answer-malformed": "the linking device's answer is not well formed",
+    "link-answer-slot": "the linking device answered for a group the code does not carry",
+    "link-answer-parts": "the linking device's answer came in parts that do not fit together",
+    "link-answer-conflict": "two different answers arrived for one group of this link",
+    "group-ref": "a group reference is not valid",
+}
+
+# A group the linking device did not link (a group refusal's reason: the log's code, or the person's).
+LINK_GROUP_REFUSALS = {
+    "device-name-taken": "this member already has a device of that name there",
+    "device-key-taken": "that device key is taken there",
+    "too-many-devices": "this member has the most devices a group allows there: revoke one first",
+    "declined": "the person declined it",
+    "not-a-member": "the linking device is no longer a member there",
+    "unavailable": "the linking device could not reach that group",
+}
+
+
+def render_refusal(code: str, params: dict, fallback: str = "") -> str:
+    """A device-link refusal (``textcode.Refused``) as a sentence."""
+    text = LINK_REFUSALS.get(code)
+    if text is None:
+        return fallback or code
+    try:
+        return text.format(**params)
+    except (KeyError, IndexError, ValueError):
+        return fallback or code
+
+
+def render_group_refusal(reason: str) -> str:
+    return LINK_GROUP_REFUSALS.get(reason, f"it was refused ({reason})")
+
 # The recovery kit and the recovery code (devices.md §7, §9), and what an admin's client
 # refuses about a code before it changes anything.
 KIT_REFUSALS = {

@@ -254,3 +254,25 @@ class Store:
             if box is not None:
                 box["jobs"] = [[j, job] for j, job in box["jobs"] if j != i]
                 self._put(box, "outbox", ref)
+
+    # -- device linking (client/linking.py, client/link_join.py) ----------------------
+
+    def link(self, side: str) -> dict | None:
+        """The pending link of this device: ``side`` ``"a"`` (linking another device)
+        or ``"b"`` (being linked), or None."""
+        return self._get("link", side)
+
+    def put_link(self, side: str, record: dict) -> None:
+        self._put(record, "link", side)
+
+    def delete_link(self, side: str) -> None:
+        self._delete("link", side)
+
+    def profile_name(self) -> str | None:
+        """The profile's display name as a linked device learned it (overrides the
+        keystore's, which a linked device sets before it knows it)."""
+        value = self._get("profile")
+        return value.get("name") if isinstance(value, dict) else None
+
+    def put_profile_name(self, name: str) -> None:
+        self._put({"name": name}, "profile")
