@@ -153,9 +153,10 @@ def request_id(signed: bytes) -> bytes:
 
 
 def make_join_request(group: bytes, invitation: InvitationSecret, identity: Identity,
-                      name: str, suite: int = crypto.SUITE) -> bytes:
+                      name: str, suite: int | None = None) -> bytes:
     """A join request for ``group``: the joiner's member key, relay-admin key and this
-    device's record (certified for ``group`` and ``suite``), signed by the member key
+    device's record (certified for ``group`` and ``suite``, by default the suite of the
+    identity's box key), signed by the member key
     and by the invitation key."""
     inner = encode({"group": group, "invite": invitation.invite_id, "name": check_name(name),
                     "sign": identity.public.sign.raw, "relay": identity.relay_admin.public.raw,
