@@ -298,7 +298,7 @@ def suite2_key_block(ref, group: bytes) -> dict:
     core = {"s": 2, "b": [[lab, box] for lab, box in block.boxes], "p": block.back, "q": block.back_content}
     signed = encode([group, seq, block.digest, b"", 2])
     signature = crypto.sign(author.signing, "hramada:v1:key-block-auth", signed)
-    plaintext = encode([author.public.id, b"", signature])
+    plaintext = encode([author.signing.public.raw, b"", signature])
     aad = encode(["hramada:v1:key-block-auth", seq, 2])
     assert block.auth == auth_nonce + crypto.encrypt(gens[0].auth_key, auth_nonce, plaintext, aad)
     boxes = dict(block.boxes)
@@ -318,7 +318,7 @@ def suite2_key_block(ref, group: bytes) -> dict:
                        for n, k, (m, e) in zip(names, keys, randomness)],
         "digested": encode(core).hex(), "digest": block.digest.hex(),
         "authorisation": {"author": {"name": "carol", "sign_seed": author.signing.seed.hex(),
-                                     "sign_public": author.public.sign.raw.hex()},
+                                     "sign_public": author.signing.public.raw.hex()},
                           "nonce": auth_nonce.hex(), "removed": "", "signed": signed.hex(),
                           "signature": signature.hex(), "plaintext": plaintext.hex(), "aad": aad.hex(),
                           "auth": block.auth.hex()},
@@ -471,7 +471,7 @@ def generations() -> None:
 def invitation() -> None:
     secret = inv.InvitationSecret(fixed("invitation secret"))
     group, mailbox = fixed("group id", 16), fixed("mailbox", 16)
-    code = inv.InvitationCode("https://relay.example", mailbox, group, secret)
+    code = inv.InvitationCode("https://relay.example", mailbox, group, secret, 0, 2)
     bob = person("bob")
     request = inv.make_join_request(group, secret, bob, "bob")
     guest_nonce = fixed("guest nonce", 24)
@@ -488,8 +488,8 @@ def invitation() -> None:
                     "drop_cap_hash": wire.cap_hash(secret.drop_cap).hex(),
                     "sign_public": secret.signing.public.raw.hex(), "box_key": secret.box_key.hex(),
                     "log_body": encode(secret.log_body()).hex()},
-        "code": {"relay": code.relay, "mailbox": mailbox.hex(), "group": group.hex(),
-                 "payload": encode([1, code.relay, mailbox, group, secret.secret]).hex(),
+        "code": {"relay": code.relay, "mailbox": mailbox.hex(), "group": group.hex(), "suite": code.suite,
+                 "payload": encode([3, code.relay, mailbox, group, secret.secret, 0, code.suite]).hex(),
                  "text": code.to_text()},
         "join_request": {"group": group.hex(), "name": "bob", "identity": person_json("bob", group),
                          "signed": request.hex(), "request_id": inv.request_id(request).hex()},
