@@ -69,6 +69,7 @@ class Engine:
         self.relay = self.journal.guard(relay)
         self.progress = progress or (lambda what, done, total: None)
         self.news = 0  # entries and items the last sync applied
+        self.page_refused = False  # a key-block page this device needs was withheld or swapped
         self._tops: dict[bytes, int] = {}  # each author's highest bound (items.md §3)
         self._chains_due = False
 
@@ -80,13 +81,14 @@ class Engine:
             return
         s.suspected = False
         self.news = 0
+        self.page_refused = False
         try:
             if s.status == "pending":
                 if not await joining.finish_joining(self):
                     return
             self.news += await self.pull_log()
-            if s.status != "active":
-                return
+            if s.status != "active" or self.page_refused:
+                return  # behind a rotation it cannot open: its capability is retired
             await self._flush_outbox()
             await self._rotate_if_due()
             await joining.take_join_requests(self)
@@ -177,6 +179,7 @@ class Engine:
         except (PageWithheld, PageMismatch) as exc:
             with self.journal.change(s) as ch:
                 ch.suspect(str(exc))
+            self.page_refused = True
             return False
         self.journal.reload(s)
         s.keys.pages[missing.digest] = page
