@@ -65,6 +65,14 @@ class GenerationInfo:
     items_links: dict[bytes, bytes] | None = None  # and the link of that item (items.md §3)
 
 
+class _ParsedKeys(dict):
+    """Parsed device box public keys by their bytes. They are immutable, so a copy of
+    the state (a trial fold, ``admins.py``) shares them rather than copying them."""
+
+    def __deepcopy__(self, memo: dict) -> "_ParsedKeys":
+        return self
+
+
 @dataclass
 class Keyring:
     """The secrets a client brings to folding: its device's box key, the
@@ -98,7 +106,7 @@ class GroupLog(RotationChecks, DeviceRules, AdmissionRules):
         self.hashes: list[bytes] = []
         self.warnings: list[tuple[str, dict]] = []  # (code, parameters), rendered by the client
         self.rotation_due = False
-        self._box_keys: dict[bytes, BoxPublicKey | HybridPublicKey] = {}  # parsed device box keys
+        self._box_keys = _ParsedKeys()  # device box key bytes → the parsed key
 
     # -- views -------------------------------------------------------------------
 
