@@ -88,6 +88,12 @@ def test_a_paged_suite2_rotation_reaches_every_member_and_a_lying_relay_is_refus
             [h] = await hanna.sync()
             assert h.suspicion is None and h.alarm is None and h.generation == ales.info(g).generation
             assert "After the relay lied" in [b.text for b in await hanna.read(g)]
+
+            # an admin append (a removal) whose key block is paged: the relay is told the
+            # admin set after it, which the writer works out with its own new key
+            await ales.remove(g, "Pavel")
+            [h] = await hanna.sync()
+            assert h.alarm is None and h.members == 2 and h.generation == ales.info(g).generation
         finally:
             for person in (ales, hanna, pavel):
                 await person.close()
