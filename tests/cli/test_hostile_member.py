@@ -21,6 +21,7 @@ import sys
 from pathlib import Path
 
 from conftest import PASSPHRASE
+from hramada.client.sealing import OsSealer
 from hramada.client.api import Hramada
 from hramada.core import build, crypto, invitation as inv, wire
 from hramada.core.encoding import encode
@@ -72,7 +73,7 @@ async def _hostile_appends(home: Path, group: str) -> int:
         # 2. a removal of the admin, by a member: a real key block, authorised by her
         removal = build.rotation(s.log, author=s.identity, keys=s.keys, seed=crypto_random(),
                                  ephemeral_secret=crypto_random(), nonce=crypto_random(24),
-                                 auth_nonce=crypto_random(24), items_cutoff={},
+                                 auth_nonce=crypto_random(24), items_cutoff={}, sealer=OsSealer(),
                                  remove=next(pk for pk, m in s.log.members.items() if m.role == "admin"))
         await relay.append_log(s.record["mailbox"], s.cap, removal.seq, removal.prev, removal.ciphertext)
         s.log.apply(removal.seq, removal.prev, removal.ciphertext, s.keys)
