@@ -27,7 +27,7 @@ async def link_by_hand(first: Hramada, second: Hramada, group: str, name: str) -
     await first.add_device(group, me.device_record(s.group_id))
     second.store.add_group({
         "group": s.group_id, "name": s.name, "relay": s.record["relay"], "mailbox": s.record["mailbox"],
-        "me": s.record["me"], "id": list(me.secrets()), "device": name,
+        "me": s.record["me"], "id": list(me.secrets()), "device": name, "suite": s.log.suite,
         "gens": sorted(g.stored() for g in s.keys.generations.values()), "status": "active",
         "pin": [0, wire.GENESIS_PREV], "items": 0, "drops": 0})
     await second.sync()
