@@ -80,13 +80,13 @@ async def _hostile_appends(home: Path, group: str) -> int:
         written += 1
         # 3. an entry that claims a rotation but carries no keys, sealed under the group key
         nonce = crypto_random(24)
-        inner = encode({"v": 2, "s": 1, "group": s.log.group, "seq": s.log.head[0] + 1,
+        inner = encode({"v": 2, "s": s.log.suite, "group": s.log.group, "seq": s.log.head[0] + 1,
                         "prev": s.log.head[1], "kind": "rotate", "author": s.identity.public.id,
                         "device": s.identity.device_id, "body": {"commit": bytes(32), "cap": bytes(32), "keys": bytes(32), "items": []}})
         signed = encode([inner, crypto.sign(s.identity.signing, "hramada:v1:log-entry", inner)])
         sealed = crypto.encrypt(gen.log_key, nonce, crypto.pad(signed),
-                                encode(["hramada:v1:log-entry", 1, s.log.head[0] + 1]))
-        await append(encode({"s": 1, "n": nonce, "c": sealed}))
+                                encode(["hramada:v1:log-entry", s.log.suite, s.log.head[0] + 1]))
+        await append(encode({"s": s.log.suite, "n": nonce, "c": sealed}))
         return written
     finally:
         await h.close()
