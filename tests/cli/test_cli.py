@@ -119,3 +119,22 @@ def test_text_from_others_cannot_control_the_terminal(relay_process, tmp_path: P
     out = run(tmp_path, "read", "Circle").stdout
     assert "\x1b[2J" not in out and "\x1b]0" not in out and "\u202e" not in out
     assert "[bold]loud[/bold]" in out  # shown as typed, not interpreted
+
+
+def test_group_create_uses_suite_2_unless_suite_1_is_asked_for_and_a_joiner_follows_it(
+        relay_process, tmp_path: Path) -> None:
+    relay = relay_process()
+    a, b = tmp_path / "a", tmp_path / "b"
+    run(a, "init", "--name", "Ales")
+    run(b, "init", "--name", "Hanna")
+    assert js(a, "group", "create", "Circle", "--relay", relay.url)["suite"] == 2
+    old = js(a, "group", "create", "Old circle", "--relay", relay.url, "--suite", "1")
+    assert old["suite"] == 1
+    refused = run(a, "group", "create", "Third", "--relay", relay.url, "--suite", "3", check=False)
+    assert refused.returncode != 0 and "--suite" in refused.stderr
+    joined = js(b, "join", js(a, "invite", "Old circle")["code"])
+    run(a, "vouch", "Old circle", joined["request"])
+    run(a, "admit", "Old circle", joined["request"])
+    run(b, "sync")
+    [held] = js(b, "group", "list")
+    assert (held["name"], held["suite"], held["status"]) == ("Old circle", 1, "active")

@@ -21,6 +21,7 @@ import sys
 from pathlib import Path
 
 from conftest import PASSPHRASE
+from hramada.client.sealing import OsSealer
 from hramada.client.api import Hramada
 from hramada.core import build, crypto, invitation as inv, wire
 from hramada.core.encoding import encode
@@ -72,20 +73,20 @@ async def _hostile_appends(home: Path, group: str) -> int:
         # 2. a removal of the admin, by a member: a real key block, authorised by her
         removal = build.rotation(s.log, author=s.identity, keys=s.keys, seed=crypto_random(),
                                  ephemeral_secret=crypto_random(), nonce=crypto_random(24),
-                                 auth_nonce=crypto_random(24), items_cutoff={},
+                                 auth_nonce=crypto_random(24), items_cutoff={}, sealer=OsSealer(),
                                  remove=next(pk for pk, m in s.log.members.items() if m.role == "admin"))
         await relay.append_log(s.record["mailbox"], s.cap, removal.seq, removal.prev, removal.ciphertext)
         s.log.apply(removal.seq, removal.prev, removal.ciphertext, s.keys)
         written += 1
         # 3. an entry that claims a rotation but carries no keys, sealed under the group key
         nonce = crypto_random(24)
-        inner = encode({"v": 2, "s": 1, "group": s.log.group, "seq": s.log.head[0] + 1,
+        inner = encode({"v": 2, "s": s.log.suite, "group": s.log.group, "seq": s.log.head[0] + 1,
                         "prev": s.log.head[1], "kind": "rotate", "author": s.identity.public.id,
                         "device": s.identity.device_id, "body": {"commit": bytes(32), "cap": bytes(32), "keys": bytes(32), "items": []}})
         signed = encode([inner, crypto.sign(s.identity.signing, "hramada:v1:log-entry", inner)])
         sealed = crypto.encrypt(gen.log_key, nonce, crypto.pad(signed),
-                                encode(["hramada:v1:log-entry", 1, s.log.head[0] + 1]))
-        await append(encode({"s": 1, "n": nonce, "c": sealed}))
+                                encode(["hramada:v1:log-entry", s.log.suite, s.log.head[0] + 1]))
+        await append(encode({"s": s.log.suite, "n": nonce, "c": sealed}))
         return written
     finally:
         await h.close()

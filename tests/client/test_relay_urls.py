@@ -25,7 +25,7 @@ from conftest import PASSPHRASE
 def crafted_code(relay: str) -> str:
     """An invitation code with a correct checksum around any relay text, as an attacker
     would write it (the code's own writer refuses to)."""
-    payload = encode([CODE_VERSION, relay, os.urandom(16), os.urandom(16), os.urandom(32), 0])
+    payload = encode([CODE_VERSION, relay, os.urandom(16), os.urandom(16), os.urandom(32), 0, 2])
     check = crypto.hash32("hramada:v1:code-check", payload)[:4]
     return CODE_PREFIX + base64.b32encode(payload + check).decode().rstrip("=").lower()
 

@@ -381,3 +381,16 @@ def test_a_code_with_a_letter_that_only_case_maps_to_ascii_is_refused():
     assert inv.InvitationCode.from_text(code)  # the code itself is good
     with pytest.raises(ValueError, match="do not belong"):
         inv.InvitationCode.from_text(code[:at] + "\u212a" + code[at + 1:])  # KELVIN SIGN
+
+
+@pytest.mark.parametrize("suite", [1, 2])
+def test_a_code_carries_the_groups_suite_and_one_naming_another_suite_is_refused(suite):
+    code = inv.InvitationCode("https://relay.example", bytes(16), GROUP, SECRET, 0, suite)
+    assert inv.InvitationCode.from_text(code.to_text()).suite == suite
+    payload = encode([inv.CODE_VERSION, code.relay, bytes(16), GROUP, SECRET.secret, 0, 3])
+    check = crypto.hash32("hramada:v1:code-check", payload)[:4]
+    text = inv.CODE_PREFIX + base64.b32encode(payload + check).decode().rstrip("=").lower()
+    with pytest.raises(ValueError, match="not valid"):
+        inv.InvitationCode.from_text(text)
+    with pytest.raises(ValueError):
+        inv.InvitationCode("https://relay.example", bytes(16), GROUP, SECRET, 0, 3).to_text()

@@ -402,8 +402,9 @@ def test_invitation_vectors():
            (d["invite_id"], d["drop_id"], d["drop_cap"], d["drop_cap_hash"], d["sign_public"],
             d["box_key"], d["log_body"])
     c = v["code"]
-    code = inv.InvitationCode(c["relay"], h(c["mailbox"]), h(c["group"]), secret)
-    assert encode([1, c["relay"], h(c["mailbox"]), h(c["group"]), secret.secret]).hex() == c["payload"]
+    code = inv.InvitationCode(c["relay"], h(c["mailbox"]), h(c["group"]), secret, 0, c["suite"])
+    assert encode([3, c["relay"], h(c["mailbox"]), h(c["group"]), secret.secret, 0, c["suite"]]).hex() \
+        == c["payload"]
     assert code.to_text() == c["text"]
     assert inv.InvitationCode.from_text(c["text"]) == code
     j = v["join_request"]

@@ -20,6 +20,8 @@ class RelayProxy:
         target = urlsplit(relay_url)
         self._target = (target.hostname, target.port)
         self.rewrite_log: Rewrite | None = None
+        self.rewrite_path: Callable[[str], str] | None = None  # a request's path, changed before forwarding
+        self.stored_pages: list[str] = []  # the digests (as in paths) of the key-block pages stored
         self._server: ThreadingHTTPServer | None = None
         self._open: set[socket.socket] = set()
         self.port = 0
@@ -52,12 +54,15 @@ class RelayProxy:
                 headers = {k: v for k, v in self.headers.items()
                            if k.lower() in ("authorization", "content-type", "content-length")}
                 conn = http.client.HTTPConnection(*proxy._target, timeout=60)
+                path = proxy.rewrite_path(self.path) if proxy.rewrite_path is not None else self.path
                 try:
-                    conn.request(self.command, self.path, body=body, headers=headers)
+                    conn.request(self.command, path, body=body, headers=headers)
                     answer = conn.getresponse()
                     data, status = answer.read(), answer.status
                 finally:
                     conn.close()
+                if self.command == "POST" and self.path.endswith("/pages") and status in (200, 201):
+                    proxy.stored_pages.append(json.loads(data)["digest"])
                 rewrite = proxy.rewrite_log
                 if rewrite is not None and self.command == "GET" and self.path.split("?")[0].endswith("/log") \
                         and status == 200:

@@ -16,6 +16,7 @@ import os
 from pathlib import Path
 
 from conftest import PASSPHRASE
+from hramada.client.sealing import OsSealer
 from hramada.client.api import Hramada
 from hramada.client.session import GroupSession
 from hramada.core import admins, build, wire
@@ -87,7 +88,7 @@ def test_a_member_cannot_rotate_the_relay_capability_or_make_herself_admin(relay
             mine = s.identity.relay_admin.public.raw
             rotation = build.rotation(s.log, author=s.identity, keys=s.keys, seed=os.urandom(32),
                                       ephemeral_secret=os.urandom(32), nonce=os.urandom(24),
-                                      auth_nonce=os.urandom(24), items_cutoff={})
+                                      auth_nonce=os.urandom(24), items_cutoff={}, sealer=OsSealer())
             attempts = [None, admins.admin_claim(s.identity, s.record["mailbox"], rotation, None),
                         admins.admin_claim(s.identity, s.record["mailbox"], rotation, [mine])]
             role = build.entry(s.log, "role", {"member": s.identity.public.id, "role": "admin"},

@@ -22,11 +22,12 @@ async def link_by_hand(first: Hramada, second: Hramada, group: str, name: str) -
     (core functions only), ``first`` records them through its client API, and hands the
     new device the member key's seed and every generation seed it holds."""
     s = first._find(group)
-    me = Identity.from_secrets(s.identity.member.seed, nacl.utils.random(32), nacl.utils.random(32), name)
+    me = Identity.from_secrets(s.identity.member.seed, nacl.utils.random(32), nacl.utils.random(32), name,
+                                suite=s.log.suite)
     await first.add_device(group, me.device_record(s.group_id))
     second.store.add_group({
         "group": s.group_id, "name": s.name, "relay": s.record["relay"], "mailbox": s.record["mailbox"],
-        "me": s.record["me"], "id": list(me.secrets()), "device": name,
+        "me": s.record["me"], "id": list(me.secrets()), "device": name, "suite": s.log.suite,
         "gens": sorted(g.stored() for g in s.keys.generations.values()), "status": "active",
         "pin": [0, wire.GENESIS_PREV], "items": 0, "drops": 0})
     await second.sync()
@@ -105,7 +106,7 @@ def test_the_client_refuses_a_foreign_record_and_a_non_admins_own_revocation(
             await bring_in(ales, hanna, g)
             # a record certified by someone else's member key is refused before anything is sent
             h = hanna._find(g)
-            stranger = Identity.from_secrets(*(nacl.utils.random(32) for _ in range(3)), "spy")
+            stranger = Identity.from_secrets(*(nacl.utils.random(32) for _ in range(3)), "spy", suite=h.log.suite)
             await ales.sync()
             head = ales._find(g).log.head
             with pytest.raises(ValueError, match="not certified by your member key"):

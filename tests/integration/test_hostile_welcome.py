@@ -15,6 +15,7 @@ import os
 from pathlib import Path
 
 from conftest import PASSPHRASE
+from hramada.client.sealing import OsSealer
 from hramada.client import Hramada
 from hramada.core import invitation as inv
 from hramada.core.identity import public_box_key
@@ -42,7 +43,7 @@ def test_a_stale_welcome_dropped_first_does_not_lock_the_newcomer_out(relay_proc
             req = s.log.requests[bytes.fromhex(join.request)]
             stale = inv.make_welcome(public_box_key(req.device.box), os.urandom(32), s.group_id, req.id,
                                      s.keys.generations[0], admit=(s.log.head[0] + 1, os.urandom(32)),
-                                     starts=[])
+                                     starts=[], sealer=OsSealer())
             await bob._relay(relay.url).post_to_drop(s.record["mailbox"], s.cap,
                                                      s.log.invites[req.invite].drop, stale)
 

@@ -501,7 +501,7 @@ def names() -> None:
 def invitation() -> None:
     secret = inv.InvitationSecret(fixed("invitation secret"))
     group, mailbox = fixed("group id", 16), fixed("mailbox", 16)
-    code = inv.InvitationCode("https://relay.example", mailbox, group, secret)
+    code = inv.InvitationCode("https://relay.example", mailbox, group, secret, 0, 2)
     bob = person("bob")
     request = inv.make_join_request(group, secret, bob, "bob", suite=1)
     guest_nonce = fixed("guest nonce", 24)
@@ -518,8 +518,8 @@ def invitation() -> None:
                     "drop_cap_hash": wire.cap_hash(secret.drop_cap).hex(),
                     "sign_public": secret.signing.public.raw.hex(), "box_key": secret.box_key.hex(),
                     "log_body": encode(secret.log_body()).hex()},
-        "code": {"relay": code.relay, "mailbox": mailbox.hex(), "group": group.hex(),
-                 "payload": encode([1, code.relay, mailbox, group, secret.secret]).hex(),
+        "code": {"relay": code.relay, "mailbox": mailbox.hex(), "group": group.hex(), "suite": code.suite,
+                 "payload": encode([3, code.relay, mailbox, group, secret.secret, 0, code.suite]).hex(),
                  "text": code.to_text()},
         "join_request": {"group": group.hex(), "name": "bob", "identity": person_json("bob", group),
                          "signed": request.hex(), "request_id": inv.request_id(request).hex()},

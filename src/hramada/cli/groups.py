@@ -24,15 +24,18 @@ def group() -> None:
               help="How many members must vouch for a newcomer.")
 @click.option("--history", default="since-join", show_default=True, type=click.Choice(["since-join", "all"]),
               help="What a newcomer can read: only what is written from their admission on, or everything.")
+@click.option("--suite", default="2", show_default=True, type=click.Choice(["1", "2"]),
+              help="The cipher suite: 2 delivers keys with hybrid X25519 + ML-KEM-768 (post-quantum), "
+                   "1 with X25519 only.")
 @json_option
-def create(name: str, relay_url: str, vouches: int, history: str, as_json_: bool) -> None:
+def create(name: str, relay_url: str, vouches: int, history: str, suite: str, as_json_: bool) -> None:
     """Create a group on a relay; you become its first admin.
 
     Example: hramada group create "Mutual aid Tbilisi" --relay http://127.0.0.1:8470 --vouches 2
     """
-    info = with_profile(lambda h: h.create_group(name, relay_url, vouches, history))
+    info = with_profile(lambda h: h.create_group(name, relay_url, vouches, history, int(suite)))
     emit(info, as_json_, lambda i: out_console.print(
-        f"Created {clean(i.name)!r} ({i.group}); newcomers read {_HISTORY[i.history]}."))
+        f"Created {clean(i.name)!r} ({i.group}, suite {i.suite}); newcomers read {_HISTORY[i.history]}."))
 
 
 _HISTORY = {"since-join": "only what is written after their admission", "all": "everything since the start",

@@ -75,7 +75,8 @@ class Admissions(LoadedGroups):
             await engine.relay.open_drop(s.record["mailbox"], s.cap, secret.drop_id,
                                          wire.cap_hash(secret.drop_cap), expires)
             await engine.append("invite", secret.log_body(expires), lambda: s.require_role("admin", "member"))
-            code = InvitationCode(s.record["relay"], s.record["mailbox"], s.group_id, secret, expires).to_text()
+            code = InvitationCode(s.record["relay"], s.record["mailbox"], s.group_id, secret, expires,
+                                  s.log.suite).to_text()
             return {"code": code, "group": s.group_id.hex(), "invite": secret.invite_id.hex(), "expires": expires}
         return await self._acting(group, act)
 
@@ -146,13 +147,13 @@ class Admissions(LoadedGroups):
             if rec["group"] == c.group:
                 raise PolicyError("this profile already holds that group (or a request to join it)")
         name = clean_name(name or self.name)
-        identity = Identity.from_secrets(random(32), random(32), random(32))
+        identity = Identity.from_secrets(random(32), random(32), random(32), suite=c.suite)
         signed = invitation.make_join_request(c.group, c.secret, identity, name)
         rid = invitation.request_id(signed)
         message = invitation.seal_guest_message(c.secret.box_key, random(24), signed)
         record = {"group": c.group, "name": f"(pending {c.group.hex()[:8]})", "relay": c.relay.rstrip("/"),
                   "mailbox": c.mailbox, "me": name, "id": list(identity.secrets()),
-                  "device": identity.device_name, "gens": [],
+                  "device": identity.device_name, "suite": c.suite, "gens": [],
                   "status": "pending", "pin": [0, wire.GENESIS_PREV], "items": 0, "drops": 0,
                   "join": {"secret": c.secret.secret, "request": rid, "message": message, "sent": False}}
         ref = self.store.add_group(record)

@@ -53,6 +53,8 @@ from hramada.errors import HramadaError, NotFoundError, PolicyError, RelayError,
 
 FORGETTABLE = ("pending", "removed", "left", "revoked", RECOVERING)
 HISTORY_POLICIES = ("since-join", "all")
+SUITES = (1, 2)      # the cipher suites a new group may use (keys.md §9)
+DEFAULT_SUITE = 2    # hybrid X25519 + ML-KEM-768 key delivery
 
 
 class Hramada(Linking, JoinLink, DeviceCommands, Admissions, RecoveryCommands):
@@ -104,14 +106,16 @@ class Hramada(Linking, JoinLink, DeviceCommands, Admissions, RecoveryCommands):
     # -- groups -------------------------------------------------------------------
 
     async def create_group(self, name: str, relay_url: str, vouches: int = 1,
-                           history: str = "since-join") -> GroupInfo:
+                           history: str = "since-join", suite: int = DEFAULT_SUITE) -> GroupInfo:
         name = clean_name(name)
         relay_url = check_relay_url(relay_url)
         if not isinstance(vouches, int) or vouches < 1:
             raise ValueError("--vouches must be at least 1")
         if history not in HISTORY_POLICIES:
             raise ValueError("--history is since-join or all")
-        identity = Identity.from_secrets(random(32), random(32), random(32))
+        if suite not in SUITES or type(suite) is not int:
+            raise ValueError("--suite is 1 or 2")
+        identity = Identity.from_secrets(random(32), random(32), random(32), suite=suite)
         mailbox = random(wire.MAILBOX_ID_BYTES)
         ne, gen0 = build.create_group(mailbox=mailbox, name=name, creator=identity,
                                       creator_name=self.name, vouches=vouches, seed=random(32),
@@ -123,7 +127,7 @@ class Hramada(Linking, JoinLink, DeviceCommands, Admissions, RecoveryCommands):
         log.apply(ne.seq, ne.prev, ne.ciphertext, Keyring(identity.boxing, {0: gen0}))
         record = {"group": log.group, "name": name, "relay": relay.url, "mailbox": mailbox,
                   "me": self.name, "id": list(identity.secrets()), "device": identity.device_name,
-                  "gens": [[0, gen0.seed]],
+                  "suite": suite, "gens": [[0, gen0.seed]],
                   "status": "active", "pin": [0, wire.GENESIS_PREV], "items": 0, "drops": 0}
         with self.store.transaction():
             ref = self.store.add_group(record)
@@ -151,7 +155,8 @@ class Hramada(Linking, JoinLink, DeviceCommands, Admissions, RecoveryCommands):
                             if s.status == RECOVERING else [])
                          + list(s.record.get("recovery_notes", [])),
                          history=s.log.history if s.log.generations else "",
-                         vouches=s.log.vouches_needed() if s.log.generations else 0)
+                         vouches=s.log.vouches_needed() if s.log.generations else 0,
+                         suite=s.log.suite if s.log.generations else s.record.get("suite", 1))
 
     def groups(self) -> list[GroupInfo]:
         return [self._info(s) for s in self._sessions()]

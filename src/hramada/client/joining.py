@@ -20,7 +20,10 @@ from typing import TYPE_CHECKING, Awaitable, Callable
 import nacl.utils
 
 from hramada.core import crypto, invitation
-from hramada.core.identity import public_box_key
+from hramada.client.pages import PageMismatch, PageWithheld, fetch_page
+from hramada.client.sealing import OsSealer
+from hramada.core.pages import PageMissing
+from hramada.core.suite2 import HybridPublicKey
 from hramada.core.joining import WelcomeMismatch, adopt
 from hramada.core.state import GroupLog, Invite, Keyring
 from hramada.errors import HramadaError, PolicyError, RelayError, RelayUnreachable
@@ -74,7 +77,7 @@ async def _take_join_request_page(e: Engine) -> bool:
             unreadable.append([cursor, invite.id, "unopenable"])
             continue  # not for the group's log, but admins are told (notices.py)
         try:
-            req = invitation.verify_join_request(signed, s.log.group, invite.sign)
+            req = invitation.verify_join_request(signed, s.log.group, invite.sign, s.log.suite)
         except HramadaError:
             unreadable.append([cursor, invite.id, "invalid"])
             continue
@@ -132,10 +135,12 @@ async def send_welcome(e: Engine, request: bytes) -> None:
     member = s.log.members.get(req.key.id)
     if member is None:  # removed or gone before the welcome went out
         return
+    newcomer = s.log.box_public_key(req.device.box)
     message = invitation.make_welcome(
-        public_box_key(req.device.box), nacl.utils.random(32), s.group_id, request, s.generation,
+        newcomer, nacl.utils.random(32), s.group_id, request, s.generation,
         admit=(member.since, s.log.hash_at(member.since)),
-        starts=[g.start for g in s.log.generations[1:]])
+        starts=[g.start for g in s.log.generations[1:]],
+        sealer=OsSealer() if isinstance(newcomer, HybridPublicKey) else None)
     await e.relay.post_to_drop(s.record["mailbox"], s.cap, invite.drop, message)
 
 
@@ -181,7 +186,7 @@ async def finish_joining(e: Engine) -> bool:
                 _refused(e, reason)  # a claim: keep looking for a welcome
             continue
         try:
-            welcome = invitation.open_welcome(s.identity.boxing, message, s.group_id)
+            welcome = invitation.open_welcome(s.identity.boxing, message, s.group_id, request=join["request"])
         except (HramadaError, ValueError):
             continue
         if welcome.request != join["request"]:
@@ -228,8 +233,23 @@ async def _adopt_log(e: Engine, welcome: invitation.Welcome) -> None:
             break
     if [x.seq for x in entries] != list(range(1, len(entries) + 1)):
         raise WelcomeMismatch("the relay served the log out of order")
-    log, keys = adopt(s.record["mailbox"], s.group_id, [(x.seq, x.prev, x.ciphertext) for x in entries],
-                      welcome, s.identity.boxing, s.identity.public.id)
+    rows = [(x.seq, x.prev, x.ciphertext) for x in entries]
+    at_hand: dict[bytes, bytes] = {}
+    while True:
+        try:
+            log, keys = adopt(s.record["mailbox"], s.group_id, rows, welcome, s.identity.boxing,
+                              s.identity.public.id, at_hand)
+            break
+        except PageMissing as missing:  # a rotation after the welcome's key: fetch my page
+            if missing.digest in at_hand:
+                raise
+            try:
+                at_hand[missing.digest] = await fetch_page(e.relay, s.record["mailbox"],
+                                                           welcome.generation.relay_cap, missing.digest)
+            except (PageWithheld, PageMismatch) as exc:
+                with e.journal.change(s) as ch:
+                    ch.suspect(str(exc))
+                raise WelcomeMismatch(str(exc)) from None
     with e.journal.change(s) as ch:
         for x in entries:
             e.store.add_log(s.ref, x.seq, x.prev, x.ciphertext)

@@ -123,6 +123,11 @@ class Journal:
                 s.stale = True
                 raise
 
+    def reload(self, s: GroupSession) -> None:
+        """Bring a session that a failed change left stale back to the store's state."""
+        with self.store.transaction():
+            self._catch_up(s)
+
     def _catch_up(self, s: GroupSession) -> None:
         """Under the write lock: reload a session that is behind the store. (If no other
         connection has committed since this session was last checked, it cannot be.)"""
@@ -132,6 +137,7 @@ class Journal:
         stored = self.store.group(s.ref)
         if s.stale or stored.get("v", 0) != s.record.get("v", 0):
             fresh = GroupSession.load(self.store, s.ref, stored)
+            fresh.keys.pages.update(s.keys.pages)  # fetched pages are not stored: keep them
             s.record, s.log, s.keys, s.stale = fresh.record, fresh.log, fresh.keys, False
         s.checked = seen
 

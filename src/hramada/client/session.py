@@ -34,7 +34,9 @@ class GroupSession:
     @classmethod
     def load(cls, store: Store, ref: int, record: dict | None = None) -> "GroupSession":
         record = record if record is not None else store.group(ref)
-        identity = Identity.from_secrets(*record["id"], record.get("device", DEFAULT_DEVICE_NAME))
+        # the device box key is of the group's suite (a record without one is suite 1)
+        identity = Identity.from_secrets(*record["id"], record.get("device", DEFAULT_DEVICE_NAME),
+                                         suite=record.get("suite", 1))
         keys = Keyring(identity.boxing, {row[0]: Generation.restore(*row) for row in record["gens"]})
         log = GroupLog(record["mailbox"], record["group"])
         if record["status"] not in ("pending", "recovering"):  # no log yet: waiting for a welcome

@@ -31,12 +31,15 @@ from hramada.client import joining, recovery
 from hramada.client.joining import AlreadyDone
 from hramada.client.journal import Journal, fault
 from hramada.client.numbering import Numbering, judge_chains, suspicion, top_bounds
+from hramada.client.pages import PageMismatch, PageWithheld, fetch_page, upload_pages
+from hramada.client.sealing import OsSealer
 from hramada.client.session import GroupSession
 from hramada.client.store import Store
 from hramada.client.transport import LogConflict, Relay, RetiredCapability
 from hramada.core import admins, build, crypto, items as items_mod, wire
 from hramada.core.identity import DeviceRecord
 from hramada.core.keys import HistoryNotShared
+from hramada.core.pages import PageMissing
 from hramada.errors import (DecryptionError, EncodingError, ForkError, HramadaError,
                             DeviceRevokedError, KeyWithheldError, PolicyError, RelayError,
                             RelayUnreachable, VerificationError)
@@ -66,6 +69,7 @@ class Engine:
         self.relay = self.journal.guard(relay)
         self.progress = progress or (lambda what, done, total: None)
         self.news = 0  # entries and items the last sync applied
+        self.page_refused = False  # a key-block page this device needs was withheld or swapped
         self._tops: dict[bytes, int] = {}  # each author's highest bound (items.md §3)
         self._chains_due = False
 
@@ -77,6 +81,7 @@ class Engine:
             return
         s.suspected = False
         self.news = 0
+        self.page_refused = False
         try:
             if s.status == "pending":
                 if not await joining.finish_joining(self):
@@ -85,8 +90,8 @@ class Engine:
                 if not await recovery.finish_recovery(self):
                     return
             self.news += await self.pull_log()
-            if s.status != "active":
-                return
+            if s.status != "active" or self.page_refused:
+                return  # behind a rotation it cannot open: its capability is retired
             await self._flush_outbox()
             await self._rotate_if_due()
             await joining.take_join_requests(self)
@@ -148,14 +153,40 @@ class Engine:
                         ch.suspect(f"log entries {ours_seq + 1} to {head_seq}, which the relay says "
                                    "exist but does not serve")
                 return applied
+            done = applied
+            try:
+                with self.journal.change(s) as ch:
+                    for e in entries:
+                        expected = s.log.head[0] + 1
+                        if e.seq != expected:
+                            raise ForkError(f"the relay served entry {e.seq} where entry {expected} belongs "
+                                            "(dropped or reordered)")
+                        ch.entry(e.seq, e.prev, e.ciphertext, e.hash)
+                        applied += 1
+            except PageMissing as missing:
+                applied = done  # the change was rolled back: fetch the page and fold again
+                if not await self._fetch_page(missing):
+                    return applied
+
+    async def _fetch_page(self, missing: PageMissing) -> bool:
+        """Fetch the key-block page a rotation needs to open this device's key box
+        (``sync.md``, the page step), checked against the digest the signed key block
+        names, into the pages at hand. A page the relay withholds or swaps is refused
+        and becomes a suspicion (never skipped in silence: without it this device
+        cannot follow the rotation); then False."""
+        s = self.s
+        if missing.digest in s.keys.pages:  # cannot happen: a page at hand opens or is refused
+            raise RuntimeError("a key-block page at hand was asked for again")
+        try:
+            page = await fetch_page(self.relay, s.record["mailbox"], s.cap, missing.digest)
+        except (PageWithheld, PageMismatch) as exc:
             with self.journal.change(s) as ch:
-                for e in entries:
-                    expected = s.log.head[0] + 1
-                    if e.seq != expected:
-                        raise ForkError(f"the relay served entry {e.seq} where entry {expected} belongs "
-                                        "(dropped or reordered)")
-                    ch.entry(e.seq, e.prev, e.ciphertext, e.hash)
-                    applied += 1
+                ch.suspect(str(exc))
+            self.page_refused = True
+            return False
+        self.journal.reload(s)
+        s.keys.pages[missing.digest] = page
+        return True
 
     async def _read_log(self, after: int) -> tuple[list, tuple[int, bytes]]:
         """Read the log with the current capability. If the relay calls it unknown, the
@@ -230,10 +261,10 @@ class Engine:
             if revoke is not None:
                 return build.device_revoke(s.log, revoke, author=s.identity, keys=s.keys, seed=random(32),
                                            auth_nonce=random(24), ephemeral_secret=random(32),
-                                           nonce=random(24), items_cutoff=cutoff, add=add)
+                                           nonce=random(24), items_cutoff=cutoff, add=add, sealer=OsSealer())
             return build.rotation(s.log, author=s.identity, keys=s.keys, seed=random(32), auth_nonce=random(24),
                                   ephemeral_secret=random(32), nonce=random(24),
-                                  items_cutoff=cutoff, remove=remove, admit=admit)
+                                  items_cutoff=cutoff, remove=remove, admit=admit, sealer=OsSealer())
         await self._write(make, check)
 
     async def _write(self, make: Callable[[], Awaitable[build.NewEntry]],
@@ -272,8 +303,10 @@ class Engine:
         s = self.s
         claim = admins.claim_for(s.log, s.keys, s.identity, ne)  # what the relay must be told
         try:
+            # a paged key block's pages go up first; the append names them (sync.md)
+            digests = await upload_pages(self.relay, s.record["mailbox"], s.cap, list(ne.pages))
             await self.relay.append_log(s.record["mailbox"], s.cap, ne.seq, ne.prev, ne.ciphertext,
-                                        ne.new_cap_hash, claim)
+                                        ne.new_cap_hash, claim, pages=digests)
         except (LogConflict, RetiredCapability):  # the log moved on (perhaps a rotation)
             await self.catch_up()
             return False

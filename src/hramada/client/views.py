@@ -23,6 +23,7 @@ class GroupInfo:
     warnings: list[str] = field(default_factory=list)
     history: str = ""                 # what a newcomer reads: since-join | all ("" while pending)
     vouches: int = 0                  # vouches a newcomer needs now (the setting, at most the vouching members)
+    suite: int = 0                    # the group's cipher suite: 1, or 2 (hybrid post-quantum key delivery)
     error: str | None = None          # any other failure of the last sync (a damaged record, a bad address)
 
 

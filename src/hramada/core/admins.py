@@ -22,6 +22,7 @@ from dataclasses import dataclass
 from hramada.core import wire
 from hramada.core.build import NewEntry
 from hramada.core.identity import Identity
+from hramada.core.pages import page_digest
 from hramada.core.state import GroupLog, Keyring
 
 # Kinds whose entry can change who the admins are under the rules of ``core.state``
@@ -41,7 +42,11 @@ def admins_after(log: GroupLog, ne: NewEntry, keys: Keyring) -> list[bytes]:
     if ne.kind not in ADMIN_SET_KINDS:
         return relay_admins(log)
     trial = copy.deepcopy(log)
-    trial.apply(ne.seq, ne.prev, ne.ciphertext, Keyring(keys.me, dict(keys.generations)))
+    gens = dict(keys.generations)
+    if ne.new_generation is not None:  # the writer's own rotation: it holds the new key (and pages)
+        gens[ne.new_generation.number] = ne.new_generation
+    trial.apply(ne.seq, ne.prev, ne.ciphertext,
+                Keyring(keys.me, gens, {**keys.pages, **{page_digest(p): p for p in ne.pages}}))
     return relay_admins(trial)
 
 

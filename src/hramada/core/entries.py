@@ -48,6 +48,8 @@ class Envelope:
             raise EncodingError(f"unknown cipher suite {v['s']}")
         expect(len(v["n"]) == crypto.NONCE_BYTES, "entry envelope (nonce)")
         block = KeyBlock.from_value(v["k"]) if "k" in v else None
+        if block is not None and block.suite != v["s"]:
+            raise EncodingError("an entry's key block is of another cipher suite than its envelope")
         return cls(v["n"], v["c"], block, v["s"])
 
     def to_bytes(self) -> bytes:

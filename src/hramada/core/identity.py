@@ -114,15 +114,25 @@ class Identity:
 
     member: SigningKey
     signing: SigningKey   # the device key: signs this device's entries and items
-    boxing: BoxPrivateKey
+    boxing: BoxPrivateKey | suite2.HybridPrivateKey  # X25519 in a suite-1 group, hybrid in suite 2
     device_name: str = DEFAULT_DEVICE_NAME
 
     @classmethod
     def from_secrets(cls, member_seed: bytes, device_seed: bytes, box_secret: bytes,
-                     device_name: str = DEFAULT_DEVICE_NAME) -> "Identity":
-        """Rebuild an identity from 96 random bytes (or its stored secrets)."""
-        return cls(SigningKey.from_seed(member_seed), SigningKey.from_seed(device_seed),
-                   BoxPrivateKey.from_secret(box_secret), device_name)
+                     device_name: str = DEFAULT_DEVICE_NAME, suite: int = crypto.SUITE) -> "Identity":
+        """Rebuild an identity from 96 random bytes (or its stored secrets). The device
+        box key is the group's suite's: an X25519 key (suite 1) or
+        ``suite2.HybridPrivateKey.from_secret(box_secret)`` (suite 2)."""
+        if suite not in BOX_KEY_BYTES:
+            raise ValueError(f"unknown cipher suite {suite}")
+        boxing = (suite2.HybridPrivateKey.from_secret(box_secret) if suite == suite2.SUITE
+                  else BoxPrivateKey.from_secret(box_secret))
+        return cls(SigningKey.from_seed(member_seed), SigningKey.from_seed(device_seed), boxing, device_name)
+
+    @property
+    def suite(self) -> int:
+        """The cipher suite of this identity's device box key (the group's)."""
+        return suite2.SUITE if isinstance(self.boxing, suite2.HybridPrivateKey) else 1
 
     @property
     def public(self) -> MemberKey:
@@ -146,14 +156,17 @@ class Identity:
         member's other keys for anyone without the member key's seed."""
         return SigningKey.from_seed(crypto.derive_key(self.member.seed, RELAY_ADMIN_PURPOSE))
 
-    def device_record(self, group: bytes, suite: int = crypto.SUITE) -> DeviceRecord:
-        """This device's record, certified by the member key for ``group`` and ``suite``."""
+    def device_record(self, group: bytes, suite: int | None = None) -> DeviceRecord:
+        """This device's record, certified by the member key for ``group`` and ``suite``
+        (by default its box key's)."""
+        suite = self.suite if suite is None else suite
         return make_device_record(self.member, self.signing, self.boxing.public.raw, self.device_name,
                                   group=group, suite=suite)
 
     def secrets(self) -> tuple[bytes, bytes, bytes]:
         """The three 32-byte secrets, for the encrypted keystore."""
-        return self.member.seed, self.signing.seed, self.boxing.raw
+        box = self.boxing.secret if isinstance(self.boxing, suite2.HybridPrivateKey) else self.boxing.raw
+        return self.member.seed, self.signing.seed, box
 
     def __repr__(self) -> str:
         return f"Identity({fingerprint(self.public)}, device {device_fingerprint(self.device_id, self.boxing.public.raw)})"

@@ -29,7 +29,7 @@ from hramada.core.urls import check_relay_url
 from hramada.errors import DecryptionError, EncodingError, ForgeryError
 
 CODE_PREFIX = "hramada1-"
-CODE_VERSION = 2  # the payload's first element; 2 added the expiry
+CODE_VERSION = 3  # the payload's first element; 2 added the expiry, 3 the group's suite
 REQUEST_ID_BYTES = 8
 MAX_CODE_CHARS = 2048  # a code with the longest relay address has about 1,000
 _REQUEST_FIELDS = {"group": bytes, "invite": bytes, "name": str, "sign": bytes, "relay": bytes,
@@ -88,11 +88,14 @@ class InvitationCode:
     group: bytes
     secret: InvitationSecret
     expires: int = 0  # Unix seconds, as in the invite entry; 0: none given
+    suite: int = crypto.SUITE  # the group's cipher suite: the joiner's device box key is of it
 
     def to_text(self) -> str:
         check_relay_url(self.relay)
+        if self.suite not in (crypto.SUITE, suite2.SUITE):
+            raise ValueError(f"unknown cipher suite {self.suite}")
         payload = encode([CODE_VERSION, self.relay, self.mailbox, self.group, self.secret.secret,
-                          self.expires])
+                          self.expires, self.suite])
         check = crypto.hash32("hramada:v1:code-check", payload)[:4]
         return CODE_PREFIX + base64.b32encode(payload + check).decode().rstrip("=").lower()
 
@@ -119,8 +122,9 @@ class InvitationCode:
             raise ValueError("the invitation code is damaged or incomplete (check for typos)")
         try:
             v = decode(raw[:-4])
-            expect(isinstance(v, list) and len(v) == 6 and v[0] == CODE_VERSION, "invitation code")
-            _, relay, mailbox, group, secret, expires = v
+            expect(isinstance(v, list) and len(v) == 7 and v[0] == CODE_VERSION, "invitation code")
+            _, relay, mailbox, group, secret, expires, suite = v
+            expect(type(suite) is int and suite in (crypto.SUITE, suite2.SUITE), "cipher suite")
             expect(isinstance(expires, int) and 0 <= expires < 2**63, "expiry")
             expect(isinstance(relay, str), "relay address")
             expect(isinstance(mailbox, bytes) and len(mailbox) == 16, "mailbox")
@@ -132,7 +136,7 @@ class InvitationCode:
             relay = check_relay_url(relay)
         except ValueError as exc:
             raise ValueError(f"the invitation code is not valid: {exc}") from None
-        return cls(relay, mailbox, group, InvitationSecret(secret), expires)
+        return cls(relay, mailbox, group, InvitationSecret(secret), expires, suite)
 
 
 # -- join requests ---------------------------------------------------------------
@@ -153,9 +157,10 @@ def request_id(signed: bytes) -> bytes:
 
 
 def make_join_request(group: bytes, invitation: InvitationSecret, identity: Identity,
-                      name: str, suite: int = crypto.SUITE) -> bytes:
+                      name: str, suite: int | None = None) -> bytes:
     """A join request for ``group``: the joiner's member key, relay-admin key and this
-    device's record (certified for ``group`` and ``suite``), signed by the member key
+    device's record (certified for ``group`` and ``suite``, by default the suite of the
+    identity's box key), signed by the member key
     and by the invitation key."""
     inner = encode({"group": group, "invite": invitation.invite_id, "name": check_name(name),
                     "sign": identity.public.sign.raw, "relay": identity.relay_admin.public.raw,

@@ -11,8 +11,11 @@ fit never tells the newcomer anything, in particular not that it was removed.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+
 from hramada.core import crypto
 from hramada.core.crypto import BoxPrivateKey
+from hramada.core.suite2 import HybridPrivateKey
 from hramada.core.invitation import Welcome
 from hramada.core.entries import Envelope, envelope_bytes
 from hramada.core.keys import Generation, KeyBlock, walk_back
@@ -25,14 +28,17 @@ class WelcomeMismatch(VerificationError):
 
 
 def adopt(mailbox: bytes, group: bytes, entries: list[tuple[int, bytes, bytes]], welcome: Welcome,
-          me: BoxPrivateKey, member_id: bytes) -> tuple[GroupLog, Keyring]:
+          me: BoxPrivateKey | HybridPrivateKey, member_id: bytes,
+          pages: Mapping[bytes, bytes] | None = None) -> tuple[GroupLog, Keyring]:
     """Fold ``entries`` (the whole log, in order) with the keys ``welcome`` hands over,
-    as the newcomer ``member_id`` whose box key is ``me``. Raises
-    :class:`WelcomeMismatch` if the welcome does not fit the log (then try the next)."""
+    as the newcomer ``member_id`` whose box key is ``me``, with the key-block ``pages``
+    at hand (a rotation after the welcome's generation may need one: ``PageMissing``).
+    Raises :class:`WelcomeMismatch` if the welcome does not fit the log (then try the
+    next)."""
     try:
         gens = walk_back_generations([(seq, ct) for seq, _, ct in entries], welcome.generation,
                                      list(welcome.starts))
-        log, keys = GroupLog(mailbox, group), Keyring(me, dict(gens))
+        log, keys = GroupLog(mailbox, group), Keyring(me, dict(gens), dict(pages or {}))
         for seq, prev, ciphertext in entries:
             log.apply(seq, prev, ciphertext, keys)
     except (VerificationError, DecryptionError, EncodingError) as exc:

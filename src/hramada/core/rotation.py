@@ -14,7 +14,9 @@ from typing import TYPE_CHECKING
 
 from hramada.core import crypto
 from hramada.core.devices import Revocation, decode_change
-from hramada.core.identity import DeviceRecord, public_box_key
+from hramada.core.identity import DeviceRecord
+from hramada.core.crypto import BoxPublicKey
+from hramada.core.suite2 import HybridPublicKey
 from hramada.core.keys import Generation, KeyBlock, box_label, key_block_author, open_key_block
 from hramada.errors import DecryptionError, DeviceRevokedError, EncodingError, ForgeryError, KeyWithheldError
 
@@ -55,6 +57,9 @@ class RotationChecks:
 
     @property
     def generation(self) -> int:  # provided by GroupLog
+        raise NotImplementedError
+
+    def box_public_key(self, raw: bytes) -> BoxPublicKey | HybridPublicKey:  # provided by GroupLog
         raise NotImplementedError
 
     # current_boxes and _revocation_target come from DeviceRules (devices.py)
@@ -104,7 +109,7 @@ class RotationChecks:
                 for gone in self.members[parsed].devices:
                     del boxes[gone]
             result = Authorised(device, signer, change, removed=parsed)
-        expected = {box_label(in_force, public_box_key(box)) for box in boxes.values()}
+        expected = {box_label(in_force, self.box_public_key(box)) for box in boxes.values()}
         if len(block.boxes) != len(expected) or block.labels != expected:
             raise Void(signer, "rotation-invalid")
         return result
@@ -133,5 +138,7 @@ class RotationChecks:
                                    "identity from the group")
         if auth.revocation is not None and mine[0].id in auth.revocation.devices:
             raise DeviceRevokedError(f"entry {seq}: this device was revoked from the group by {by}")
-        new = open_key_block(block, in_force, keys.me)  # the labels include mine (checked)
+        # the labels include mine (checked); a paged block's page comes from keys.pages
+        # (pages.PageMissing if it is not there: the caller fetches it and applies again)
+        new = open_key_block(block, in_force, keys.me, group=self.group, seq=seq, pages_at_hand=keys.pages)
         return new, new

@@ -25,11 +25,12 @@ from hramada.core.encoding import expect, fields
 from hramada.core.entries import (ROTATING_KINDS, Entry, Envelope, check_position,
                                   group_id_of, open_entry, verify_signature)
 from hramada.core.devices import DeviceRules, Revocation
-from hramada.core.identity import DeviceRecord, MemberKey
+from hramada.core.identity import DeviceRecord, MemberKey, public_box_key
 from hramada.core.keys import Generation, KeyBlock, check_commitment
 from hramada.core.membership import VOUCHING_ROLES, AdmissionRules, Device, Invite, Member, Request
 from hramada.core.names import check_name
 from hramada.core.rotation import Authorised, RotationChecks, Void as _Void
+from hramada.core.suite2 import HybridPrivateKey, HybridPublicKey
 from hramada.errors import DecryptionError, EncodingError, ForgeryError, ForkError, VerificationError
 
 ROLES = ("admin", "member", "newcomer")
@@ -64,13 +65,24 @@ class GenerationInfo:
     items_links: dict[bytes, bytes] | None = None  # and the link of that item (items.md §3)
 
 
+class _ParsedKeys(dict):
+    """Parsed device box public keys by their bytes. They are immutable, so a copy of
+    the state (a trial fold, ``admins.py``) shares them rather than copying them."""
+
+    def __deepcopy__(self, memo: dict) -> "_ParsedKeys":
+        return self
+
+
 @dataclass
 class Keyring:
-    """The secrets a client brings to folding: its device's box key and the
-    generations it already holds (number → Generation)."""
+    """The secrets a client brings to folding: its device's box key, the
+    generations it already holds (number → Generation), and the key-block pages it
+    has fetched (digest → page; ``keys.md`` §4.1), which are not stored: a page is
+    needed only to open the one rotation that named it."""
 
-    me: BoxPrivateKey | None
+    me: BoxPrivateKey | HybridPrivateKey | None
     generations: dict[int, Generation] = field(default_factory=dict)
+    pages: dict[bytes, bytes] = field(default_factory=dict)
 
 
 class GroupLog(RotationChecks, DeviceRules, AdmissionRules):
@@ -94,6 +106,7 @@ class GroupLog(RotationChecks, DeviceRules, AdmissionRules):
         self.hashes: list[bytes] = []
         self.warnings: list[tuple[str, dict]] = []  # (code, parameters), rendered by the client
         self.rotation_due = False
+        self._box_keys = _ParsedKeys()  # device box key bytes → the parsed key
 
     # -- views -------------------------------------------------------------------
 
@@ -104,6 +117,15 @@ class GroupLog(RotationChecks, DeviceRules, AdmissionRules):
     @property
     def generation(self) -> int:
         return len(self.generations) - 1
+
+    def box_public_key(self, raw: bytes) -> BoxPublicKey | HybridPublicKey:
+        """A recorded device box key, parsed once (a suite-2 key is 1,216 bytes whose
+        ML-KEM half takes real work to load): rotations seal to and label every current
+        device, so a large group's rotation must not parse them all again."""
+        key = self._box_keys.get(raw)
+        if key is None:
+            key = self._box_keys[raw] = public_box_key(raw)
+        return key
 
     def hash_at(self, seq: int) -> bytes:
         return self.hashes[seq - 1]
