@@ -121,20 +121,20 @@ def test_text_from_others_cannot_control_the_terminal(relay_process, tmp_path: P
     assert "[bold]loud[/bold]" in out  # shown as typed, not interpreted
 
 
-def test_group_create_uses_suite_2_unless_suite_1_is_asked_for_and_a_joiner_follows_it(
+def test_group_create_makes_suite_2_on_request_and_a_joiner_follows_it(
         relay_process, tmp_path: Path) -> None:
     relay = relay_process()
     a, b = tmp_path / "a", tmp_path / "b"
     run(a, "init", "--name", "Ales")
     run(b, "init", "--name", "Hanna")
-    assert js(a, "group", "create", "Circle", "--relay", relay.url)["suite"] == 2
-    old = js(a, "group", "create", "Old circle", "--relay", relay.url, "--suite", "1")
-    assert old["suite"] == 1
+    assert js(a, "group", "create", "Circle", "--relay", relay.url)["suite"] == 1
+    pq = js(a, "group", "create", "Кола", "--relay", relay.url, "--suite", "2")
+    assert pq["suite"] == 2
     refused = run(a, "group", "create", "Third", "--relay", relay.url, "--suite", "3", check=False)
     assert refused.returncode != 0 and "--suite" in refused.stderr
-    joined = js(b, "join", js(a, "invite", "Old circle")["code"])
-    run(a, "vouch", "Old circle", joined["request"])
-    run(a, "admit", "Old circle", joined["request"])
+    joined = js(b, "join", js(a, "invite", "Кола")["code"])
+    run(a, "vouch", "Кола", joined["request"])
+    run(a, "admit", "Кола", joined["request"])
     run(b, "sync")
     [held] = js(b, "group", "list")
-    assert (held["name"], held["suite"], held["status"]) == ("Old circle", 1, "active")
+    assert (held["name"], held["suite"], held["status"]) == ("Кола", 2, "active")

@@ -43,9 +43,9 @@ def test_a_paged_suite2_rotation_reaches_every_member_and_a_lying_relay_is_refus
         hanna = Hramada.init(tmp_path / "h", PASSPHRASE, "Hanna")
         pavel = Hramada.init(tmp_path / "p", PASSPHRASE, "Pavel")
         try:
-            info = await ales.create_group("Circle", proxy.url)
+            info = await ales.create_group("Circle", proxy.url, suite=2)
             g = info.group
-            assert info.suite == 2  # the default for a new group
+            assert info.suite == 2
             await bring_in(ales, hanna, g)
             assert hanna.info(g).suite == 2 and hanna.info(g).status == "active"
             assert not proxy.stored_pages  # admitting Hanna rotated the key to Ales's one box

@@ -24,7 +24,7 @@ def group() -> None:
               help="How many members must vouch for a newcomer.")
 @click.option("--history", default="since-join", show_default=True, type=click.Choice(["since-join", "all"]),
               help="What a newcomer can read: only what is written from their admission on, or everything.")
-@click.option("--suite", default="2", show_default=True, type=click.Choice(["1", "2"]),
+@click.option("--suite", default="1", show_default=True, type=click.Choice(["1", "2"]),
               help="The cipher suite: 2 delivers keys with hybrid X25519 + ML-KEM-768 (post-quantum), "
                    "1 with X25519 only.")
 @json_option

@@ -54,7 +54,7 @@ from hramada.errors import HramadaError, NotFoundError, PolicyError, RelayError,
 FORGETTABLE = ("pending", "removed", "left", "revoked", RECOVERING)
 HISTORY_POLICIES = ("since-join", "all")
 SUITES = (1, 2)      # the cipher suites a new group may use (keys.md §9)
-DEFAULT_SUITE = 2    # hybrid X25519 + ML-KEM-768 key delivery
+DEFAULT_SUITE = 1    # suite 2 by `--suite 2`: a seized profile of a suite-2 group can still single out its mailbox (keys.md §8)
 
 
 class Hramada(Linking, JoinLink, DeviceCommands, Admissions, RecoveryCommands):
@@ -426,7 +426,7 @@ class Hramada(Linking, JoinLink, DeviceCommands, Admissions, RecoveryCommands):
     async def safety_code(self, group: str, member: str) -> dict:
         s = await self._synced(group)
         m = s.find_member(member)
-        return {"member": m.name, "fingerprint": fingerprint(m.key), "code": safety_code(s.group_id, m.key)}
+        return {"member": m.name, "fingerprint": fingerprint(m.key), "code": safety_code(s.group_id, m.key, s.log.suite)}
 
 
 AUTHOR_PRINT_CHARS = 9  # "xxxx xxxx": enough to tell two look-alike names apart at a glance
