@@ -42,11 +42,12 @@ async def hand_over(first: Hramada, second: Hramada, group: str, name: str) -> N
     """Record a new device of ``first``'s member in ``group`` and hand it the seeds
     (setup only; the linking protocol does this between two devices)."""
     s = first._find(group)
-    device = Identity.from_secrets(s.identity.member.seed, nacl.utils.random(32), nacl.utils.random(32), name)
+    device = Identity.from_secrets(s.identity.member.seed, nacl.utils.random(32), nacl.utils.random(32), name,
+                                   suite=s.log.suite)
     await first.add_device(group, device.device_record(s.group_id, s.log.suite))
     second.store.add_group({
         "group": s.group_id, "name": s.name, "relay": s.record["relay"], "mailbox": s.record["mailbox"],
-        "me": s.record["me"], "id": list(device.secrets()), "device": name,
+        "me": s.record["me"], "id": list(device.secrets()), "device": name, "suite": s.log.suite,
         "gens": sorted(g.stored() for g in s.keys.generations.values()), "status": "active",
         "pin": [0, wire.GENESIS_PREV], "items": 0, "drops": 0})
 
