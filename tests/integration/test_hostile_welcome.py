@@ -30,7 +30,7 @@ def test_a_stale_welcome_dropped_first_does_not_lock_the_newcomer_out(relay_proc
         bob = Hramada.init(tmp_path / "b", PASSPHRASE, "Bob")
         hanna = Hramada.init(tmp_path / "h", PASSPHRASE, "Hanna")
         try:
-            g = (await ales.create_group("Circle", relay.url)).group
+            g = (await ales.create_group("Circle", relay.url, suite=2)).group
             await bring_in(ales, bob, g)
             await ales.rotate(g)
             await bob.sync()
