@@ -220,19 +220,25 @@ def _refused(e: Engine, reason: str) -> None:
             ch.record["refused"] = invitation.REFUSALS[reason]
 
 
-async def _adopt_log(e: Engine, welcome: invitation.Welcome) -> None:
-    """Fetch the whole log with the welcome's key and fold it from the group's
-    creation; keep it only if the welcome fits it (``joining.adopt``)."""
-    s = e.s
-    entries = []
+async def read_whole_log(e: Engine, cap: bytes) -> list:
+    """The group's whole log from entry 1, read with ``cap`` page by page, in order (a
+    welcome's key: the newcomer or a recovered device holds no log yet)."""
+    entries: list = []
     while True:
-        page, head = await e.relay.read_log(s.record["mailbox"], welcome.generation.relay_cap,
-                                            len(entries), PAGE)
+        page, head = await e.relay.read_log(e.s.record["mailbox"], cap, len(entries), PAGE)
         entries.extend(page)
         if not page or len(entries) >= head[0]:
             break
     if [x.seq for x in entries] != list(range(1, len(entries) + 1)):
         raise WelcomeMismatch("the relay served the log out of order")
+    return entries
+
+
+async def _adopt_log(e: Engine, welcome: invitation.Welcome) -> None:
+    """Fetch the whole log with the welcome's key and fold it from the group's
+    creation; keep it only if the welcome fits it (``joining.adopt``)."""
+    s = e.s
+    entries = await read_whole_log(e, welcome.generation.relay_cap)
     rows = [(x.seq, x.prev, x.ciphertext) for x in entries]
     at_hand: dict[bytes, bytes] = {}
     while True:

@@ -54,7 +54,6 @@ KIT_PASSPHRASE_ENV = "HRAMADA_BACKUP_PASSPHRASE"
 KIT_STATUSES = ("active", RECOVERING)   # groups whose member key the kit carries
 DROP_DAYS = 30                          # the recovery drop takes no guest message anyway
 MAX_PENDING_RECOVERIES = 16             # codes an admin confirmed whose entry is not in yet
-PAGE = 1000
 
 
 # -- what the commands return ---------------------------------------------------------
@@ -276,17 +275,9 @@ async def _adopt(e: Engine, welcome: invitation.Welcome, req: RecoveryRequest) -
     """Fetch the whole log with the welcome's key, fold it as this device, and keep it
     only if the welcome's entry is the ``device-revoke`` that added this very device to
     this member (``WelcomeMismatch`` otherwise)."""
-    from hramada.client.joining import _numbering_from
+    from hramada.client.joining import _numbering_from, read_whole_log
     s = e.s
-    entries: list = []
-    while True:
-        page, head = await e.relay.read_log(s.record["mailbox"], welcome.generation.relay_cap,
-                                            len(entries), PAGE)
-        entries.extend(page)
-        if not page or len(entries) >= head[0]:
-            break
-    if [x.seq for x in entries] != list(range(1, len(entries) + 1)):
-        raise WelcomeMismatch("the relay served the log out of order")
+    entries = await read_whole_log(e, welcome.generation.relay_cap)
     log, keys = adopt_recovered(s.record["mailbox"], s.group_id, [(x.seq, x.prev, x.ciphertext) for x in entries],
                                 welcome, s.identity.boxing, req)
     with e.journal.change(s) as ch:
